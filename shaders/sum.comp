@@ -1,0 +1,7 @@
+// y[m] = sum_k x[m, k]
+// bindings: 0 out (M,), 1 x (M, K); see reduce.glsl
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#define RED_INIT 0.0
+#define RED(a, b) ((a) + (b))
+#include "reduce.glsl"

@@ -1,0 +1,25 @@
+// update.glsl: optimizer steps, in place. Push: u0 n (elements of p), u8.. attrs (f32 bits).
+// p (binding 0) may be f16: a thread then owns one word of p, i.e. elements 2w and 2w+1.
+#include "common.glsl"
+
+float attr(uint k) { return pcf(8u + k); }
+float step_(uint i);  // updates the f32 state of element i, returns the new master value
+
+layout(std430, binding = 0) buffer P { uint p_[]; };
+
+void main() {
+    uint n = pc.u[0];
+    uint stride = gl_NumWorkGroups.x * WG;
+#if D0 == DT_F16
+    for (uint w = gl_GlobalInvocationID.x; w < (n + 1u) / 2u; w += stride) {
+        float v0 = step_(2u * w);
+        float v1 = 2u * w + 1u < n ? step_(2u * w + 1u) : 0.0;
+        p_[w] = packHalf2x16(vec2(v0, v1));
+    }
+#else
+    for (uint i = gl_GlobalInvocationID.x; i < n; i += stride) {
+        // When p is f32 the caller binds the master array as p too: same value, same thread.
+        p_[i] = encode_word(step_(i), D0);
+    }
+#endif
+}
