@@ -463,6 +463,23 @@ def matmul(a, b):
     return reshape(out, shape)
 
 
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias``, without materialising the transpose (the kernel reads W^T)."""
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D, got shape {tuple(weight.shape)}")
+    out_f, in_f = weight.shape
+    if x.ndim == 0 or x.shape[-1] != in_f:
+        raise RuntimeError(
+            f"linear: input shape {tuple(x.shape)} does not match weight shape "
+            f"{tuple(weight.shape)} (expected last dim {in_f})"
+        )
+    lead = tuple(x.shape[:-1])
+    x3 = reshape(x, (1, _numel(lead), in_f))
+    out = apply("matmul", x3, reshape(weight, (1, out_f, in_f)), ta=0, tb=1)
+    out = reshape(out, lead + (out_f,))
+    return add(out, bias) if bias is not None else out
+
+
 # ---------------------------------------------------------------- indexing
 
 
@@ -649,3 +666,35 @@ class _ReshapeNode(_Node):
 
 
 _Reshape = _ReshapeFn
+
+
+def update(name: str, *tensors, **attrs) -> None:
+    """Run an in-place ``update`` row (an optimizer step) on the tensors' device.
+
+    No graph is recorded; every tensor's version goes up, as for any in-place op.
+    """
+    from . import ops
+
+    op = ops.OPS[name]
+    if op.kind != "update":
+        raise ValueError(f"update: {name} is not an update op")
+    if len(tensors) != op.nin:
+        raise TypeError(f"{name}: expected {op.nin} tensors, got {len(tensors)}")
+    dev = tensors[0].device
+    for t in tensors:
+        if t.device != dev:
+            raise RuntimeError(f"{name}: expected all tensors on {dev}, got one on {t.device}")
+        if t.numel() != tensors[0].numel():
+            raise ValueError(
+                f"{name}: expected tensors of {tensors[0].numel()} elements, got shape "
+                f"{tuple(t.shape)}"
+            )
+    missing = [a for a in op.attrs if a not in attrs]
+    if missing:
+        raise TypeError(f"{name}: missing attributes {missing}")
+    dev.backend.run(op, [t._data for t in tensors], attrs, (), tensors[0].dtype)
+    seen = set()
+    for t in tensors:
+        if id(t._version) not in seen:
+            seen.add(id(t._version))
+            t._version[0] += 1

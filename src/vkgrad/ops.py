@@ -173,17 +173,20 @@ def _max(ctx, g):
 def _matmul(ctx, g):
     a, b = ctx.inputs
     ta, tb = ctx.attrs["ta"], ctx.attrs["tb"]
-    # C = op(A) op(B). dA = G op(B)^T, laid out as A is (transposed when ta).
+    # C = op(A) op(B), so d op(A) = G op(B)^T and d op(B) = op(A)^T G; each gradient is laid
+    # out as its operand is stored (transposed back when ta / tb).
     ga = gb = None
     if ctx.needs_input_grad[0]:
-        ga = F.call("matmul", b, g, ta=tb, tb=1) if ta else F.call("matmul", g, b, ta=0, tb=1 - tb)
+        if ta:
+            ga = F.call("matmul", b, g, ta=tb, tb=1)
+        else:
+            ga = F.call("matmul", g, b, ta=0, tb=1 - tb)
         ga = F.sum_to(ga, a.shape)
     if ctx.needs_input_grad[1]:
-        gb = (
-            F.call("matmul", g, a, ta=1, tb=1 - ta)
-            if tb
-            else F.call("matmul", a, g, ta=1 - ta, tb=0)
-        )
+        if tb:
+            gb = F.call("matmul", g, a, ta=1, tb=ta)
+        else:
+            gb = F.call("matmul", a, g, ta=1 - ta, tb=0)
         gb = F.sum_to(gb, b.shape)
     return ga, gb
 

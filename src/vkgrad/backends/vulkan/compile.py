@@ -1,0 +1,236 @@
+"""GLSL -> SPIR-V with glslangValidator, cached in memory and on disk.
+
+A variant is a shader name plus its ``-D`` defines (binding dtypes ``D0``..``D4``, workgroup
+size ``WG``). The disk cache key hashes the source, every header it includes (recursively),
+the defines and ``glslangValidator --version``, so editing a header or upgrading glslang
+never serves stale SPIR-V.
+
+Precompile everything: ``python -m vkgrad.backends.vulkan.compile --all``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# src/vkgrad/backends/vulkan/compile.py -> src/vkgrad/shaders (a symlink to the repo's shaders/)
+SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+
+# Binding dtype codes, as in shaders/common.glsl.
+DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+_MEMORY: dict[tuple, bytes] = {}
+
+
+class ShaderCompileError(RuntimeError):
+    """glslang rejected a shader variant; the message names shader, defines and error lines."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("VKGRAD_CACHE_DIR") or str(Path.home() / ".cache" / "vkgrad")
+    return Path(base) / "spirv"
+
+
+def _glslang() -> str:
+    exe = shutil.which("glslangValidator")
+    if exe is None:
+        raise ShaderCompileError(
+            "glslangValidator not found on PATH: vkgrad compiles its GLSL shaders with it. "
+            "Install the glslang-tools package (apt-get install glslang-tools), or run `make test`."
+        )
+    return exe
+
+
+@functools.lru_cache(maxsize=None)
+def glslang_version() -> str:
+    out = subprocess.run([_glslang(), "--version"], capture_output=True, text=True, check=False)
+    return out.stdout
+
+
+def _sources(path: Path, seen: set | None = None) -> list[bytes]:
+    """The file's bytes followed by those of every header it includes, recursively."""
+    seen = set() if seen is None else seen
+    if path in seen:
+        return []
+    seen.add(path)
+    text = path.read_bytes()
+    parts = [path.name.encode(), text]
+    for inc in _INCLUDE.findall(text.decode()):
+        dep = path.parent / inc
+        if dep.exists():  # a missing header is glslang's error to report, with its line
+            parts += _sources(dep, seen)
+    return parts
+
+
+def _define_args(defines: dict) -> list[str]:
+    return [f"-D{k}={v}" for k, v in sorted(defines.items())]
+
+
+def variant_label(name: str, defines: dict) -> str:
+    return name + "[" + ", ".join(f"{k}={v}" for k, v in sorted(defines.items())) + "]"
+
+
+def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | None = None) -> bytes:
+    """SPIR-V bytes of ``shaders/<name>.comp`` built with ``defines``.
+
+    >>> spirv = compile_shader("add", {"D0": 0, "D1": 0, "D2": 0})
+    """
+    defines = dict(defines or {})
+    sdir = Path(shader_dir) if shader_dir is not None else SHADER_DIR
+    mem_key = (str(sdir), name, tuple(sorted(defines.items())))
+    hit = _MEMORY.get(mem_key)
+    if hit is not None:
+        return hit
+    src = sdir / f"{name}.comp"
+    if not src.exists():
+        raise ShaderCompileError(f"{name}: no shader file {src}")
+    h = hashlib.sha256()
+    for part in _sources(src):
+        h.update(part)
+        h.update(b"\0")
+    h.update(repr(sorted(defines.items())).encode())
+    h.update(glslang_version().encode())
+    cached = cache_dir() / f"{name}-{h.hexdigest()[:32]}.spv"
+    if cached.exists():
+        spirv = cached.read_bytes()
+    else:
+        spirv = _run_glslang(name, src, defines, sdir)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            # Write then rename: concurrent test workers never read a half-written file.
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(spirv)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only cache only costs recompiles
+    _MEMORY[mem_key] = spirv
+    return spirv
+
+
+def _run_glslang(name: str, src: Path, defines: dict, sdir: Path) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.spv"
+        cmd = [_glslang(), "-V", "--target-env", "vulkan1.1", f"-I{sdir}"]
+        cmd += _define_args(defines) + [str(src), "-o", str(out)]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if res.returncode != 0 or not out.exists():
+            lines = [
+                ln
+                for ln in (res.stdout + res.stderr).splitlines()
+                if "ERROR" in ln or "error" in ln or "WARNING" in ln
+            ]
+            detail = "\n  ".join(lines) or (res.stdout + res.stderr).strip()
+            raise ShaderCompileError(
+                f"shader {variant_label(name, defines)} ({src}) failed to compile:\n  {detail}"
+            )
+        return out.read_bytes()
+
+
+# ---------------------------------------------------------------- variants of every row
+
+F32, F16, I32, BOOL = 0, 1, 2, 3
+
+
+def _map_variants(op) -> list[dict]:
+    def dv(out, ins):
+        d = {"D0": out}
+        for k, code in enumerate(ins):
+            d[f"D{k + 1}"] = code
+        return d
+
+    n = op.nin
+    if op.name == "copy":
+        codes = (F32, F16, I32, BOOL)
+        return [dv(o, [i]) for i in codes for o in codes]
+    if op.name == "fill":
+        return [dv(o, []) for o in (F32, F16, I32, BOOL)]
+    out = []
+    for f in (F32, F16):
+        if op.name == "where":
+            out.append(dv(f, [BOOL, f, f]))
+        elif op.out_dtype == "bool":
+            out.append(dv(BOOL, [f] * n))
+        else:
+            out.append(dv(f, [f] * n))
+    if op.out_dtype == "bool":
+        out.append(dv(BOOL, [I32] * n))  # integer comparisons (class indices, masks)
+    if op.name == "sign":
+        out.append(dv(I32, [I32]))
+    return out
+
+
+def variants_for(op) -> list[tuple[str, dict]]:
+    """(shader name, defines) for every variant of one op row that vkgrad dispatches."""
+    res = []
+    for f in (F32, F16):
+        if op.kind == "map":
+            return [(op.name, d) for d in _map_variants(op)]
+        if op.kind in ("reduce", "row", "matmul"):
+            d = {"D0": f, "D1": f, "D2": f}
+            if op.kind == "reduce" or op.nin == 1:
+                d.pop("D2")
+            if op.kind == "matmul":
+                d = {"D0": f, "D1": f, "D2": f}
+        elif op.kind == "loss_row":
+            second = I32 if "index" in op.name else f
+            d = {"D0": f, "D1": f, "D2": second}
+            if op.nin == 3:
+                d["D3"] = f
+        elif op.kind == "update":
+            d = {"D0": f, "D1": f}  # p, g; optimizer state is always f32
+        else:
+            raise AssertionError(f"{op.name}: unknown kind {op.kind}")
+        res += [(name, dict(d)) for name in op.shader_names()]
+    return res
+
+
+def all_variants() -> list[tuple[str, dict]]:
+    """(shader name, defines) for every row of ``ops.OPS`` in every variant."""
+    from ... import ops
+
+    out = []
+    for op in ops.OPS.values():
+        out += variants_for(op)
+    return out
+
+
+def main(argv: list | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vkgrad.backends.vulkan.compile")
+    ap.add_argument("--all", action="store_true", help="compile every shader in every variant")
+    ap.add_argument("names", nargs="*", help="compile only these rows")
+    args = ap.parse_args(argv)
+    if not args.all and not args.names:
+        ap.error("give --all or some row names")
+    variants = all_variants()
+    if args.names:
+        variants = [v for v in variants if v[0] in args.names]
+    t0 = time.perf_counter()
+    failed = 0
+    for name, defines in variants:
+        try:
+            compile_shader(name, defines)
+        except ShaderCompileError as e:
+            failed += 1
+            print(e, file=sys.stderr)
+    dt = time.perf_counter() - t0
+    shaders = len({n for n, _ in variants})
+    print(
+        f"compiled {len(variants) - failed}/{len(variants)} variants of {shaders} shaders "
+        f"in {dt:.1f} s; cache: {cache_dir()}"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

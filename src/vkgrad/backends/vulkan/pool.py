@@ -1,0 +1,71 @@
+"""Pooled kp buffers, bucketed by size, so a training step reuses last step's buffers.
+
+kp allocates device memory per tensor (its own ``vkAllocateMemory``), so allocating per op
+would cost an allocation, a staging buffer and a fresh algorithm (buffers are bound at
+pipeline creation) every step. A buffer returns to its bucket when the last array viewing its
+storage dies; the recorder keeps storages of pending ops alive until their submit completes.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+_UIDS = itertools.count(1)
+MIN_WORDS = 64
+
+
+def bucket(words: int) -> int:
+    """Round a word count up to 1/8 steps between powers of two (<= 12.5% waste)."""
+    if words <= MIN_WORDS:
+        return MIN_WORDS
+    step = 1 << max(words.bit_length() - 4, 0)
+    return -(-words // step) * step
+
+
+class Buffer:
+    """One kp tensor of ``words`` uint32 words. ``uid`` keys the algorithm cache: unlike
+    ``id()`` it is never reused after the buffer is destroyed."""
+
+    __slots__ = ("uid", "tensor", "words")
+
+    def __init__(self, tensor, words: int) -> None:
+        self.uid = next(_UIDS)
+        self.tensor = tensor
+        self.words = words
+
+
+class BufferPool:
+    def __init__(self, mgr, tensor_type) -> None:
+        self.mgr = mgr
+        self.tensor_type = tensor_type
+        self.free: dict[int, list[Buffer]] = {}
+        self.allocated = 0  # kp tensors created, ever
+        self.hits = 0  # acquisitions served from the pool
+        self.live = 0
+
+    def acquire(self, words: int) -> Buffer:
+        size = bucket(words)
+        stack = self.free.get(size)
+        self.live += 1
+        if stack:
+            self.hits += 1
+            return stack.pop()  # LIFO: the most recently used buffer, so steps repeat exactly
+        self.allocated += 1
+        t = self.mgr.tensor_t(np.zeros(size, dtype=np.uint32), self.tensor_type)
+        return Buffer(t, size)
+
+    def release(self, buf: Buffer) -> None:
+        self.live -= 1
+        self.free.setdefault(buf.words, []).append(buf)
+
+    def empty(self) -> int:
+        """Destroy every free buffer; return how many."""
+        n = 0
+        for stack in self.free.values():
+            for buf in stack:
+                buf.tensor.destroy()
+                n += 1
+        self.free.clear()
+        return n
