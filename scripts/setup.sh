@@ -67,7 +67,8 @@ build_kp_wheel() {
             $VENV/bin/pip wheel -q --no-build-isolation --no-deps "$work/kp-$KP_VERSION" -w "$dir"
         rm -rf "$work"
     fi
-    $VENV/bin/pip install -q --no-deps "$dir"/kp-*.whl
+    # Same version number as a stock or older patched build: force, or pip keeps the old one.
+    $VENV/bin/pip install -q --no-deps --force-reinstall "$dir"/kp-*.whl
 }
 
 main() {

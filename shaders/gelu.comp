@@ -6,5 +6,5 @@
 
 float op(float a, float b, float c) {
     if (attr(0u) != 0.0) return 0.5 * a * (1.0 + tanh_(GELU_K * (a + GELU_C * a * a * a)));
-    return 0.5 * a * (1.0 + erf_(a * SQRT1_2));
+    return 0.5 * a * one_plus_erf(a * SQRT1_2);
 }

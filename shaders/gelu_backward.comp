@@ -11,5 +11,5 @@ float op(float a, float b, float c) {
         return b * (0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * du);
     }
     float phi = INV_SQRT_2PI * exp(-0.5 * a * a);
-    return b * (0.5 * (1.0 + erf_(a * SQRT1_2)) + a * phi);
+    return b * (0.5 * one_plus_erf(a * SQRT1_2) + a * phi);
 }

@@ -19,6 +19,17 @@ float tanh_(float x) {
     return sign(x) * (1.0 - e) / (1.0 + e);
 }
 
+// erfc(a) for a >= 0: Numerical Recipes' Chebyshev fit, fractional error < 1.2e-7.
+float erfc_pos(float a) {
+    float t = 1.0 / (1.0 + 0.5 * a);
+    // -a^2 = -hi^2 - (a - hi)(a + hi) with hi^2 exact: rounding a*a in f32 would cost ~1e-6
+    // relative in the tail (exp amplifies the absolute error of its argument).
+    float hi = uintBitsToFloat(floatBitsToUint(a) & 0xFFFFF000u);
+    return t * exp(-(a - hi) * (a + hi)) * exp(-hi * hi - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+        + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+        + t * (-0.82215223 + t * 0.17087277)))))))));
+}
+
 float erf_(float x) {
     float a = abs(x);
     if (a < 1.0) {
@@ -29,13 +40,14 @@ float erf_(float x) {
                         + 1.128358514861418e-1) * z - 3.761262582423300e-1) * z
                         + 1.128379165726710);
     }
-    // Numerical Recipes erfc (Chebyshev fit, fractional error < 1.2e-7); erfc <= 0.16 here,
-    // so 1 - erfc keeps that relative accuracy.
-    float t = 1.0 / (1.0 + 0.5 * a);
-    float r = t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-        + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-        + t * (-0.82215223 + t * 0.17087277)))))))));
-    return sign(x) * (1.0 - r);
+    // erfc <= 0.16 here, so 1 - erfc keeps erfc's relative accuracy.
+    return sign(x) * (1.0 - erfc_pos(a));
+}
+
+// 1 + erf(z) = erfc(-z): for z < -0.5 computed directly, without the 1 - (1 - r) cancellation
+// that would zero gelu's negative tail.
+float one_plus_erf(float z) {
+    return z < -0.5 ? erfc_pos(-z) : 1.0 + erf_(z);
 }
 
 const float SQRT1_2 = 0.70710678118654752;

@@ -6,5 +6,5 @@
 
 float op(float a, float b, float c) {
     float s = sigmoid_(a);
-    return b * s * (1.0 + a * (1.0 - s));
+    return b * s * (1.0 + a * sigmoid_(-a));  // 1 - s without cancellation
 }

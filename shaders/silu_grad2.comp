@@ -5,6 +5,7 @@
 #include "map.glsl"
 
 float op(float a, float b, float c) {
-    float s = sigmoid_(a);
-    return s * (1.0 - s) * (2.0 + a * (1.0 - 2.0 * s));
+    // 1 - s as sigmoid(-x): no cancellation for large x, where 1 - s underflows in f32.
+    float s = sigmoid_(a), r = sigmoid_(-a);
+    return s * r * (2.0 + a * (r - s));
 }

@@ -70,3 +70,6 @@ def synchronize() -> None:
 
     for b in _backends.values():
         b.synchronize()
+
+
+from . import nn, optim  # noqa: E402  (after Tensor: both build on it)

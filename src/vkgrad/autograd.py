@@ -208,7 +208,7 @@ def _edge(t) -> tuple:
 
 def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
     """Connect ``node`` to its inputs and make it the grad_fn of its outputs."""
-    from .tensor import Tensor
+    Tensor = _Tensor or _tensor_cls()
 
     node.next_functions = tuple(_edge(x) if isinstance(x, Tensor) else (None, 0) for x in inputs)
     node._input_meta = [(x.shape, x.dtype) if isinstance(x, Tensor) else None for x in inputs]
@@ -222,36 +222,54 @@ def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
 # ---------------------------------------------------------------- applying ops
 
 
+_Tensor = None  # vkgrad.tensor.Tensor, bound on first use (tensor imports this module)
+
+
+def _tensor_cls():
+    global _Tensor
+    if _Tensor is None:
+        from .tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
 def apply(name: str, *inputs, **attrs):
     """Run the op ``name`` on tensors / Python scalars and record it for autograd."""
-    from .tensor import Tensor
-
+    # This is the hot path of every op: keep it to plain loops and attribute reads.
+    Tensor = _Tensor or _tensor_cls()
     op = ops.OPS[name]
     if len(inputs) != op.nin:
         raise TypeError(f"{name}: expected {op.nin} inputs, got {len(inputs)}")
     device = None
+    in_shapes, in_dtypes, args = [], [], []
+    requires = False
     for x in inputs:
         if isinstance(x, Tensor):
             if device is None:
-                device = x.device
-            elif x.device != device:
+                device = x._device
+            elif x._device is not device and x._device != device:
                 raise RuntimeError(
                     f"{name}: expected all tensors on one device, got {device} and {x.device}"
                 )
+            in_shapes.append(x._shape)
+            in_dtypes.append(x._dtype)
+            args.append(x._data)
+            requires = requires or x.requires_grad
+        else:
+            in_shapes.append(())
+            in_dtypes.append(None)
+            args.append(float(x))
+    explicit = attrs.pop("device", None)
     if device is None:
         from .device import Device, default_device
 
-        device = Device.parse(attrs.pop("device", None) or default_device())
-    else:
-        attrs.pop("device", None)
-    in_shapes = [x.shape if isinstance(x, Tensor) else () for x in inputs]
-    in_dtypes = [x.dtype if isinstance(x, Tensor) else None for x in inputs]
+        device = Device.parse(explicit or default_device())
     shape = ops.out_shape(op, in_shapes, attrs)
     dtype = ops.out_dtype(op, in_dtypes, attrs)
-    args = [x._data if isinstance(x, Tensor) else float(x) for x in inputs]
     data = device.backend.run(op, args, attrs, shape, dtype)
     out = Tensor._make(data, shape, dtype, device)
-    if op.backward is not None and is_grad_enabled():
+    if requires and op.backward is not None and is_grad_enabled():
         needs = tuple(
             isinstance(x, Tensor) and x.requires_grad and i not in op.no_grad_inputs
             for i, x in enumerate(inputs)
@@ -324,7 +342,7 @@ def apply_inplace(name: str, target, *inputs, include_target: bool = True, **att
                 f"shape {tuple(result.shape)}"
             )
         with no_grad():
-            apply_inplace("copy", target, result, dtype=target.dtype)
+            apply_inplace("copy", target, result, include_target=False, dtype=target.dtype)
         target._version[0] -= 1  # the copy above counted; this op counts once below
         target.grad_fn = result.grad_fn
         target._output_nr = 0

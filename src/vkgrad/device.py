@@ -56,7 +56,10 @@ class Device:
         if s == "vulkan":
             devs = _vulkan_devices()
             if not devs:
-                raise RuntimeError("device: no Vulkan device was found")
+                why = vulkan_unavailable_reason()
+                raise RuntimeError(
+                    "device: no Vulkan device was found" + (f": {why}" if why else "")
+                )
             return Device("vulkan", min(devs, key=_rank)["index"])
         if s.startswith("vulkan:"):
             try:

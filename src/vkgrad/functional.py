@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Sequence
 
-from . import dtypes
+from . import autograd, dtypes
 from .autograd import apply
 
 call = apply  # backward rules say F.call("kernel", ...)
 
 
 def _t():
-    from .tensor import Tensor
-
-    return Tensor
+    return autograd._Tensor or autograd._tensor_cls()
 
 
 # ---------------------------------------------------------------- elementwise
@@ -443,7 +441,13 @@ def matmul(a, b):
         )
     from .ops import broadcast_shapes
 
-    batch = broadcast_shapes("matmul", tuple(a2.shape[:-2]), tuple(b2.shape[:-2]))
+    try:
+        batch = broadcast_shapes("matmul", tuple(a2.shape[:-2]), tuple(b2.shape[:-2]))
+    except ValueError:
+        raise ValueError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)}: batch dims "
+            f"{tuple(a2.shape[:-2])} and {tuple(b2.shape[:-2])} cannot be broadcast together"
+        ) from None
     nb = _numel(batch)
 
     def as3(t, rows, cols):

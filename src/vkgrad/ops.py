@@ -36,6 +36,9 @@ Shape = tuple
 
 def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
     """NumPy/PyTorch broadcasting, with an error that names the op and the shapes."""
+    first = shapes[0] if shapes else ()
+    if all(s == first for s in shapes):
+        return tuple(first)
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(ndim):
@@ -340,7 +343,9 @@ for _cmp in ("eq", "ne", "lt", "le", "gt", "ge"):
     _row(_cmp, "map", 2, out_dtype="bool")
 _row("fill", "map", 0, attrs=("value",), out_dtype="input0")
 # Casts and copies: the output dtype is the attribute's.
-_row("copy", "map", 1, lambda c, g: (F.to_dtype(g, c.inputs[0].dtype),), saves="i")
+# Backward needs only the input's dtype (from the node's input metadata), not its values: a
+# saved input would make every in-place op on a non-leaf fail its version check.
+_row("copy", "map", 1, lambda c, g: (F.to_dtype(g, c._input_meta[0][1]),))
 
 
 def _permute_view(shape, attrs):

@@ -564,7 +564,7 @@ def _resolve(dtype, device, data_dtype=None):
 
 def _from_host(arr: np.ndarray, dtype, device, requires_grad: bool) -> Tensor:
     dt, dev = _resolve(dtype, device)
-    arr = np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # ascontiguousarray makes 0-d 1-d
     t = Tensor._make(dev.backend.from_numpy(arr, dt), arr.shape, dt, dev)
     if requires_grad:
         t.requires_grad_(True)

@@ -7,6 +7,7 @@ computed in f32, as the shaders do; f64 is computed in f64.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -332,6 +333,12 @@ def _compute_dtype(a: np.ndarray) -> np.ndarray:
     return a
 
 
+# NumPy warns on log(0), 0/0 and overflow; PyTorch does not, and the inf/nan result is the
+# same either way. A filter scoped to this module costs nothing until a warning fires, unlike
+# np.errstate around every kernel.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+
+
 class NumpyBackend(Backend):
     type = "cpu"
 
@@ -344,25 +351,38 @@ class NumpyBackend(Backend):
     def reshape(self, array: np.ndarray, shape: tuple) -> np.ndarray:
         return array.reshape(shape)
 
-    def run(
-        self, op: Op, inputs: list, attrs: dict, shape: tuple, dtype: DType, out: Any = None
-    ) -> Any:
+    def run(self, op: Op, inputs: list, attrs: dict, shape: tuple, dtype: DType,
+            out: Any = None) -> Any:
         fn = KERNELS[op.name]
-        kw = {k: attrs[k] for k in attrs if k != "dtype"}
+        kw = {k: v for k, v in attrs.items() if k != "dtype"} if attrs else attrs
         if op.kind == "update":
             fn(*inputs, **kw)
             return None
-        args = [_compute_dtype(x) if isinstance(x, np.ndarray) else x for x in inputs]
-        if any(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in args):
-            args = [np.float64(x) if isinstance(x, float) else x for x in args]
-        elif dtype.is_floating:
+        f64 = False
+        args = []
+        for x in inputs:
+            if isinstance(x, np.ndarray):
+                if x.dtype == np.float16:
+                    x = x.astype(np.float32)
+                elif x.dtype == np.float64:
+                    f64 = True
+            args.append(x)
+        if not f64 and dtype.is_floating:
             # Python scalars must not promote f32 work to f64, as in the shaders.
             args = [np.float32(x) if isinstance(x, float) else x for x in args]
-        with np.errstate(all="ignore"):
-            result = np.asarray(fn(*args, **kw))
-        if tuple(result.shape) != tuple(shape):
+        result = np.asarray(fn(*args, **kw))
+        if result.shape != shape:
             result = np.broadcast_to(result, shape)
         if out is not None:
-            out[...] = result.astype(dtype.np, copy=False)
+            out[...] = result
             return out
-        return np.array(result, dtype=dtype.np, copy=True, order="C")
+        if (
+            result.dtype != dtype.np
+            or result.base is not None
+            or not result.flags.c_contiguous
+            or any(result is x for x in inputs)
+        ):
+            # Views (transpose, broadcast, slices of an input) and other dtypes get a fresh,
+            # contiguous array of their own.
+            return np.array(result, dtype=dtype.np, order="C")
+        return result

@@ -21,7 +21,6 @@ from ... import dtypes
 from ...dtypes import DType
 from ...ops import Op
 from ..base import Backend
-from .compile import DT_CODE, ShaderCompileError, compile_shader
 from .pool import Buffer, BufferPool
 from .recorder import Recorder
 
@@ -37,6 +36,19 @@ WG = 256  # threads per workgroup in every shader (shaders/common.glsl)
 MAX_GROUPS = 65535  # Vulkan's guaranteed maxComputeWorkGroupCount per dimension
 MAX_DIMS = 8  # dims in a map kernel's meta block
 PUSH_WORDS = 32  # 128 bytes: the push-constant size every Vulkan device guarantees
+
+
+# Binding dtype codes, as in shaders/common.glsl and compile.DT_CODE. (The compile module is
+# imported lazily so that `python -m vkgrad.backends.vulkan.compile` runs it only once.)
+DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
+
+
+def __getattr__(name: str):
+    if name == "ShaderCompileError":
+        from .compile import ShaderCompileError
+
+        return ShaderCompileError
+    raise AttributeError(name)
 
 
 class VulkanUnavailable(RuntimeError):
@@ -55,7 +67,7 @@ def _kp():
         except ImportError as e:
             raise VulkanUnavailable(
                 f"the Vulkan backend needs the kp (Kompute) package, which is not importable "
-                f"({e}); install it with pip install \"vkgrad[vulkan]\" (`make test` sets it up)"
+                f'({e}); install it with pip install "vkgrad[vulkan]" (`make test` sets it up)'
             ) from e
         _kp_module = kp
     return _kp_module
@@ -229,7 +241,9 @@ class VulkanBackend(Backend):
         self.recorder.flush()
 
     def _permanent(self, words: np.ndarray) -> Buffer:
-        t = self.mgr.tensor_t(np.ascontiguousarray(words, dtype=np.uint32), self.kp.TensorTypes.device)
+        t = self.mgr.tensor_t(
+            np.ascontiguousarray(words, dtype=np.uint32), self.kp.TensorTypes.device
+        )
         buf = Buffer(t, len(words))
         self.recorder.upload(buf, [])
         return buf
@@ -289,6 +303,8 @@ class VulkanBackend(Backend):
         if algo is None:
             spirv = self._spirv.get((name, dkey))
             if spirv is None:
+                from .compile import compile_shader
+
                 spirv = self._spirv[(name, dkey)] = compile_shader(name, defines)
             t0 = time.perf_counter()
             algo = self.mgr.algorithm(
@@ -343,7 +359,9 @@ class VulkanBackend(Backend):
             if isinstance(x, VkArray):
                 _no_f64(op.name, x.dtype)
             elif not isinstance(x, (int, float, bool, np.floating, np.integer)):
-                raise TypeError(f"{op.name}: expected Vulkan arrays or Python scalars, got {type(x)}")
+                raise TypeError(
+                    f"{op.name}: expected Vulkan arrays or Python scalars, got {type(x)}"
+                )
         if op.kind != "update":
             _no_f64(op.name, dtype)
         if "dtype" in attrs:

@@ -51,7 +51,7 @@ def _glslang() -> str:
     return exe
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def glslang_version() -> str:
     out = subprocess.run([_glslang(), "--version"], capture_output=True, text=True, check=False)
     return out.stdout

@@ -8,6 +8,7 @@ storage dies; the recorder keeps storages of pending ops alive until their submi
 
 from __future__ import annotations
 
+import heapq
 import itertools
 
 import numpy as np
@@ -40,7 +41,10 @@ class BufferPool:
     def __init__(self, mgr, tensor_type) -> None:
         self.mgr = mgr
         self.tensor_type = tensor_type
-        self.free: dict[int, list[Buffer]] = {}
+        # bucket -> heap of (uid, Buffer). Handing out the lowest free uid makes the choice
+        # depend only on which buffers are free, not on the order they were released in, so
+        # identical steps get identical buffers (and hit the algorithm cache).
+        self.free: dict[int, list] = {}
         self.allocated = 0  # kp tensors created, ever
         self.hits = 0  # acquisitions served from the pool
         self.live = 0
@@ -51,20 +55,20 @@ class BufferPool:
         self.live += 1
         if stack:
             self.hits += 1
-            return stack.pop()  # LIFO: the most recently used buffer, so steps repeat exactly
+            return heapq.heappop(stack)[1]
         self.allocated += 1
         t = self.mgr.tensor_t(np.zeros(size, dtype=np.uint32), self.tensor_type)
         return Buffer(t, size)
 
     def release(self, buf: Buffer) -> None:
         self.live -= 1
-        self.free.setdefault(buf.words, []).append(buf)
+        heapq.heappush(self.free.setdefault(buf.words, []), (buf.uid, buf))
 
     def empty(self) -> int:
         """Destroy every free buffer; return how many."""
         n = 0
         for stack in self.free.values():
-            for buf in stack:
+            for _, buf in stack:
                 buf.tensor.destroy()
                 n += 1
         self.free.clear()

@@ -1,0 +1,198 @@
+"""The Optimizer base class: param groups, per-parameter state, zero_grad, state_dict.
+
+Updates run as one in-place kernel per parameter on the parameter's own device
+(``vkgrad.functional.update``): weights are never copied to the host. State tensors
+(moments, momentum buffers) live next to the parameter in float32; float16 parameters also
+get a float32 master copy that the kernel updates and rounds back into the parameter.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any, Callable
+
+from .. import dtypes
+from ..autograd import no_grad
+from ..tensor import Tensor, zeros
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class: subclasses implement ``step``.
+
+    >>> opt = vkgrad.optim.SGD(model.parameters(), lr=0.1)
+    >>> opt.zero_grad(); loss.backward(); opt.step()
+    """
+
+    def __init__(self, params: Iterable, defaults: dict) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict = {}
+        self.param_groups: list = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, param_group: dict) -> None:
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(p).__name__}"
+                )
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        group["params"] = params
+        for k, v in self.defaults.items():
+            if v is required and k not in group:
+                raise ValueError(f"parameter group didn't specify a value of required {k}")
+            group.setdefault(k, v)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params) or len({id(p) for p in params}) != len(params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    with no_grad():
+                        p.grad.zero_()
+
+    def step(self, closure: Callable | None = None) -> Any:
+        raise NotImplementedError
+
+    def _closure_loss(self, closure: Callable | None) -> Any:
+        if closure is None:
+            return None
+        from ..autograd import enable_grad
+
+        with enable_grad():
+            return closure()
+
+    # ------------------------------------------------------------ state helpers
+
+    def _param_state(self, p: Tensor) -> dict:
+        st = self.state.get(p)
+        if st is None:
+            st = self.state[p] = {}
+        return st
+
+    @staticmethod
+    def _state_dtype(p: Tensor) -> dtypes.DType:
+        # f64 params (cpu only) keep f64 state; everything else is f32.
+        return dtypes.float64 if p.dtype is dtypes.float64 else dtypes.float32
+
+    def _zeros_state(self, p: Tensor) -> Tensor:
+        return zeros(p.shape, dtype=self._state_dtype(p), device=p.device)
+
+    def _master(self, p: Tensor, st: dict) -> Tensor:
+        """The full-precision weights the kernel updates: p itself unless p is f16."""
+        if p.dtype is not dtypes.float16:
+            return p
+        m = st.get("master")
+        if m is None:
+            with no_grad():
+                m = st["master"] = p.detach().to(dtypes.float32).clone()
+        return m
+
+    # ------------------------------------------------------------ state_dict
+
+    def state_dict(self) -> dict:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.
+
+        State tensors are returned as they are (on the parameters' devices), as in PyTorch.
+        """
+        index: dict = {}
+        groups = []
+        for g in self.param_groups:
+            packed = {k: v for k, v in g.items() if k != "params"}
+            ids = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = dict(self.state[p])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(groups)} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}"
+            )
+        for i, (mine, saved) in enumerate(zip(self.param_groups, groups)):
+            if len(mine["params"]) != len(saved["params"]):
+                raise ValueError(
+                    f"loaded state dict's group {i} has {len(saved['params'])} parameters, this "
+                    f"optimizer's has {len(mine['params'])}"
+                )
+        by_index = {}
+        for mine, saved in zip(self.param_groups, groups):
+            for p, idx in zip(mine["params"], saved["params"]):
+                by_index[idx] = p
+        self.state = {}
+        for idx, st in state_dict["state"].items():
+            p = by_index.get(int(idx))
+            if p is None:
+                continue
+            new = {}
+            for k, v in st.items():
+                if isinstance(v, Tensor):
+                    if tuple(v.shape) != tuple(p.shape):
+                        raise ValueError(
+                            f"loaded state '{k}' of parameter {idx} has shape {tuple(v.shape)}, "
+                            f"the parameter has shape {tuple(p.shape)}"
+                        )
+                    with no_grad():
+                        # A fresh copy on the parameter's device: the loaded dict stays intact.
+                        v = v.detach().to(p.device, self._state_dtype(p)).clone()
+                else:
+                    v = copy.deepcopy(v)
+                new[k] = v
+            self.state[p] = new
+        for mine, saved in zip(self.param_groups, groups):
+            for k, v in saved.items():
+                if k != "params":
+                    mine[k] = copy.deepcopy(v)
+
+    def __repr__(self) -> str:
+        lines = [type(self).__name__ + " ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k != "params":
+                    lines.append(f"    {k}: {g[k]}")
+        lines.append(")")
+        return "\n".join(lines)

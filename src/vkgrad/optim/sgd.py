@@ -1,0 +1,78 @@
+"""Stochastic gradient descent with momentum, dampening, weight decay and Nesterov."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Callable
+
+from ..autograd import no_grad
+from ..functional import update
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """PyTorch's SGD: d = g + wd*w; buf = momentum*buf + (1-dampening)*d (buf = d on the
+    first step); d = d + momentum*buf if nesterov else buf; w -= lr*d.
+
+    >>> opt = vkgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        if maximize:
+            raise NotImplementedError("SGD: maximize=True is not supported in vkgrad")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None) -> Any:
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr = float(group["lr"])
+                momentum = float(group["momentum"])
+                attrs = dict(
+                    lr=lr,
+                    momentum=momentum,
+                    dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]),
+                    nesterov=int(bool(group["nesterov"])),
+                )
+                for p in group["params"]:
+                    g = p.grad
+                    if g is None:
+                        continue
+                    st = self._param_state(p)
+                    master = self._master(p, st)
+                    if momentum != 0.0:
+                        buf = st.get("momentum_buffer")
+                        first = buf is None
+                        if first:
+                            buf = st["momentum_buffer"] = self._zeros_state(p)
+                    else:
+                        # The kernel never touches the buffer without momentum; bind master.
+                        buf, first = master, False
+                    update("sgd_step", p, g, buf, master, first_step=int(first), **attrs)
+        return loss

@@ -1,0 +1,411 @@
+"""nn.Module semantics, Linear, Sequential, init and nn.functional."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import vkgrad
+import vkgrad.nn.functional as F
+from vkgrad import nn
+
+
+def _has_vulkan() -> bool:
+    return any(d["device"].startswith("vulkan") for d in vkgrad.devices())
+
+
+DEVICES = ["cpu", pytest.param("vulkan", marks=pytest.mark.vulkan)]
+
+
+def _skip_no_vulkan(device: str) -> None:
+    if device == "vulkan" and not _has_vulkan():
+        pytest.skip("no Vulkan device")
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(3, 5)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Linear(5, 2, bias=False)
+        self.register_buffer("steps", vkgrad.zeros(1))
+        self.register_buffer("scratch", vkgrad.zeros(2), persistent=False)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_parameters_registered_in_order():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["fc1.weight", "fc1.bias", "fc2.weight"]
+    assert [p.shape for p in net.parameters()] == [(5, 3), (5,), (2, 5)]
+    assert all(p.requires_grad and p.is_leaf for p in net.parameters())
+    assert [n for n, _ in net.named_children()] == ["fc1", "act", "fc2"]
+    assert [type(m).__name__ for m in net.modules()] == ["Net", "Linear", "ReLU", "Linear"]
+    assert [n for n, _ in net.named_buffers()] == ["steps", "scratch"]
+
+
+def test_shared_parameters_and_modules_are_listed_once():
+    shared = nn.Linear(2, 2)
+    net = nn.Sequential(shared, nn.ReLU(), shared)
+    assert len(list(net.parameters())) == 2
+    assert len(list(net.modules())) == 3  # Sequential, Linear, ReLU
+    m = nn.Module()
+    p = nn.Parameter(vkgrad.ones(3))
+    m.a = p
+    m.b = p
+    assert [n for n, _ in m.named_parameters()] == ["a"]
+
+
+def test_setattr_tensor_is_not_a_parameter_and_reassign_rules():
+    m = nn.Module()
+    m.plain = vkgrad.ones(2)
+    assert list(m.parameters()) == []
+    m.w = nn.Parameter(vkgrad.ones(2))
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+    with pytest.raises(TypeError, match="parameter 'w'"):
+        m.w = vkgrad.ones(2)
+    m.w = None
+    assert list(m.parameters()) == []
+    del m.w
+    with pytest.raises(AttributeError, match="no attribute 'w'"):
+        _ = m.w
+
+
+def test_parameter_is_leaf_sharing_storage():
+    t = vkgrad.tensor([1.0, 2.0])
+    p = nn.Parameter(t)
+    assert isinstance(p, vkgrad.Tensor) and isinstance(p, nn.Parameter)
+    assert p.requires_grad and p.is_leaf
+    assert repr(p).startswith("Parameter containing:\ntensor(")
+    with vkgrad.no_grad():
+        p.add_(1.0)
+    np.testing.assert_array_equal(t.numpy(), [2.0, 3.0])
+    frozen = nn.Parameter(vkgrad.ones(2), requires_grad=False)
+    assert not frozen.requires_grad
+    with pytest.raises(TypeError, match="Parameter"):
+        nn.Parameter(np.ones(2))
+
+
+def test_register_errors():
+    m = nn.Module()
+    with pytest.raises(TypeError, match="nn.Parameter or None"):
+        m.register_parameter("w", vkgrad.ones(2))
+    with pytest.raises(KeyError, match="be empty or contain"):
+        m.register_buffer("a.b", vkgrad.ones(2))
+
+    class Bad(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match="before Module.__init__"):
+        Bad()
+    with pytest.raises(NotImplementedError, match="forward"):
+        nn.Module()(vkgrad.ones(1))
+
+
+def test_apply_visits_children_then_self():
+    net = Net()
+    seen = []
+    net.apply(lambda m: seen.append(type(m).__name__))
+    assert seen == ["Linear", "ReLU", "Linear", "Net"]
+
+
+# ---------------------------------------------------------------- modes, grads
+
+
+def test_train_eval_flags_recurse():
+    net = Net()
+    assert all(m.training for m in net.modules())
+    assert net.eval() is net
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    net.fc1.train(False)
+    assert net.training and not net.fc1.training
+
+
+def test_zero_grad():
+    net = Net()
+    net(vkgrad.randn(4, 3)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad(set_to_none=False)
+    for p in net.parameters():
+        np.testing.assert_array_equal(p.grad.numpy(), np.zeros(p.shape))
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+# ---------------------------------------------------------------- state_dict
+
+
+def test_state_dict_keys_and_round_trip():
+    vkgrad.manual_seed(1)
+    a, b = Net(), Net()
+    sd = a.state_dict()
+    # PyTorch's order: a module's own tensors, then its children's; no non-persistent buffer
+    assert list(sd) == ["steps", "fc1.weight", "fc1.bias", "fc2.weight"]
+    assert not any(t.requires_grad for t in sd.values())
+    assert not np.allclose(a.fc1.weight.numpy(), b.fc1.weight.numpy())
+    res = b.load_state_dict(sd)
+    assert res.missing_keys == [] and res.unexpected_keys == []
+    for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters()):
+        assert na == nb
+        np.testing.assert_array_equal(pa.numpy(), pb.numpy())
+    # the loaded parameters are copies: changing a does not change b
+    with vkgrad.no_grad():
+        a.fc1.weight.add_(1.0)
+    assert not np.allclose(a.fc1.weight.numpy(), b.fc1.weight.numpy())
+    x = vkgrad.randn(2, 3)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_allclose(a(x).numpy(), b(x).numpy(), rtol=0, atol=0)
+
+
+def test_load_state_dict_accepts_numpy():
+    lin = nn.Linear(2, 3)
+    lin.load_state_dict({"weight": np.arange(6.0).reshape(3, 2), "bias": np.ones(3)})
+    np.testing.assert_array_equal(lin.weight.numpy(), np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(lin.bias.numpy(), np.ones(3))
+    assert lin.weight.requires_grad and lin.weight.is_leaf
+
+
+def test_load_state_dict_strict_errors_list_keys():
+    net = Net()
+    sd = dict(net.state_dict())
+    del sd["fc1.bias"]
+    sd["extra.weight"] = vkgrad.ones(1)
+    with pytest.raises(RuntimeError) as e:
+        Net().load_state_dict(sd)
+    msg = str(e.value)
+    assert "Error(s) in loading state_dict for Net" in msg
+    assert 'Missing key(s) in state_dict: "fc1.bias"' in msg
+    assert 'Unexpected key(s) in state_dict: "extra.weight"' in msg
+    res = Net().load_state_dict(sd, strict=False)
+    assert res.missing_keys == ["fc1.bias"] and res.unexpected_keys == ["extra.weight"]
+
+
+def test_load_state_dict_shape_mismatch():
+    sd = nn.Linear(3, 4).state_dict()
+    with pytest.raises(RuntimeError, match=r"size mismatch for weight.*\(4, 3\).*\(2, 3\)"):
+        nn.Linear(3, 2).load_state_dict(sd, strict=False)
+
+
+# ---------------------------------------------------------------- to()
+
+
+def test_to_dtype_keeps_parameter_objects():
+    net = Net()
+    params = list(net.parameters())
+    before = [p.numpy() for p in params]
+    net.to(vkgrad.float64)
+    after = list(net.parameters())
+    assert all(p is q for p, q in zip(params, after))
+    for p, b in zip(after, before):
+        assert p.dtype is vkgrad.float64 and p.requires_grad and p.is_leaf
+        np.testing.assert_array_equal(p.numpy(), b.astype(np.float64))
+    assert net.steps.dtype is vkgrad.float64
+    out = net(vkgrad.randn(2, 3, dtype="f64"))
+    assert out.dtype is vkgrad.float64
+    out.sum().backward()
+    assert params[0].grad.dtype is vkgrad.float64
+    with pytest.raises(TypeError, match="floating"):
+        net.to(vkgrad.int32)
+
+
+@pytest.mark.vulkan
+def test_to_vulkan_and_back():
+    _skip_no_vulkan("vulkan")
+    vkgrad.manual_seed(3)
+    net = Net()
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    ref = net(vkgrad.tensor(x)).numpy()
+    params = list(net.parameters())
+    net.to("vulkan")
+    assert all(p is q for p, q in zip(params, net.parameters()))
+    for p in net.parameters():
+        assert p.device.type == "vulkan" and p.requires_grad and p.is_leaf
+    assert net.steps.device.type == "vulkan"
+    out = net(vkgrad.tensor(x, device="vulkan", dtype="f32"))
+    assert out.device.type == "vulkan"
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-5)
+    out.sum().backward()
+    assert all(p.grad.device.type == "vulkan" for p in net.parameters())
+    net.to("cpu")
+    assert all(p.device.type == "cpu" and p.grad.device.type == "cpu" for p in params)
+
+
+# ---------------------------------------------------------------- hooks, repr
+
+
+def test_forward_hooks():
+    lin = nn.Linear(2, 2)
+    calls = []
+
+    def pre(mod, args):
+        calls.append(("pre", mod))
+        return (args[0] * 0.0,)
+
+    def post(mod, args, out):
+        calls.append(("post", tuple(args[0].shape)))
+        return out + 1.0
+
+    h1 = lin.register_forward_pre_hook(pre)
+    h2 = lin.register_forward_hook(post)
+    y = lin(vkgrad.ones(3, 2))
+    assert calls == [("pre", lin), ("post", (3, 2))]
+    # input zeroed by the pre hook: y = bias + 1
+    np.testing.assert_allclose(y.numpy(), np.broadcast_to(lin.bias.numpy() + 1.0, (3, 2)))
+    h1.remove()
+    h2.remove()
+    y = lin(vkgrad.ones(3, 2))
+    w, b = lin.weight.numpy(), lin.bias.numpy()
+    np.testing.assert_allclose(y.numpy(), np.ones((3, 2)) @ w.T + b, rtol=1e-6)
+    assert len(calls) == 2
+
+
+def test_repr_like_pytorch():
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2, bias=False), nn.Flatten())
+    assert repr(net) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=4, out_features=8, bias=True)\n"
+        "  (1): ReLU()\n"
+        "  (2): Linear(in_features=8, out_features=2, bias=False)\n"
+        "  (3): Flatten(start_dim=1, end_dim=-1)\n"
+        ")"
+    )
+    nested = nn.Sequential(nn.Sequential(nn.Identity()))
+    assert repr(nested) == "Sequential(\n  (0): Sequential(\n    (0): Identity()\n  )\n)"
+
+
+# ---------------------------------------------------------------- Linear
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_linear_forward_backward_vs_numpy(device):
+    _skip_no_vulkan(device)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    lin = nn.Linear(6, 4, device=device, dtype="f32")
+    w, b = lin.weight.numpy().astype(np.float64), lin.bias.numpy().astype(np.float64)
+    xt = vkgrad.tensor(x, device=device, dtype="f32", requires_grad=True)
+    y = lin(xt)
+    assert y.shape == (2, 5, 4) and y.device == lin.weight.device
+    np.testing.assert_allclose(y.numpy(), x.astype(np.float64) @ w.T + b, rtol=1e-5, atol=1e-5)
+    gy = rng.standard_normal((2, 5, 4))
+    y.backward(vkgrad.tensor(gy, device=device, dtype="f32"))
+    np.testing.assert_allclose(xt.grad.numpy(), gy @ w, rtol=1e-5, atol=1e-5)
+    gw = gy.reshape(-1, 4).T @ x.reshape(-1, 6).astype(np.float64)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), gw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(lin.bias.grad.numpy(), gy.sum(axis=(0, 1)), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_without_bias_and_1d_input():
+    lin = nn.Linear(3, 2, bias=False)
+    assert lin.bias is None
+    assert [n for n, _ in lin.named_parameters()] == ["weight"]
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+    y = lin(vkgrad.tensor(x))
+    assert y.shape == (2,)
+    np.testing.assert_allclose(y.numpy(), lin.weight.numpy() @ x, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="linear: input shape"):
+        lin(vkgrad.ones(2, 4))
+
+
+def test_linear_default_init_bounds():
+    vkgrad.manual_seed(0)
+    lin = nn.Linear(100, 300)
+    k = 1 / math.sqrt(100)
+    w, b = lin.weight.numpy(), lin.bias.numpy()
+    assert np.abs(w).max() <= k and np.abs(b).max() <= k
+    # uniform on [-k, k]: spread near the bounds, std near k/sqrt(3)
+    assert np.abs(w).max() > 0.99 * k
+    assert abs(w.std() - k / math.sqrt(3)) < 0.05 * k
+    assert abs(w.mean()) < 0.02 * k
+
+
+def test_init_is_seeded():
+    vkgrad.manual_seed(7)
+    a = nn.Linear(4, 4).weight.numpy()
+    vkgrad.manual_seed(7)
+    b = nn.Linear(4, 4).weight.numpy()
+    np.testing.assert_array_equal(a, b)
+    c = nn.Linear(4, 4).weight.numpy()
+    assert not np.array_equal(a, c)
+
+
+def test_init_functions():
+    vkgrad.manual_seed(0)
+    t = vkgrad.zeros(200, 50, requires_grad=True)
+    nn.init.uniform_(t, -0.5, 2.0)
+    v = t.numpy()
+    assert v.min() >= -0.5 and v.max() <= 2.0 and v.max() > 1.9 and v.min() < -0.4
+    assert t.requires_grad and t.is_leaf and t.grad_fn is None
+    nn.init.normal_(t, mean=3.0, std=0.5)
+    assert abs(t.numpy().mean() - 3.0) < 0.02 and abs(t.numpy().std() - 0.5) < 0.02
+    nn.init.zeros_(t)
+    assert not t.numpy().any()
+    nn.init.ones_(t)
+    assert (t.numpy() == 1).all()
+    nn.init.xavier_uniform_(t)
+    bound = math.sqrt(6.0 / (50 + 200))
+    assert np.abs(t.numpy()).max() <= bound and np.abs(t.numpy()).max() > 0.95 * bound
+    nn.init.kaiming_uniform_(t, nonlinearity="relu")
+    bound = math.sqrt(2.0) * math.sqrt(3.0 / 50)
+    assert np.abs(t.numpy()).max() <= bound and np.abs(t.numpy()).max() > 0.95 * bound
+    with pytest.raises(ValueError, match="fewer than 2"):
+        nn.init.xavier_uniform_(vkgrad.zeros(3))
+
+
+# ---------------------------------------------------------------- Sequential, small layers
+
+
+def test_sequential_container():
+    a, r, b = nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)
+    net = nn.Sequential(a, r)
+    net.append(b)
+    assert len(net) == 3
+    assert net[0] is a and net[-1] is b and list(net) == [a, r, b]
+    assert [n for n, _ in net.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    head = net[:2]
+    assert isinstance(head, nn.Sequential) and list(head) == [a, r]
+    with pytest.raises(IndexError, match="out of range"):
+        net[3]
+    x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
+    h = np.maximum(x @ a.weight.numpy().T + a.bias.numpy(), 0)
+    ref = h @ b.weight.numpy().T + b.bias.numpy()
+    np.testing.assert_allclose(net(vkgrad.tensor(x)).numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_identity_flatten_activations():
+    x = vkgrad.tensor(np.arange(24.0).reshape(2, 3, 4) - 12.0, dtype="f32")
+    assert nn.Identity(7, k=1)(x) is x
+    assert nn.Flatten()(x).shape == (2, 12)
+    assert nn.Flatten(0, 1)(x).shape == (6, 4)
+    xv = x.numpy()
+    np.testing.assert_array_equal(nn.ReLU()(x).numpy(), np.maximum(xv, 0))
+    np.testing.assert_allclose(nn.Tanh()(x).numpy(), np.tanh(xv), rtol=1e-6)
+    np.testing.assert_allclose(nn.Sigmoid()(x).numpy(), 1 / (1 + np.exp(-xv)), rtol=1e-5)
+
+
+def test_functional_reexports_and_linear():
+    for name in ("relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax"):
+        assert callable(getattr(F, name))
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal(5)
+    y = F.linear(vkgrad.tensor(x, dtype="f64"), vkgrad.tensor(w, dtype="f64"))
+    np.testing.assert_allclose(y.numpy(), x @ w.T, rtol=1e-12)
+    y = F.linear(*(vkgrad.tensor(a, dtype="f64") for a in (x, w, b)))
+    np.testing.assert_allclose(y.numpy(), x @ w.T + b, rtol=1e-12)
+    logits = rng.standard_normal((4, 5))
+    t = np.array([0, 4, 2, 1], np.int32)
+    loss = F.cross_entropy(vkgrad.tensor(logits, dtype="f64"), vkgrad.tensor(t))
+    lse = np.log(np.exp(logits).sum(1))
+    np.testing.assert_allclose(loss.item(), np.mean(lse - logits[np.arange(4), t]), rtol=1e-12)
+    m = F.mse_loss(vkgrad.tensor(x, dtype="f64"), vkgrad.zeros(4, 3, dtype="f64"))
+    np.testing.assert_allclose(m.item(), np.mean(x**2), rtol=1e-12)

@@ -1,0 +1,331 @@
+"""Optimizers against hand-written float64 NumPy references, on every device and dtype.
+
+The updates must run on the parameter's device: the tests forbid host transfers during
+``step()`` and check that the parameter keeps its storage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+import vkgrad
+from vkgrad import nn, optim
+
+
+def _has_vulkan() -> bool:
+    return any(d["device"].startswith("vulkan") for d in vkgrad.devices())
+
+
+CASES = [
+    ("cpu", "f32"),
+    ("cpu", "f16"),
+    ("cpu", "f64"),
+    pytest.param("vulkan", "f32", marks=pytest.mark.vulkan),
+    pytest.param("vulkan", "f16", marks=pytest.mark.vulkan),
+]
+DEVICES = ["cpu", pytest.param("vulkan", marks=pytest.mark.vulkan)]
+
+
+def _skip_no_vulkan(device: str) -> None:
+    if device == "vulkan" and not _has_vulkan():
+        pytest.skip("no Vulkan device")
+
+
+def _tol(dtype: str) -> dict:
+    # f16 params: the kernel keeps an f32 master; the param is that master rounded to f16.
+    return {"f64": dict(rtol=1e-12, atol=1e-12), "f32": dict(rtol=2e-5, atol=2e-6)}.get(
+        dtype, dict(rtol=2e-3, atol=2e-3)
+    )
+
+
+@contextlib.contextmanager
+def no_host_traffic(device):
+    """Fail on any upload or download on ``device``'s backend, and on any submit."""
+    backend = vkgrad.Device.parse(device).backend
+    calls = []
+
+    def forbid(name):
+        def f(*a, **k):
+            calls.append(name)
+            raise AssertionError(f"optimizer step called backend.{name}: a host round trip")
+
+        return f
+
+    saved = {n: backend.__dict__.get(n) for n in ("to_numpy", "from_numpy")}
+    stats = getattr(backend, "stats", None)
+    submits0 = stats()["submits"] if stats else None
+    try:
+        backend.to_numpy = forbid("to_numpy")
+        backend.from_numpy = forbid("from_numpy")
+        yield
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                delattr(backend, n)
+            else:
+                setattr(backend, n, v)
+    assert calls == []
+    if submits0 is not None:
+        # Vulkan: the update kernels are only recorded; nothing forced a submit and wait.
+        assert stats()["submits"] == submits0
+
+
+def _params(device, dtype, shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    ps = []
+    for s in shapes:
+        p = nn.Parameter(vkgrad.tensor(rng.standard_normal(s), device=device, dtype=dtype))
+        ps.append(p)
+    # the reference starts from the values as stored (rounded to the param dtype)
+    return ps, [p.numpy().astype(np.float64) for p in ps]
+
+
+def _grads(device, dtype, shapes, steps, seed=1):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(steps):
+        gs = [vkgrad.tensor(rng.standard_normal(s), device=device, dtype=dtype) for s in shapes]
+        out.append(gs)
+    return out
+
+
+def _run(opt, params, grads, device):
+    data_ids = [id(p._data) for p in params]
+    for gs in grads:
+        for p, g in zip(params, gs):
+            p.grad = g
+        with no_host_traffic(device):
+            opt.step()
+    for p, i in zip(params, data_ids):
+        assert p.device == vkgrad.Device.parse(device)
+        assert id(p._data) == i, "the update must be in place, in the parameter's storage"
+        assert p.is_leaf and p.requires_grad
+
+
+def sgd_ref(w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    w = w.copy()
+    buf = None
+    for g in grads:
+        d = g + weight_decay * w
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        w = w - lr * d
+    return w
+
+
+def adam_ref(w, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=False):
+    w = w.copy()
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        if weight_decay and not decoupled:
+            g = g + weight_decay * w
+        if weight_decay and decoupled:
+            w = w * (1 - lr * weight_decay)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        mhat = m / (1 - b1**t)
+        vhat = v / (1 - b2**t)
+        w = w - lr * mhat / (np.sqrt(vhat) + eps)
+    return w
+
+
+SHAPES = [(5, 3), (7,)]
+SGD_CONFIGS = [
+    dict(lr=0.1),
+    dict(lr=0.05, momentum=0.9),
+    dict(lr=0.05, momentum=0.9, dampening=0.3),
+    dict(lr=0.05, momentum=0.8, nesterov=True),
+    dict(lr=0.05, momentum=0.9, weight_decay=0.1),
+    dict(lr=0.1, weight_decay=0.5),
+]
+
+
+@pytest.mark.parametrize("device,dtype", CASES)
+@pytest.mark.parametrize("cfg", SGD_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+def test_sgd_vs_numpy(device, dtype, cfg):
+    _skip_no_vulkan(device)
+    params, w0 = _params(device, dtype, SHAPES)
+    grads = _grads(device, dtype, SHAPES, steps=4)
+    opt = optim.SGD(params, **cfg)
+    _run(opt, params, grads, device)
+    for i, p in enumerate(params):
+        gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
+        ref = sgd_ref(w0[i], gnp, **cfg)
+        assert not np.allclose(ref, w0[i])
+        np.testing.assert_allclose(p.numpy().astype(np.float64), ref, **_tol(dtype))
+        if dtype == "f16":
+            master = opt.state[p]["master"]
+            assert master.dtype is vkgrad.float32 and master.device == p.device
+            np.testing.assert_allclose(master.numpy(), ref, **_tol("f32"))
+
+
+ADAM_CONFIGS = [
+    dict(lr=0.01),
+    dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
+    dict(lr=0.01, weight_decay=0.1),
+]
+
+
+@pytest.mark.parametrize("device,dtype", CASES)
+@pytest.mark.parametrize("decoupled", [False, True], ids=["Adam", "AdamW"])
+@pytest.mark.parametrize("cfg", ADAM_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+def test_adam_vs_numpy(device, dtype, decoupled, cfg):
+    _skip_no_vulkan(device)
+    params, w0 = _params(device, dtype, SHAPES)
+    grads = _grads(device, dtype, SHAPES, steps=5)
+    opt = (optim.AdamW if decoupled else optim.Adam)(params, **cfg)
+    _run(opt, params, grads, device)
+    b1, b2 = cfg.get("betas", (0.9, 0.999))
+    wd = cfg.get("weight_decay", 1e-2 if decoupled else 0.0)
+    for i, p in enumerate(params):
+        gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
+        ref = adam_ref(w0[i], gnp, cfg["lr"], b1, b2, cfg.get("eps", 1e-8), wd, decoupled)
+        np.testing.assert_allclose(p.numpy().astype(np.float64), ref, **_tol(dtype))
+        st = opt.state[p]
+        assert st["step"] == 5
+        sdt = vkgrad.float64 if dtype == "f64" else vkgrad.float32
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert st[key].device == p.device and st[key].dtype is sdt
+        assert ("master" in st) == (dtype == "f16")
+
+
+def test_adamw_default_weight_decay_and_amsgrad():
+    p = nn.Parameter(vkgrad.ones(2))
+    assert optim.AdamW([p]).defaults["weight_decay"] == 1e-2
+    assert optim.Adam([p]).defaults["weight_decay"] == 0
+    with pytest.raises(NotImplementedError, match="amsgrad"):
+        optim.Adam([p], amsgrad=True)
+    with pytest.raises(NotImplementedError, match="amsgrad"):
+        optim.AdamW([p], amsgrad=True)
+
+
+def test_argument_checks():
+    p = nn.Parameter(vkgrad.ones(2))
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="Nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="beta"):
+        optim.Adam([p], betas=(1.0, 0.9))
+    with pytest.raises(ValueError, match="empty"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
+    with pytest.raises(TypeError, match="iterable"):
+        optim.SGD(p, lr=0.1)
+
+
+def test_param_groups_lr_and_skip_none_grad():
+    a = nn.Parameter(vkgrad.tensor([1.0, 2.0]))
+    b = nn.Parameter(vkgrad.tensor([3.0]))
+    c = nn.Parameter(vkgrad.tensor([5.0]))
+    opt = optim.SGD([{"params": [a]}, {"params": [b, c], "lr": 0.5}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    assert opt.param_groups[1]["momentum"] == 0
+    a.grad = vkgrad.tensor([1.0, -1.0])
+    b.grad = vkgrad.tensor([2.0])
+    opt.step()
+    np.testing.assert_allclose(a.numpy(), [0.9, 2.1], rtol=1e-6)
+    np.testing.assert_allclose(b.numpy(), [2.0], rtol=1e-6)
+    np.testing.assert_array_equal(c.numpy(), [5.0])  # grad None: skipped
+    assert c not in opt.state
+    opt.param_groups[0]["lr"] = 1.0  # schedulers change lr this way
+    opt.step()
+    np.testing.assert_allclose(a.numpy(), [-0.1, 3.1], rtol=1e-6)
+
+
+def test_zero_grad():
+    a = nn.Parameter(vkgrad.ones(3))
+    opt = optim.Adam([a])
+    a.grad = vkgrad.ones(3)
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(a.grad.numpy(), np.zeros(3))
+    opt.zero_grad()
+    assert a.grad is None
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_optimizer_state_dict_round_trip(device, kind):
+    _skip_no_vulkan(device)
+
+    def make(params):
+        if kind == "adam":
+            return optim.Adam(params, lr=0.05, betas=(0.8, 0.9))
+        return optim.SGD(params, lr=0.05, momentum=0.9)
+
+    pa, w0 = _params(device, "f32", SHAPES)
+    grads = _grads(device, "f32", SHAPES, steps=5)
+    opt_a = make(pa)
+    _run(opt_a, pa, grads[:3], device)
+    sd = opt_a.state_dict()
+    assert sorted(sd["state"]) == [0, 1]
+    assert sd["param_groups"][0]["params"] == [0, 1]
+    assert sd["param_groups"][0]["lr"] == 0.05
+    if kind == "adam":
+        assert sd["state"][0]["step"] == 3
+    else:
+        assert sd["state"][0]["momentum_buffer"].shape == SHAPES[0]
+
+    pb = [nn.Parameter(vkgrad.tensor(p.numpy(), device=device, dtype="f32")) for p in pa]
+    opt_b = make(pb)
+    opt_b.param_groups[0]["lr"] = 123.0  # overwritten by the load
+    opt_b.load_state_dict(sd)
+    assert opt_b.param_groups[0]["lr"] == 0.05
+    _run(opt_a, pa, grads[3:], device)
+    _run(opt_b, pb, grads[3:], device)
+    for x, y in zip(pa, pb):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    # and both match an uninterrupted reference run
+    for i, p in enumerate(pb):
+        gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
+        if kind == "adam":
+            ref = adam_ref(w0[i], gnp, 0.05, 0.8, 0.9, 1e-8)
+        else:
+            ref = sgd_ref(w0[i], gnp, 0.05, momentum=0.9)
+        np.testing.assert_allclose(p.numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_load_state_dict_mismatch():
+    a = nn.Parameter(vkgrad.ones(2))
+    b = nn.Parameter(vkgrad.ones(3))
+    opt = optim.Adam([a, b])
+    with pytest.raises(ValueError, match="parameter groups"):
+        opt.load_state_dict({"state": {}, "param_groups": []})
+    with pytest.raises(ValueError, match="group 0 has 1 parameters"):
+        opt.load_state_dict({"state": {}, "param_groups": [{"params": [0], "lr": 1.0}]})
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_tiny_regression_trains(device, kind):
+    _skip_no_vulkan(device)
+    vkgrad.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    w_true = np.array([[1.5, -2.0, 0.5]], np.float32)
+    y = x @ w_true.T + 0.3
+    model = nn.Linear(3, 1, device=device, dtype="f32")
+    xt = vkgrad.tensor(x, device=device, dtype="f32")
+    yt = vkgrad.tensor(y, device=device, dtype="f32")
+    if kind == "adam":
+        opt = optim.Adam(model.parameters(), lr=0.05)
+    else:
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    first = None
+    for _ in range(150):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(xt), yt)
+        loss.backward()
+        opt.step()
+        if first is None:
+            first = loss.item()
+    final = nn.functional.mse_loss(model(xt), yt).item()
+    assert first > 1.0 and final < 1e-4, (first, final)
+    np.testing.assert_allclose(model.weight.numpy(), w_true, atol=1e-2)
+    np.testing.assert_allclose(model.bias.numpy(), [0.3], atol=1e-2)
