@@ -56,24 +56,50 @@ def init_weights(seed: int = 0) -> list:
     return out
 
 
-def time_steps(step, sync, steps: int, warmup: int) -> tuple:
-    losses = []
-    for i in range(warmup):
-        losses.append(step(i))
-    sync()
-    times = []
-    for i in range(steps):
-        t0 = time.perf_counter()
-        losses.append(step(warmup + i))
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), losses
+class Runner:
+    """One implementation: ``step(i)`` runs training step i and returns its loss (a float or
+    a tensor), ``sync()`` waits for queued work."""
+
+    def __init__(self, name: str, step, sync) -> None:
+        self.name, self.step, self.sync = name, step, sync
+        self.times: list = []
+        self.first = self.last = None
+        self.i = 0
+
+    def run(self, n: int, timed: bool) -> None:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            loss = self.step(self.i)
+            self.sync()
+            if timed:
+                self.times.append(time.perf_counter() - t0)
+            self.i += 1
+            if self.first is None:
+                self.first = loss
+            self.last = loss
+
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def measure(runners: list, steps: int, warmup: int, rounds: int) -> None:
+    """Warm up every runner, then time ``steps`` steps of each, interleaved in ``rounds``
+    rounds, so that a change in machine load hits every implementation alike."""
+    for r in runners:
+        r.run(warmup, timed=False)
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for r in runners:
+            # Re-warm after switching: the BLAS/OpenMP thread pools of the previous
+            # implementation may still be spinning on the two cores.
+            r.run(2, timed=False)
+            r.run(per_round, timed=True)
 
 
 # ---------------------------------------------------------------- vkgrad
 
 
-def bench_vkgrad(device: str, dtype: str, batches, weights, steps, warmup):
+def vkgrad_runner(device: str, dtype: str, batches, weights) -> Runner:
     import vkgrad
     import vkgrad.nn.functional as F
     from vkgrad import nn, optim
@@ -98,14 +124,14 @@ def bench_vkgrad(device: str, dtype: str, batches, weights, steps, warmup):
         opt.step()
         return loss
 
-    med, losses = time_steps(step, vkgrad.synchronize, steps, warmup)
-    return med, [float(losses[0].item()), float(losses[-1].item())]
+    dev = vkgrad.Device.parse(device)
+    return Runner(f"vkgrad {dev} {dtype}", step, vkgrad.synchronize)
 
 
 # ---------------------------------------------------------------- hand-written NumPy
 
 
-def bench_numpy(batches, weights, steps, warmup):
+def numpy_runner(batches, weights) -> Runner:
     params = [a.copy() for wb in weights for a in wb]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
@@ -134,8 +160,7 @@ def bench_numpy(batches, weights, steps, warmup):
         g /= len(y)
         grads = [None] * len(params)
         for k in reversed(range(n_layers)):
-            a_in = acts[k]
-            grads[2 * k] = g.T @ a_in
+            grads[2 * k] = g.T @ acts[k]
             grads[2 * k + 1] = g.sum(axis=0)
             if k:
                 g = g @ params[2 * k]
@@ -151,14 +176,13 @@ def bench_numpy(batches, weights, steps, warmup):
             p -= (LR / c1) * mm / (np.sqrt(vv / c2) + EPS)
         return loss
 
-    med, losses = time_steps(step, lambda: None, steps, warmup)
-    return med, [losses[0], losses[-1]]
+    return Runner("numpy (hand-written)", step, lambda: None)
 
 
 # ---------------------------------------------------------------- PyTorch
 
 
-def bench_torch(batches, weights, steps, warmup, threads):
+def torch_runner(batches, weights, threads: int) -> Runner:
     import torch
 
     torch.set_num_threads(threads)
@@ -181,60 +205,91 @@ def bench_torch(batches, weights, steps, warmup, threads):
         opt.step()
         return loss
 
-    med, losses = time_steps(step, lambda: None, steps, warmup)
-    return med, [losses[0].item(), losses[-1].item()], torch.__version__
+    name = f"pytorch {torch.__version__} cpu ({threads} threads)"
+    return Runner(name, step, lambda: None)
 
 
 # ---------------------------------------------------------------- main
 
 
+def _value(loss) -> float:
+    return float(loss) if isinstance(loss, float) else float(loss.detach().item())
+
+
+_LIMITS = []
+
+
+def _limit_blas_threads(n: int | None) -> int | None:
+    """Set NumPy's BLAS thread count to n (when given); return the count in effect."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return n
+    if n:
+        _LIMITS.append(threadpool_limits(limits=n, user_api="blas"))
+    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return counts[0] if counts else None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=50, help="timed steps per implementation")
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for NumPy's BLAS and for torch (default: NumPy's BLAS default)",
+    )
     ap.add_argument("--no-vulkan", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args(argv)
 
     import vkgrad
 
+    blas_threads = _limit_blas_threads(args.threads)
+    args.threads = args.threads or blas_threads or os.cpu_count() or 1
     batches = digits_batches()
     weights = init_weights()
-    print(f"MLP {'->'.join(map(str, SIZES))}, batch {BATCH}, Adam; median of {args.steps} steps")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs")
+    print(
+        f"MLP {'->'.join(map(str, SIZES))}, batch {BATCH}, Adam; median of {args.steps} steps "
+        f"after {args.warmup} warm-up, in {args.rounds} interleaved rounds"
+    )
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+        f"BLAS threads {blas_threads or '?'}, torch threads {args.threads}"
+    )
 
-    rows = []  # (name, seconds, losses)
-    med, losses = bench_numpy(batches, weights, args.steps, args.warmup)
-    rows.append(("numpy (hand-written)", med, losses))
-    torch_time = None
+    runners = [numpy_runner(batches, weights)]
+    torch_r = None
     if not args.no_torch:
         try:
-            med, losses, ver = bench_torch(batches, weights, args.steps, args.warmup, args.threads)
-            torch_time = med
-            rows.append((f"pytorch {ver} cpu ({args.threads} threads)", med, losses))
+            torch_r = torch_runner(batches, weights, args.threads)
+            runners.append(torch_r)
         except ImportError:
             print("torch not importable: PyTorch column skipped")
-    med, losses = bench_vkgrad("cpu", "f32", batches, weights, args.steps, args.warmup)
-    rows.append(("vkgrad cpu f32", med, losses))
+    runners.append(vkgrad_runner("cpu", "f32", batches, weights))
     vk = [d for d in vkgrad.devices() if d["device"].startswith("vulkan")]
     if vk and not args.no_vulkan:
-        name = vk[0]["name"]
+        print(f"vulkan device: {vk[0]['device']} {vk[0]['name']} ({vk[0]['type']})")
         for dt in ("f32", "f16"):
-            med, losses = bench_vkgrad("vulkan", dt, batches, weights, args.steps, args.warmup)
-            rows.append((f"vkgrad vulkan {dt} ({name})", med, losses))
-    numpy_time = rows[0][1]
+            runners.append(vkgrad_runner("vulkan", dt, batches, weights))
+    measure(runners, args.steps, args.warmup, args.rounds)
 
-    width = max(len(r[0]) for r in rows)
+    numpy_time = runners[0].median()
+    torch_time = torch_r.median() if torch_r else None
+    width = max(len(r.name) for r in runners)
     print()
     head = f"{'implementation':<{width}}  {'ms/step':>8}  {'vs torch':>8}  {'vs numpy':>8}  loss"
     print(head)
     print("-" * len(head))
-    for name, sec, losses in rows:
+    for r in runners:
+        sec = r.median()
         vs_t = f"{sec / torch_time:8.2f}" if torch_time else f"{'-':>8}"
         print(
-            f"{name:<{width}}  {sec * 1e3:8.3f}  {vs_t}  {sec / numpy_time:8.2f}  "
-            f"{losses[0]:.3f} -> {losses[1]:.3f}"
+            f"{r.name:<{width}}  {sec * 1e3:8.3f}  {vs_t}  {sec / numpy_time:8.2f}  "
+            f"{_value(r.first):.3f} -> {_value(r.last):.3f}"
         )
     return 0
 

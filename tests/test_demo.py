@@ -37,7 +37,7 @@ def _check(out: str, device: str, dtype: str) -> None:
     assert losses, out
     first, last = float(losses.group(1)), float(losses.group(2))
     assert last < 0.5 * first, out
-    # the progress bar: one update per epoch (\r; text mode reads it as \n), ending at the final loss
+    # the progress bar: one update per epoch (\r, read as \n in text mode), ending at the last loss
     bar = re.findall(r"epoch +(\d+)/(\d+) \[[#.]+\] loss ([\d.]+)", out)
     assert [int(e) for e, _, _ in bar] == list(range(1, int(bar[-1][1]) + 1)), out
     assert float(bar[0][2]) == first and float(bar[-1][2]) == last, out

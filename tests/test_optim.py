@@ -146,7 +146,9 @@ SGD_CONFIGS = [
 
 
 @pytest.mark.parametrize("device,dtype", CASES)
-@pytest.mark.parametrize("cfg", SGD_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+@pytest.mark.parametrize(
+    "cfg", SGD_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items())
+)
 def test_sgd_vs_numpy(device, dtype, cfg):
     _skip_no_vulkan(device)
     params, w0 = _params(device, dtype, SHAPES)
@@ -173,7 +175,9 @@ ADAM_CONFIGS = [
 
 @pytest.mark.parametrize("device,dtype", CASES)
 @pytest.mark.parametrize("decoupled", [False, True], ids=["Adam", "AdamW"])
-@pytest.mark.parametrize("cfg", ADAM_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+@pytest.mark.parametrize(
+    "cfg", ADAM_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items())
+)
 def test_adam_vs_numpy(device, dtype, decoupled, cfg):
     _skip_no_vulkan(device)
     params, w0 = _params(device, dtype, SHAPES)

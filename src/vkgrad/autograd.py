@@ -517,7 +517,7 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     res = run_backward(outputs, gouts, retain_graph, create_graph, capture=inputs, accumulate=False)
-    for t, g in zip(inputs, res):
+    for g in res:
         if g is None and not allow_unused:
             raise RuntimeError(
                 "grad: one of the inputs was not used in the graph; pass allow_unused=True"
@@ -646,12 +646,9 @@ class Function:
             node = BackwardCFunction(cls, ctx)
             ctx._node = node
             node._out_meta = [(o.shape, o.dtype, o.device) for o in outs]
-            diff = []
-            for o in outs:
-                if id(o) in ctx._dirty:
-                    o._version[0] += 1
-                diff.append(o)
-            record(node, args, diff)
+            # Dirty outputs were modified in place by forward, whose in-place ops already
+            # counted the change in their version; they get this node as their history.
+            record(node, args, list(outs))
             for o in outs:
                 if id(o) in ctx._non_diff:
                     o.requires_grad = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autograd import apply
+from ..autograd import Function, apply, is_grad_enabled
 from ..functional import (
     cross_entropy,
     gelu,
@@ -14,7 +14,7 @@ from ..functional import (
     softmax,
     tanh,
 )
-from ..tensor import Tensor
+from ..tensor import Tensor, full
 
 __all__ = [
     "cross_entropy",
@@ -33,8 +33,9 @@ __all__ = [
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``, with weight of shape (out_features, in_features).
 
-    The transpose is folded into the matmul kernel (``tb=1``), so neither the forward nor
-    the backward copies the weight.
+    One graph node for the whole layer: the transpose is folded into the matmul kernel
+    (``tb=1``), so neither the forward nor the backward copies the weight, and the bias is
+    added in place into the fresh matmul output.
 
     >>> y = F.linear(vkgrad.ones(2, 3), vkgrad.ones(4, 3))   # shape (2, 4)
     """
@@ -42,18 +43,66 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
     out_f, in_f = weight.shape
     if input.ndim == 0 or input.shape[-1] != in_f:
+        got = input.shape[-1] if input.ndim else "-"
         raise RuntimeError(
             f"linear: input shape {tuple(input.shape)} and weight shape "
-            f"{tuple(weight.shape)} do not align ({input.shape[-1] if input.ndim else '-'} != "
-            f"{in_f})"
+            f"{tuple(weight.shape)} do not align ({got} != {in_f})"
         )
-    lead = tuple(input.shape[:-1])
-    rows = 1
-    for s in lead:
-        rows *= s
-    x3 = input.reshape(1, rows, in_f)
-    out = apply("matmul", x3, weight.reshape(1, out_f, in_f), ta=0, tb=1)
-    out = out.reshape(lead + (out_f,))
-    if bias is not None:
-        out = out + bias
-    return out
+    if bias is not None and tuple(bias.shape) != (out_f,):
+        raise RuntimeError(
+            f"linear: bias shape {tuple(bias.shape)} does not match out_features {out_f}"
+        )
+    return _Linear.apply(input, weight, bias)
+
+
+class _Linear(Function):
+    """y = x W^T + b over the last axis of x, as one node (forward: 1 matmul + 1 add;
+    backward: one matmul per needed gradient). Written with ops, so double backward works."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        out_f, in_f = w.shape
+        lead = tuple(x.shape[:-1])
+        rows = x.numel() // in_f if in_f else _prod(lead)
+        ctx.save_for_backward(x, w)
+        ctx.rows = rows
+        y = apply("matmul", _view(x, (1, rows, in_f)), _view(w, (1, out_f, in_f)), ta=0, tb=1)
+        if b is not None:
+            y.add_(b)  # grad mode is off inside forward: an in-place kernel, no node
+        return _view(y, lead + (out_f,))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        out_f, in_f = w.shape
+        rows = ctx.rows
+        g3 = _view(g, (1, rows, out_f))
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = gw = gb = None
+        if need_x:
+            gx = _view(apply("matmul", g3, _view(w, (1, out_f, in_f)), ta=0, tb=0), x.shape)
+        if need_w:
+            gw = _view(apply("matmul", g3, _view(x, (1, rows, in_f)), ta=1, tb=0), w.shape)
+        if need_b:
+            # A row of ones times g sums over rows without the transpose that a reduction over
+            # the leading axis needs.
+            ones = full((1, 1, rows), 1.0, dtype=g.dtype, device=g.device)
+            gb = _view(apply("matmul", ones, g3, ta=0, tb=0), (out_f,))
+        return gx, gw, gb
+
+
+def _view(t: Tensor, shape: tuple) -> Tensor:
+    """``t.reshape(shape)``; without a graph to record (the usual case inside forward and
+    backward), a bare view of the same storage, skipping reshape's checks and node."""
+    if t.requires_grad and is_grad_enabled():
+        return t.reshape(shape)
+    v = Tensor._make(t.device.backend.reshape(t._data, shape), shape, t.dtype, t.device)
+    v._version = t._version  # a view: in-place changes show through both
+    return v
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n

@@ -178,10 +178,7 @@ class Module:
 
     def __dir__(self):
         return sorted(
-            set(super().__dir__())
-            | set(self._parameters)
-            | set(self._buffers)
-            | set(self._modules)
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
         )
 
     def _check_name(self, kind: str, name: str) -> None:
@@ -366,7 +363,7 @@ class Module:
     def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
         with no_grad():
             for m in self.modules():
-                for name, p in m._parameters.items():
+                for p in m._parameters.values():
                     if p is not None:
                         _swap_storage(p, fn(p))
                         if p.grad is not None:
@@ -415,8 +412,11 @@ class Module:
         mismatched = []
         for k, target in own.items():
             if k in state_dict:
-                shape = tuple(np.shape(state_dict[k]) if not isinstance(state_dict[k], Tensor)
-                              else state_dict[k].shape)
+                shape = tuple(
+                    np.shape(state_dict[k])
+                    if not isinstance(state_dict[k], Tensor)
+                    else state_dict[k].shape
+                )
                 if shape != tuple(target.shape):
                     mismatched.append(
                         f"size mismatch for {k}: copying a param with shape {shape} from "
