@@ -22,11 +22,12 @@ _backends: dict = {}
 class Device:
     """A place tensors live: ``cpu`` (the NumPy backend) or ``vulkan:N``."""
 
-    __slots__ = ("type", "index")
+    __slots__ = ("type", "index", "_backend")
 
     def __init__(self, type: str, index: int = 0) -> None:
         self.type = type
         self.index = index
+        self._backend = None
 
     @staticmethod
     def parse(spec: Any) -> Device:
@@ -76,6 +77,9 @@ class Device:
 
     @property
     def backend(self):
+        # Read on every op: cached on the object, and shared by equal devices via _backends.
+        if self._backend is not None:
+            return self._backend
         b = _backends.get(self)
         if b is None:
             if self.type == "cpu":
@@ -87,6 +91,7 @@ class Device:
 
                 b = VulkanBackend(self.index)
             _backends[self] = b
+        self._backend = b
         return b
 
     @property

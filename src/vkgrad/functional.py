@@ -467,23 +467,6 @@ def matmul(a, b):
     return reshape(out, shape)
 
 
-def linear(x, weight, bias=None):
-    """``x @ weight.T + bias``, without materialising the transpose (the kernel reads W^T)."""
-    if weight.ndim != 2:
-        raise RuntimeError(f"linear: weight must be 2-D, got shape {tuple(weight.shape)}")
-    out_f, in_f = weight.shape
-    if x.ndim == 0 or x.shape[-1] != in_f:
-        raise RuntimeError(
-            f"linear: input shape {tuple(x.shape)} does not match weight shape "
-            f"{tuple(weight.shape)} (expected last dim {in_f})"
-        )
-    lead = tuple(x.shape[:-1])
-    x3 = reshape(x, (1, _numel(lead), in_f))
-    out = apply("matmul", x3, reshape(weight, (1, out_f, in_f)), ta=0, tb=1)
-    out = reshape(out, lead + (out_f,))
-    return add(out, bias) if bias is not None else out
-
-
 # ---------------------------------------------------------------- indexing
 
 

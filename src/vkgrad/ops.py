@@ -128,6 +128,8 @@ def _mul(ctx, g):
 def _div(ctx, g):
     a, b = ctx.inputs
     ga = F.div(g, b)
+    if not ctx.needs_input_grad[1]:
+        return ga, None
     return ga, F.neg(F.mul(ga, F.div(a, b)))
 
 

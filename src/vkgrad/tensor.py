@@ -30,7 +30,8 @@ class Tensor:
     def _make(cls, data: Any, shape: tuple, dtype: dtypes.DType, device: Device) -> Tensor:
         t = object.__new__(cls)
         t._data = data
-        t._shape = tuple(int(s) for s in shape)
+        # Shapes from ops.out_shape are already tuples of ints; only convert what is not.
+        t._shape = shape if type(shape) is tuple else tuple(int(s) for s in shape)
         t._dtype = dtype
         t._device = device
         t._version = [0]

@@ -71,7 +71,7 @@ def relu(x, **_):
 
 @kernel
 def relu_backward(x, g, **_):
-    return np.where(x > 0, g, 0)
+    return g * (x > 0)  # a multiply by the mask is several times faster than np.where
 
 
 def _sigmoid(x):
@@ -293,7 +293,7 @@ def matmul(a, b, ta=0, tb=0, **_):
 def adam_step(
     p, g, m, v, master, lr, beta1, beta2, eps, weight_decay, bias1, bias2, decoupled, **_
 ):
-    g = g.astype(master.dtype)
+    g = g.astype(master.dtype, copy=False)
     if weight_decay and not decoupled:
         g = g + weight_decay * master
     m *= beta1
@@ -309,7 +309,7 @@ def adam_step(
 
 @kernel
 def sgd_step(p, g, buf, master, lr, momentum, dampening, weight_decay, nesterov, first_step, **_):
-    d = g.astype(master.dtype)
+    d = g.astype(master.dtype, copy=False)
     if weight_decay:
         d = d + weight_decay * master
     if momentum:
@@ -351,8 +351,9 @@ class NumpyBackend(Backend):
     def reshape(self, array: np.ndarray, shape: tuple) -> np.ndarray:
         return array.reshape(shape)
 
-    def run(self, op: Op, inputs: list, attrs: dict, shape: tuple, dtype: DType,
-            out: Any = None) -> Any:
+    def run(
+        self, op: Op, inputs: list, attrs: dict, shape: tuple, dtype: DType, out: Any = None
+    ) -> Any:
         fn = KERNELS[op.name]
         kw = {k: v for k, v in attrs.items() if k != "dtype"} if attrs else attrs
         if op.kind == "update":
