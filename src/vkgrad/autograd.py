@@ -554,6 +554,18 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     run_backward([tensor], [g], retain_graph, create_graph)
 
 
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Clear the gradients of ``params``: drop them, or zero them in place."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            with no_grad():
+                p.grad.zero_()
+
+
 # ---------------------------------------------------------------- custom functions
 
 

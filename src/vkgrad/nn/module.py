@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import dtypes
-from ..autograd import no_grad
+from ..autograd import no_grad, zero_grads
 from ..device import Device
 from ..tensor import Tensor
 from .parameter import Parameter, is_parameter
@@ -324,14 +324,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                with no_grad():
-                    p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------ devices and dtypes
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 from .. import dtypes
-from ..autograd import no_grad
+from ..autograd import no_grad, zero_grads
 from ..tensor import Tensor, zeros
 
 
@@ -74,15 +74,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    with no_grad():
-                        p.grad.zero_()
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self, closure: Callable | None = None) -> Any:
         raise NotImplementedError
