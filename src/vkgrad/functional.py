@@ -8,7 +8,6 @@ the last axis, and matmul multiplies 3-D batches.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Sequence
 
 from . import autograd, dtypes
 from .autograd import apply
@@ -187,7 +186,7 @@ def reshape(x, *shape):
         )
     if shape == tuple(x.shape):
         return x
-    return _Reshape.apply(x, shape)
+    return _reshape_node(x, shape)
 
 
 def permute(x, *dims):
@@ -616,31 +615,24 @@ def zeros_like_meta(shape, dtype, device):
     return apply("fill", value=0.0, shape=tuple(shape), dtype=dtype, device=device)
 
 
-# ---------------------------------------------------------------- reshape as a Function
+# ---------------------------------------------------------------- reshape: a view, no kernel
 
 
-class _ReshapeFn:
-    """Reshape shares storage: no kernel, and its backward is another reshape."""
-
-    @staticmethod
-    def apply(x, shape: Sequence[int]):
-        from .autograd import is_grad_enabled, record
-        from .tensor import Tensor
-
-        out = Tensor._make(
-            x.device.backend.reshape(x._data, tuple(shape)), tuple(shape), x.dtype, x.device
-        )
-        out._version = x._version  # a view: in-place changes show through both
-        if is_grad_enabled() and x.requires_grad:
-            node = _ReshapeNode(tuple(x.shape))
-            record(node, [x], [out])
-        return out
+def view(x, shape: tuple):
+    """The same storage seen with another shape, with no graph node: callers check sizes."""
+    out = _t()._make(x._device.backend.reshape(x._data, shape), shape, x._dtype, x._device)
+    out._version = x._version  # a view: in-place changes show through both
+    return out
 
 
-from .autograd import Node as _Node  # noqa: E402
+def _reshape_node(x, shape: tuple):
+    out = view(x, shape)
+    if autograd.is_grad_enabled() and x.requires_grad:
+        autograd.record(_ReshapeNode(tuple(x.shape)), [x], [out])
+    return out
 
 
-class _ReshapeNode(_Node):
+class _ReshapeNode(autograd.Node):
     def __init__(self, in_shape) -> None:
         super().__init__()
         self.in_shape = in_shape
@@ -650,9 +642,6 @@ class _ReshapeNode(_Node):
 
     def apply(self, grads):
         return (reshape(grads[0], self.in_shape),)
-
-
-_Reshape = _ReshapeFn
 
 
 def update(name: str, *tensors, **attrs) -> None:

@@ -13,6 +13,7 @@ from ..functional import (
     silu,
     softmax,
     tanh,
+    view,
 )
 from ..tensor import Tensor, full
 
@@ -96,9 +97,7 @@ def _view(t: Tensor, shape: tuple) -> Tensor:
     backward), a bare view of the same storage, skipping reshape's checks and node."""
     if t.requires_grad and is_grad_enabled():
         return t.reshape(shape)
-    v = Tensor._make(t.device.backend.reshape(t._data, shape), shape, t.dtype, t.device)
-    v._version = t._version  # a view: in-place changes show through both
-    return v
+    return view(t, shape)
 
 
 def _prod(shape) -> int:
