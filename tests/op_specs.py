@@ -365,3 +365,25 @@ for _name, _idx in {
 }.items():
     _shape = (7, 5) if _name not in ("ellipsis", "int_ellipsis_step") else (3, 4, 5)
     spec(f"getitem_{_name}", lambda a, _i=_idx: a[_i], lambda a, _i=_idx: a[_i], [_shape])
+
+
+# The op families' specs, one module each (they append to SPECS through `spec`).
+import specs_conv  # noqa: E402,F401
+import specs_elementwise  # noqa: E402,F401
+import specs_indexing  # noqa: E402,F401
+import specs_linalg  # noqa: E402,F401
+import specs_loss  # noqa: E402,F401
+import specs_norm  # noqa: E402,F401
+import specs_reduction  # noqa: E402,F401
+import specs_shape  # noqa: E402,F401
+
+FAMILY_SPECS = (
+    specs_elementwise,
+    specs_reduction,
+    specs_shape,
+    specs_indexing,
+    specs_linalg,
+    specs_conv,
+    specs_norm,
+    specs_loss,
+)

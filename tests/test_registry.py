@@ -16,7 +16,7 @@ def missing_pieces(op: ops.Op, kernels: dict, shader_dir: Path) -> list:
     """What ``op`` lacks, each named so that the failure says what to add."""
     out = []
     if op.name not in kernels:
-        out.append(f"NumPy kernel '{op.name}' (src/vkgrad/backends/numpy_backend.py KERNELS)")
+        out.append(f"NumPy kernel '{op.name}' (numpy_backend.py or numpy_kernels/<family>.py)")
     for s in op.shader_names():
         if not (shader_dir / f"{s}.comp").is_file():
             out.append(f"shader shaders/{s}.comp")
@@ -47,7 +47,7 @@ def test_missing_pieces_names_them(tmp_path):
     row = ops.Op("fake_op", "map", 1, shaders=("present", "fake_op_backward"))
     missing = missing_pieces(row, {}, tmp_path)
     assert missing == [
-        "NumPy kernel 'fake_op' (src/vkgrad/backends/numpy_backend.py KERNELS)",
+        "NumPy kernel 'fake_op' (numpy_backend.py or numpy_kernels/<family>.py)",
         "shader shaders/fake_op_backward.comp",
     ]
     assert missing_pieces(ops.OPS["add"], numpy_backend.KERNELS, SHADERS) == []

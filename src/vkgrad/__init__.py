@@ -72,4 +72,14 @@ def synchronize() -> None:
         b.synchronize()
 
 
+def _export_families() -> None:
+    from .library import FAMILIES
+
+    for fam in FAMILIES:
+        for name in fam.__all__:
+            globals()[name] = getattr(fam, name)
+
+
+_export_families()
+
 from . import nn, optim  # noqa: E402  (after Tensor: both build on it)

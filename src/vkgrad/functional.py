@@ -674,3 +674,16 @@ def update(name: str, *tensors, **attrs) -> None:
         if id(t._version) not in seen:
             seen.add(id(t._version))
             t._version[0] += 1
+
+
+# The op families' public functions (vkgrad/library), so that rules and users find every op
+# here. A family may extend a core function above by defining the same name.
+def _export_families() -> None:
+    from .library import FAMILIES
+
+    for fam in FAMILIES:
+        for name in (*fam.__all__, *fam.NN_FUNCTIONAL):
+            globals()[name] = getattr(fam, name)
+
+
+_export_families()

@@ -8,7 +8,11 @@ Backward rules are written with other ops, through ``vkgrad.functional``, so tha
 gradient graph is itself differentiable (double backward). Rules never undo broadcasting:
 the engine sums each gradient down to its input's shape.
 
-Kinds, and what the generic paths assume of a row of that kind:
+The rows of the core ops are below; each op family in ``vkgrad/library/`` adds its rows to the
+same table (``OPS``) when this module is imported.
+
+Kinds, and what the generic paths assume of a row of that kind (families may add kinds; the
+Vulkan backend runs those from ``backends/vulkan/kinds/``):
 
 ``map``      elementwise over the broadcast shape of the inputs (tensors or Python scalars);
              with ``view`` set, input 0 is read through a strided view (permute, expand,
@@ -64,7 +68,7 @@ class Op:
     attrs: tuple = ()  # attribute names, in the order the shader reads them
     # What backward needs: "i" the inputs, "o" the output.
     saves: str = ""
-    # out dtype: "promote" (of the float inputs), "bool", or "input0".
+    # out dtype: "promote" (of the float inputs), "bool", "int32", or "input0".
     out_dtype: str = "promote"
     # For map rows with a strided view: (shape, attrs) -> (out shape, strides, offset),
     # in elements; see the module docstring.
@@ -74,6 +78,9 @@ class Op:
     no_grad_inputs: tuple = ()
     # Own shader(s): the name, and "<name>_*" files for kinds with several kernels.
     shaders: tuple = field(default=())
+    # (in_shapes, attrs) -> out shape, for rows whose shape the kind alone does not fix
+    # (new kinds, reductions with int32 indices, ...). It raises the op's shape errors.
+    shape: Callable | None = None
 
     def shader_names(self) -> tuple:
         return self.shaders or (self.name,)
@@ -427,6 +434,8 @@ _row("sgd_step", "update", 4, attrs=_SGD)
 def out_shape(op: Op, in_shapes: list, attrs: dict) -> Shape:
     """The shape of an op's output from its inputs' shapes (() for Python scalars)."""
     name = op.name
+    if op.shape is not None:
+        return tuple(op.shape(in_shapes, attrs))
     if op.kind == "map":
         if op.scatter:
             return tuple(attrs["in_shape"])
@@ -483,6 +492,8 @@ def out_dtype(op: Op, in_dtypes: list, attrs: dict) -> dtypes.DType:
     real = [d for d in in_dtypes if d is not None]
     if op.out_dtype == "bool":
         return dtypes.bool_
+    if op.out_dtype == "int32":
+        return dtypes.int32
     if op.out_dtype == "input0":
         return real[0] if real else dtypes.float32
     floats = [d for d in real if d.is_floating]
@@ -505,3 +516,6 @@ class _Functional:
 
 
 F = _Functional()
+
+
+from . import library  # noqa: E402,F401  (registers the op families' rows)

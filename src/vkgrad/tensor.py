@@ -675,3 +675,15 @@ from . import ops as _ops  # noqa: E402
 
 _COPY = _ops.OPS["copy"]
 _FILL = _ops.OPS["fill"]
+
+
+def _attach_family_methods() -> None:
+    """The op families' Tensor methods (``TENSOR_METHODS`` in each vkgrad/library module)."""
+    from .library import FAMILIES
+
+    for fam in FAMILIES:
+        for name, fn in fam.TENSOR_METHODS.items():
+            setattr(Tensor, name, fn)
+
+
+_attach_family_methods()

@@ -387,3 +387,6 @@ class NumpyBackend(Backend):
             # contiguous array of their own.
             return np.array(result, dtype=dtype.np, order="C")
         return result
+
+
+from . import numpy_kernels  # noqa: E402,F401  (registers the op families' kernels)

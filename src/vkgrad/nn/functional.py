@@ -105,3 +105,15 @@ def _prod(shape) -> int:
     for s in shape:
         n *= s
     return n
+
+
+def _export_families() -> None:
+    from ..library import FAMILIES
+
+    for fam in FAMILIES:
+        for name in fam.NN_FUNCTIONAL:
+            globals()[name] = getattr(fam, name)
+            __all__.append(name)
+
+
+_export_families()

@@ -377,8 +377,13 @@ class VulkanBackend(Backend):
                 f"{op.name}: out= has shape {out.shape} and dtype {out.dtype.name}, "
                 f"expected {shape} and {dtype.name}"
             )
-        runner = getattr(self, f"_run_{op.kind}")
-        runner(op, inputs, attrs, out)
+        runner = getattr(self, f"_run_{op.kind}", None)
+        if runner is not None:
+            runner(op, inputs, attrs, out)
+        else:
+            from .kinds import RUNNERS
+
+            RUNNERS[op.kind](self, op, inputs, attrs, out)
         return out
 
     def _scalar_attrs(self, op: Op, attrs: dict) -> list:

@@ -1,0 +1,7 @@
+"""NumPy kernels of the linalg family (``vkgrad/library/linalg.py``)."""
+
+from __future__ import annotations
+
+import numpy as np  # noqa: F401
+
+from ..numpy_backend import kernel  # noqa: F401

@@ -1,0 +1,16 @@
+"""Convolution and pooling: conv1d/conv2d/conv_transpose2d, max/avg pooling, adaptive average
+pooling.
+
+The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
+"""
+
+from __future__ import annotations
+
+from ..ops import F, _row  # noqa: F401
+
+# Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
+__all__: list[str] = []
+# Names exported by ``vkgrad.nn.functional``.
+NN_FUNCTIONAL: list[str] = []
+# Tensor methods: {method name: function(self, ...)}.
+TENSOR_METHODS: dict = {}

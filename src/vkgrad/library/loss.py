@@ -1,0 +1,16 @@
+"""Losses beyond the core cross_entropy/mse_loss: nll_loss, binary cross entropy,
+smooth_l1/huber/l1, kl_div, cosine_embedding_loss.
+
+The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
+"""
+
+from __future__ import annotations
+
+from ..ops import F, _row  # noqa: F401
+
+# Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
+__all__: list[str] = []
+# Names exported by ``vkgrad.nn.functional``.
+NN_FUNCTIONAL: list[str] = []
+# Tensor methods: {method name: function(self, ...)}.
+TENSOR_METHODS: dict = {}

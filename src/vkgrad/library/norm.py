@@ -1,0 +1,16 @@
+"""Normalization, attention and regularization: batch/layer/group/rms norm, normalize,
+cosine_similarity, pairwise_distance, dropout, scaled_dot_product_attention.
+
+The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
+"""
+
+from __future__ import annotations
+
+from ..ops import F, _row  # noqa: F401
+
+# Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
+__all__: list[str] = []
+# Names exported by ``vkgrad.nn.functional``.
+NN_FUNCTIONAL: list[str] = []
+# Tensor methods: {method name: function(self, ...)}.
+TENSOR_METHODS: dict = {}

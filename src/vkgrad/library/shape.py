@@ -1,0 +1,16 @@
+"""Shape ops: cat/stack/split/chunk, unflatten, repeat/repeat_interleave/tile, flip/roll,
+narrow/select, diag/tril/triu.
+
+The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
+"""
+
+from __future__ import annotations
+
+from ..ops import F, _row  # noqa: F401
+
+# Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
+__all__: list[str] = []
+# Names exported by ``vkgrad.nn.functional``.
+NN_FUNCTIONAL: list[str] = []
+# Tensor methods: {method name: function(self, ...)}.
+TENSOR_METHODS: dict = {}
