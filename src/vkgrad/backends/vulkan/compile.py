@@ -173,6 +173,10 @@ def _map_variants(op) -> list[dict]:
 def variants_for(op) -> list[tuple[str, dict]]:
     """(shader name, defines) for every variant of one op row that vkgrad dispatches."""
     res = []
+    if op.kind not in ("map", "reduce", "row", "matmul", "loss_row", "update"):
+        from .kinds import VARIANTS
+
+        return VARIANTS[op.kind](op)
     for f in (F32, F16):
         if op.kind == "map":
             return [(op.name, d) for d in _map_variants(op)]
