@@ -83,6 +83,12 @@ class Spec:
     aux: Callable | None = None  # rng -> {name: int32/bool array}: non-differentiable inputs
     # {(kind, dtype short name): (rtol, atol)}; kinds: fwd, bwd, bwd2, fd, fd2
     tol: dict = field(default_factory=dict)
+    # False for ops without a gradient (sign, round, argmax, all): the backward test then
+    # checks that the output does not require grad.
+    grad: bool = True
+    # False where the backward is not itself differentiable; say why in a comment. The
+    # double-backward test is then not generated for the spec.
+    double: bool = True
 
     def draw(self, rng) -> list:
         if self.gen is not None:
