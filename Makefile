@@ -2,7 +2,7 @@
 # nothing changed), so `make demo` and `make test` work on a fresh machine.
 PY := .venv/bin/python
 
-.PHONY: setup demo test lint bench precompile clean
+.PHONY: setup demo test lint bench precompile docs clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,9 @@ bench: setup
 
 precompile: setup
 	$(PY) -m vkgrad.backends.vulkan.compile --all
+
+docs: setup
+	$(PY) -m vkgrad.opdoc > docs/ops.md
 
 clean:
 	rm -rf .venv build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
