@@ -566,7 +566,11 @@ def scaled_dot_product_attention(
     mode, mask2, mask_rows = 0, None, lq
     if attn_mask is not None:
         full = batch + (lq, sk)
-        if broadcast_shapes(op, attn_mask.shape, full) != full:
+        try:
+            fits = broadcast_shapes(op, attn_mask.shape, full) == full
+        except ValueError:
+            fits = False
+        if not fits:
             raise RuntimeError(
                 f"{op}: attn_mask shape {tuple(attn_mask.shape)} does not broadcast to {full}"
             )
