@@ -18,3 +18,11 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def host_rng() -> np.random.Generator:
     return _rng
+
+
+def next_seed() -> tuple[int, int]:
+    """Two uint32 words keying one use of the device-side counter-based generator (dropout).
+
+    Drawn from, and advancing, the global state: ``manual_seed(s)`` makes them repeat."""
+    w = _rng.integers(0, 2**32, size=2, dtype=np.uint64)
+    return int(w[0]), int(w[1])

@@ -1,16 +1,682 @@
-"""Normalization, attention and regularization: batch/layer/group/rms norm, normalize,
-cosine_similarity, pairwise_distance, dropout, scaled_dot_product_attention.
+"""Normalization, attention and regularization: layer/rms/group/batch norm, dropout and
+scaled_dot_product_attention.
 
 The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
+
+Layer and RMS norm are row kernels over the flattened normalized dims (one workgroup per
+row, two-pass statistics). Their backward recomputes the per-row (mean, rstd) with
+``norm_stats`` (one (M, 2) tensor, not saved by the forward) and runs ``norm_backward`` (grad
+input per row) and ``norm_backward_affine`` (grad weight and bias, reductions over rows).
+Under ``create_graph=True`` the same gradients are built from differentiable ops instead, so
+double backward works. Group and batch norm reuse the layer-norm row kernel over
+(N*G, C/G*spatial) and (C, N*spatial) rows, then a per-channel affine.
+
+Dropout draws its mask on the device from a counter-based hash of (seed, element index)
+(``shaders/rng.glsl``, bit-identical in NumPy); the seed comes from ``vkgrad.manual_seed``'s
+state, one new seed per call. Backward is the same op on the gradient: the mask is
+regenerated, never stored.
 """
 
 from __future__ import annotations
 
-from ..ops import F, _row  # noqa: F401
+import math
+from typing import TYPE_CHECKING
+
+from .. import dtypes
+from ..ops import F, _row
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = []
 # Names exported by ``vkgrad.nn.functional``.
-NN_FUNCTIONAL: list[str] = []
+NN_FUNCTIONAL: list[str] = [
+    "layer_norm",
+    "rms_norm",
+    "group_norm",
+    "batch_norm",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "scaled_dot_product_attention",
+]
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {}
+
+# Vulkan variants whose bindings do not all take the op's dtype (kinds/norm.py lists them):
+# {row: {binding define: dtype names, None meaning the op's dtype}}.
+VULKAN_DTYPES = {
+    "norm_stats": {"D0": ("float32",)},
+    "norm_backward": {"D4": ("float32",)},
+    "norm_backward_affine": {"D3": ("float32",)},
+    "attn_softmax": {"D2": (None, "bool")},
+}
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def _grad_mode() -> bool:
+    from ..autograd import is_grad_enabled
+
+    return is_grad_enabled()
+
+
+# ---------------------------------------------------------------- shape rules of the rows
+
+
+def _check_2d(op: str, x) -> tuple:
+    x = tuple(x)
+    if len(x) != 2:
+        raise ValueError(f"{op}: expected a 2-D (rows, cols) input, got shape {x}")
+    return x
+
+
+def _check_affine(op: str, k: int, shapes) -> None:
+    for s in shapes:
+        if tuple(s) not in ((), (k,)):
+            raise ValueError(f"{op}: weight/bias shape {tuple(s)}, expected ({k},) or a scalar")
+
+
+def _norm_fwd_shape(op: str):
+    def shape(in_shapes, attrs):
+        x = _check_2d(op, in_shapes[0])
+        _check_affine(op, x[1], in_shapes[1:])
+        return x
+
+    return shape
+
+
+def _stats_shape(in_shapes, attrs):
+    return (_check_2d("norm_stats", in_shapes[0])[0], 2)
+
+
+def _check_stats(op: str, x, stats) -> None:
+    if tuple(stats) != (x[0], 2):
+        raise ValueError(f"{op}: stats shape {tuple(stats)}, expected {(x[0], 2)}")
+
+
+def _norm_bw_shape(in_shapes, attrs):
+    x = _check_2d("norm_backward", in_shapes[0])
+    _check_affine("norm_backward", x[1], [in_shapes[1]])
+    if tuple(in_shapes[2]) != x:
+        raise ValueError(f"norm_backward: grad shape {tuple(in_shapes[2])}, expected {x}")
+    _check_stats("norm_backward", x, in_shapes[3])
+    return x
+
+
+def _affine_bw_shape(in_shapes, attrs):
+    x = _check_2d("norm_backward_affine", in_shapes[0])
+    if tuple(in_shapes[1]) != x:
+        raise ValueError(f"norm_backward_affine: grad shape {tuple(in_shapes[1])}, expected {x}")
+    _check_stats("norm_backward_affine", x, in_shapes[2])
+    return (2, x[1])
+
+
+def _same_shape(op: str):
+    def shape(in_shapes, attrs):
+        return tuple(in_shapes[0])
+
+    return shape
+
+
+def _attn_shape(in_shapes, attrs):
+    x = _check_2d("attn_softmax", in_shapes[0])
+    m = tuple(in_shapes[1])
+    if attrs["mask_mode"] and (len(m) != 2 or m[1] != x[1] or x[0] % max(m[0], 1)):
+        raise ValueError(f"attn_softmax: mask shape {m} does not fit scores {x}")
+    return x
+
+
+def _attn_bw_shape(in_shapes, attrs):
+    x = _check_2d("attn_softmax_backward", in_shapes[0])
+    if tuple(in_shapes[1]) != x:
+        raise ValueError(f"attn_softmax_backward: shapes {x} and {tuple(in_shapes[1])} differ")
+    return x
+
+
+# ---------------------------------------------------------------- backward rules
+
+
+def _stats_dtype(x):
+    # Statistics stay in f32 for f16 inputs; f64 (CPU) keeps f64.
+    return dtypes.float64 if x.dtype is dtypes.float64 else dtypes.float32
+
+
+def _norm_rule(rms: bool):
+    def rule(ctx, g):
+        x, w = ctx.inputs[0], ctx.inputs[1]
+        eps = ctx.attrs["eps"]
+        need = ctx.needs_input_grad
+        if _grad_mode():
+            return _norm_backward_graph(x, w, g, eps, rms, need)
+        stats = F.call("norm_stats", x, eps=eps, rms=int(rms), dtype=_stats_dtype(x))
+        gx = gw = gb = None
+        if need[0]:
+            gx = F.call("norm_backward", x, w, g, stats, rms=int(rms), dtype=x.dtype)
+        if need[1] or (not rms and need[2]):
+            aff = F.call("norm_backward_affine", x, g, stats, dtype=x.dtype)
+            gw, gb = aff[0], aff[1]
+        return (gx, gw) if rms else (gx, gw, gb)
+
+    return rule
+
+
+def _norm_backward_graph(x, w, g, eps, rms, need):
+    """The same gradients from differentiable ops (for create_graph=True)."""
+    xc = x if rms else x - F.mean(x, -1, keepdim=True)
+    r = F.pow(F.mean(xc * xc, -1, keepdim=True) + eps, -0.5)
+    xh = xc * r
+    gw = g * w
+    inner = gw - xh * F.mean(gw * xh, -1, keepdim=True)
+    if not rms:
+        inner = inner - F.mean(gw, -1, keepdim=True)
+    gx = r * inner if need[0] else None
+    gwt = F.sum(g * xh, 0) if need[1] else None
+    if rms:
+        return gx, gwt
+    return gx, gwt, (F.sum(g, 0) if need[2] else None)
+
+
+def _dropout_rule(ctx, g):
+    # y = mask * scale * x is linear in x with the same mask: regenerate it from the seed.
+    return (F.call("dropout", g, **ctx.attrs),)
+
+
+_NO_DROP = dict(dropout=0, seed0=0, seed1=0, threshold=0, scale=1.0)
+
+
+def _mask_rows_sum(dz, rows: int):
+    """(M, S) -> (rows, S), summing the rows that share one mask row (index row % rows)."""
+    m, s = dz.shape
+    if m == rows:
+        return dz
+    return F.sum(F.reshape(dz, (m // rows, rows, s)), 0)
+
+
+def _attn_softmax_rule(ctx, g):
+    a = ctx.attrs
+    dz = F.call("attn_softmax_backward", g, ctx.out, **_NO_DROP)
+    gm = _mask_rows_sum(dz, a["mask_rows"]) if ctx.needs_input_grad[1] else None
+    return F.mul(dz, a["scale"]), gm
+
+
+def _attn_softmax_bw_rule(ctx, h):
+    # out = p * (d - sum(p d)), d = c * dp (c: the dropout mask and scale, or 1).
+    dp, p = ctx.inputs
+    a = ctx.attrs
+    drop = {k: a[k] for k in ("seed0", "seed1", "threshold", "scale")}
+    d = F.call("dropout", dp, group=1, **drop) if a["dropout"] else dp
+    gdp = gp = None
+    if ctx.needs_input_grad[0]:
+        gdp = F.call("attn_softmax_backward", h, p, **_NO_DROP)
+        if a["dropout"]:
+            gdp = F.call("dropout", gdp, group=1, **drop)
+    if ctx.needs_input_grad[1]:
+        s = F.sum(p * d, -1, keepdim=True)
+        t = F.sum(h * p, -1, keepdim=True)
+        gp = h * (d - s) - d * t
+    return gdp, gp
+
+
+# ---------------------------------------------------------------- the rows
+
+_row(
+    "layer_norm",
+    "norm_row",
+    3,
+    _norm_rule(False),
+    attrs=("eps",),
+    saves="i",
+    shape=_norm_fwd_shape("layer_norm"),
+)
+_row(
+    "rms_norm",
+    "norm_row",
+    2,
+    _norm_rule(True),
+    attrs=("eps",),
+    saves="i",
+    shape=_norm_fwd_shape("rms_norm"),
+)
+# Backward kernels: under create_graph the rules above use differentiable ops instead, so
+# these rows need no rule of their own.
+_row("norm_stats", "norm_row", 1, attrs=("eps", "rms"), shape=_stats_shape)
+_row("norm_backward", "norm_row", 4, attrs=("rms",), shape=_norm_bw_shape)
+_row("norm_backward_affine", "norm_col", 3, shape=_affine_bw_shape)
+_DROP = ("seed0", "seed1", "threshold", "group", "scale")
+_row("dropout", "norm_elem", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
+_row(
+    "attn_softmax",
+    "norm_row",
+    2,
+    _attn_softmax_rule,
+    attrs=("scale", "causal", "mask_mode", "lq", "mask_rows"),
+    saves="o",
+    shape=_attn_shape,
+)
+_row(
+    "attn_softmax_backward",
+    "norm_row",
+    2,
+    _attn_softmax_bw_rule,
+    attrs=("dropout", "seed0", "seed1", "threshold", "scale"),
+    saves="i",
+    shape=_attn_bw_shape,
+)
+
+
+# ---------------------------------------------------------------- layer / rms / group norm
+
+
+def _normalized(op: str, input, normalized_shape) -> tuple:
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    ns = tuple(int(s) for s in ns)
+    if not ns or len(ns) > input.ndim or tuple(input.shape[input.ndim - len(ns) :]) != ns:
+        raise RuntimeError(
+            f"{op}: normalized_shape {ns} does not match the trailing dims of input shape "
+            f"{tuple(input.shape)}"
+        )
+    return ns
+
+
+def _affine_arg(op: str, what: str, t, ns: tuple, x, default: float):
+    if t is None:
+        return default
+    if tuple(t.shape) != ns:
+        raise RuntimeError(f"{op}: {what} shape {tuple(t.shape)} must be normalized_shape {ns}")
+    return F.to_dtype(F.reshape(t, (_prod(ns),)), x.dtype)
+
+
+def _rows(input, k: int):
+    return F.reshape(input, (input.numel() // k if k else 0, k))
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize over the trailing ``normalized_shape`` dims, then ``* weight + bias``.
+
+    >>> y = F.layer_norm(vkgrad.randn(4, 8), (8,))   # each row: mean 0, variance 1
+    """
+    ns = _normalized("layer_norm", input, normalized_shape)
+    k = _prod(ns)
+    w = _affine_arg("layer_norm", "weight", weight, ns, input, 1.0)
+    b = _affine_arg("layer_norm", "bias", bias, ns, input, 0.0)
+    y = F.call("layer_norm", _rows(input, k), w, b, eps=float(eps))
+    return F.reshape(y, tuple(input.shape))
+
+
+_FINFO_EPS = {"float16": 2.0**-10, "float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def rms_norm(
+    input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None
+) -> Tensor:
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing ``normalized_shape`` dims;
+    eps defaults to the machine epsilon of the input's dtype (as PyTorch).
+
+    >>> y = F.rms_norm(vkgrad.randn(4, 8), (8,))
+    """
+    ns = _normalized("rms_norm", input, normalized_shape)
+    if eps is None:
+        eps = _FINFO_EPS[input.dtype.name]
+    w = _affine_arg("rms_norm", "weight", weight, ns, input, 1.0)
+    y = F.call("rms_norm", _rows(input, _prod(ns)), w, eps=float(eps))
+    return F.reshape(y, tuple(input.shape))
+
+
+def _channel_affine(op: str, y, c: int, weight, bias):
+    """y * weight[c] + bias[c] along dim 1 of y."""
+    bc = (1, c) + (1,) * (y.ndim - 2)
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(f"{op}: {what} shape {tuple(t.shape)}, expected ({c},)")
+    if weight is not None:
+        y = y * F.to_dtype(F.reshape(weight, bc), y.dtype)
+    if bias is not None:
+        y = y + F.to_dtype(F.reshape(bias, bc), y.dtype)
+    return y
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each group of ``C // num_groups`` channels (and all spatial positions) of
+    every sample, then a per-channel affine. Input (N, C, *).
+
+    >>> y = F.group_norm(vkgrad.randn(2, 6, 5), 3)
+    """
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected input (N, C, *), got shape {tuple(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(
+            f"group_norm: num_channels {c} must be divisible by num_groups {num_groups} "
+            f"(input shape {tuple(input.shape)})"
+        )
+    rows = n * num_groups
+    k = input.numel() // rows if rows else 0
+    y = F.call("layer_norm", F.reshape(input, (rows, k)), 1.0, 0.0, eps=float(eps))
+    y = F.reshape(y, tuple(input.shape))
+    return _channel_affine("group_norm", y, c, weight, bias)
+
+
+# ---------------------------------------------------------------- batch norm
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Per-channel normalization of (N, C) or (N, C, *) input.
+
+    Training: batch statistics (biased variance) normalize, and ``running_mean`` /
+    ``running_var`` (if given) are updated in place with momentum (unbiased variance).
+    Evaluation: the running statistics normalize.
+
+    >>> y = F.batch_norm(x, rm, rv, training=True)   # rm, rv of shape (C,) move toward x's
+    """
+    if input.ndim < 2:
+        raise RuntimeError(f"batch_norm: expected input (N, C, *), got shape {tuple(input.shape)}")
+    c = input.shape[1]
+    for what, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(
+                f"batch_norm: {what} shape {tuple(t.shape)}, expected ({c},) for input "
+                f"{tuple(input.shape)}"
+            )
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be given in eval")
+        return _batch_norm_eval(input, running_mean, running_var, weight, bias, eps)
+    per_channel = input.numel() // c if c else 0
+    if per_channel <= 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got input "
+            f"shape {tuple(input.shape)}"
+        )
+    perm = (1, 0) + tuple(range(2, input.ndim))  # its own inverse
+    xc = F.permute(input, perm)
+    rows = F.reshape(xc, (c, per_channel))
+    y = F.call("layer_norm", rows, 1.0, 0.0, eps=float(eps))
+    y = F.permute(F.reshape(y, tuple(xc.shape)), perm)
+    if running_mean is not None or running_var is not None:
+        _update_running(rows, running_mean, running_var, float(momentum), per_channel)
+    return _channel_affine("batch_norm", y, c, weight, bias)
+
+
+def _update_running(rows, running_mean, running_var, momentum: float, n: int) -> None:
+    from ..autograd import no_grad
+
+    with no_grad():
+        # eps 0: rstd = 1/sqrt(var), so var = 1 / rstd^2 (0 when rstd is inf).
+        stats = F.call("norm_stats", rows.detach(), eps=0.0, rms=0, dtype=_stats_dtype(rows))
+        if running_mean is not None:
+            running_mean.mul_(1.0 - momentum).add_(stats[:, 0] * momentum)
+        if running_var is not None:
+            rstd = stats[:, 1]
+            unbiased = F.div(n / (n - 1), rstd * rstd)
+            running_var.mul_(1.0 - momentum).add_(unbiased * momentum)
+
+
+def _batch_norm_eval(input, running_mean, running_var, weight, bias, eps):
+    c = input.shape[1]
+    scale = F.pow(F.to_dtype(running_var, input.dtype) + float(eps), -0.5)
+    if weight is not None:
+        scale = scale * F.to_dtype(weight, input.dtype)
+    shift = F.neg(F.to_dtype(running_mean, input.dtype) * scale)
+    if bias is not None:
+        shift = shift + F.to_dtype(bias, input.dtype)
+    bc = (1, c) + (1,) * (input.ndim - 2)
+    return input * F.reshape(scale, bc) + F.reshape(shift, bc)
+
+
+# ---------------------------------------------------------------- dropout
+
+
+def _dropout_attrs(p: float, group: int = 1) -> dict:
+    from ..random import next_seed
+
+    s0, s1 = next_seed()
+    threshold = min(2**24, int(round(p * 2**24)))
+    scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+    return dict(seed0=s0, seed1=s1, threshold=threshold, group=int(group), scale=float(scale))
+
+
+def _dropout(op: str, input, p: float, training: bool, inplace: bool, group: int):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    attrs = _dropout_attrs(p, group)
+    if inplace:
+        from ..autograd import apply_inplace
+
+        return apply_inplace("dropout", input, **attrs)
+    return F.call("dropout", input, **attrs)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
+
+    The mask is drawn on the device from ``vkgrad.manual_seed``'s state (one new seed per
+    call) and is the same on every backend for one seed.
+
+    >>> y = F.dropout(x, 0.1)
+    """
+    return _dropout("dropout", input, float(p), training, inplace, 1)
+
+
+def _channel_dropout(op, input, p, training, inplace, spatial: int):
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+            f"got shape {tuple(input.shape)}"
+        )
+    group = _prod(input.shape[input.ndim - spatial :])
+    return _dropout(op, input, float(p), training, inplace, max(group, 1))
+
+
+def dropout1d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input. >>> y = F.dropout1d(x, 0.2)"""
+    return _channel_dropout("dropout1d", input, p, training, inplace, 1)
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of (N, C, H, W) or (C, H, W) input. >>> y = F.dropout2d(x, 0.2)"""
+    return _channel_dropout("dropout2d", input, p, training, inplace, 2)
+
+
+# ---------------------------------------------------------------- attention
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """``softmax(q k^T * scale + mask) v`` over (..., L, E), (..., S, E), (..., S, Ev).
+
+    ``attn_mask``: bool (True takes part) or float (added), broadcastable to (..., L, S).
+    ``is_causal``: query i sees keys 0..i. Rows with no key taking part give 0.
+
+    Memory: the forward saves only the (B, L, S) probabilities (no scores, no dropped
+    copy); backward allocates one more (B, L, S) tensor at a time: the dropped
+    probabilities for grad value (freed at once), then the gradient of the scores, which
+    the softmax backward kernel overwrites in place.
+
+    >>> o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    """
+    op = "scaled_dot_product_attention"
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if t.ndim < 2:
+            raise RuntimeError(f"{op}: {name} must be at least 2-D, got shape {tuple(t.shape)}")
+    lq, e = query.shape[-2:]
+    sk, ek = key.shape[-2:]
+    sv, ev = value.shape[-2:]
+    if ek != e or sv != sk:
+        raise RuntimeError(
+            f"{op}: shapes query {tuple(query.shape)}, key {tuple(key.shape)}, value "
+            f"{tuple(value.shape)} do not fit (..., L, E), (..., S, E), (..., S, Ev)"
+        )
+    if attn_mask is not None and is_causal:
+        raise RuntimeError(f"{op}: an explicit attn_mask must not be given with is_causal=True")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p has to be between 0 and 1, got {dropout_p}")
+    from ..ops import broadcast_shapes
+
+    batch = broadcast_shapes(op, query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    b = _prod(batch)
+
+    def as3(t, rows, cols):
+        if tuple(t.shape[:-2]) != batch:
+            t = F.expand(t, batch + (rows, cols))
+        return F.reshape(t, (b, rows, cols))
+
+    q3, k3 = as3(query, lq, e), as3(key, sk, e)
+    v3 = F.to_dtype(as3(value, sk, ev), query.dtype)
+    mode, mask2, mask_rows = 0, None, lq
+    if attn_mask is not None:
+        full = batch + (lq, sk)
+        try:
+            fits = broadcast_shapes(op, attn_mask.shape, full) == full
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"{op}: attn_mask shape {tuple(attn_mask.shape)} does not broadcast to {full}"
+            )
+        mode = 1 if attn_mask.dtype is dtypes.bool_ else 2
+        m = attn_mask if mode == 1 else F.to_dtype(attn_mask, query.dtype)
+        if _prod(m.shape[:-2]) == 1:
+            m = F.reshape(m, tuple(m.shape[-2:]) if m.ndim >= 2 else (1,) + tuple(m.shape))
+            m = F.expand(m, (lq, sk))
+        else:
+            m = F.expand(m, full)
+            mask_rows = b * lq
+        mask2 = F.reshape(m, (mask_rows, sk))
+    cfg = dict(
+        scale=float(1.0 / math.sqrt(e) if scale is None else scale),
+        causal=int(bool(is_causal)),
+        mask_mode=mode,
+        lq=int(lq),
+        mask_rows=int(mask_rows),
+    )
+    drop = None
+    if dropout_p > 0.0:
+        drop = _dropout_attrs(float(dropout_p))
+    out = _attention_fn().apply(q3, k3, v3, mask2, cfg=cfg, drop=drop)
+    return F.reshape(out, batch + (lq, ev))
+
+
+_ATTENTION = None
+
+
+def _attention_fn():
+    """The attention Function (built on first use: autograd imports the op table)."""
+    global _ATTENTION
+    if _ATTENTION is None:
+        from ..autograd import Function, apply_inplace
+
+        class _Attention(Function):
+            @staticmethod
+            def forward(ctx, q, k, v, mask, cfg, drop):
+                b, lq, _ = q.shape
+                sk = k.shape[1]
+                s = F.call("matmul", q, k, ta=0, tb=1)
+                p = F.view(s, (b * lq, sk))
+                apply_inplace("attn_softmax", p, 0.0 if mask is None else mask, **cfg)
+                p = F.view(p, (b, lq, sk))
+                pd = p if drop is None else F.call("dropout", p, **drop)
+                out = F.call("matmul", pd, v, ta=0, tb=0)
+                ctx.save_for_backward(q, k, v, mask, p)
+                ctx.cfg, ctx.drop = cfg, drop
+                return out
+
+            @staticmethod
+            def backward(ctx, go):
+                q, k, v, mask, p = ctx.saved_tensors
+                if _grad_mode():
+                    return _attention_backward_graph(q, k, v, mask, go, ctx)
+                need = ctx.needs_input_grad
+                cfg, drop = ctx.cfg, ctx.drop
+                b, lq, sk = p.shape
+                dq = dk = dv = dm = None
+                if need[2]:
+                    pd = p if drop is None else F.call("dropout", p, **drop)
+                    dv = F.call("matmul", pd, go, ta=1, tb=0)
+                    del pd
+                if need[0] or need[1] or need[3]:
+                    dz = F.call("matmul", go, v, ta=0, tb=1)
+                    apply_inplace(
+                        "attn_softmax_backward",
+                        F.view(dz, (b * lq, sk)),
+                        F.view(p, (b * lq, sk)),
+                        **_softmax_bw_drop(drop),
+                    )
+                    if need[0]:
+                        dq = F.mul(F.call("matmul", dz, k, ta=0, tb=0), cfg["scale"])
+                    if need[1]:
+                        dk = F.mul(F.call("matmul", dz, q, ta=1, tb=0), cfg["scale"])
+                    if need[3]:
+                        dm = _mask_rows_sum(F.view(dz, (b * lq, sk)), cfg["mask_rows"])
+                return dq, dk, dv, dm
+
+        _ATTENTION = _Attention
+    return _ATTENTION
+
+
+def _softmax_bw_drop(drop) -> dict:
+    if drop is None:
+        return dict(_NO_DROP)
+    return dict(dropout=1, **{k: drop[k] for k in ("seed0", "seed1", "threshold", "scale")})
+
+
+def _attention_backward_graph(q, k, v, mask, go, ctx):
+    """The attention gradients from recorded ops (create_graph=True): recompute the
+    probabilities from q and k, then the same steps as the kernels, each with a rule."""
+    cfg, drop = ctx.cfg, ctx.drop
+    b, lq, _ = q.shape
+    sk = k.shape[1]
+    s = F.reshape(F.call("matmul", q, k, ta=0, tb=1), (b * lq, sk))
+    p = F.call("attn_softmax", s, 0.0 if mask is None else mask, **cfg)
+    p3 = F.reshape(p, (b, lq, sk))
+    pd = p3 if drop is None else F.call("dropout", p3, **drop)
+    dv = F.call("matmul", pd, go, ta=1, tb=0)
+    dp = F.reshape(F.call("matmul", go, v, ta=0, tb=1), (b * lq, sk))
+    dz = F.call("attn_softmax_backward", dp, p, **_softmax_bw_drop(drop))
+    dz3 = F.reshape(dz, (b, lq, sk))
+    dq = F.mul(F.call("matmul", dz3, k, ta=0, tb=0), cfg["scale"])
+    dk = F.mul(F.call("matmul", dz3, q, ta=1, tb=0), cfg["scale"])
+    dm = None
+    if ctx.needs_input_grad[3]:
+        dm = _mask_rows_sum(dz, cfg["mask_rows"])
+    return dq, dk, dv, dm

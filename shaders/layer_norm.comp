@@ -1,0 +1,14 @@
+// y = (x - mean) / sqrt(var + eps) * w + b over each row; w, b: (K,) or scalars
+// bindings: 0 out (M, K), 1 x (M, K), 2 w, 3 b; attrs: eps; see norm.glsl
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "norm.glsl"
+void main() {
+    uint M = pc.u[0], K = pc.u[1];
+    float eps = attr_f(0u);
+    FOR_ROWS(M) {
+        float mean, rstd;
+        row_stats(row * K, K, eps, false, mean, rstd);
+        FOR_COLS(K) { uint i = row * K + col; STORE(i, (IN0(i) - mean) * rstd * IN1(col) + IN2(col)); }
+    }
+}
