@@ -231,6 +231,8 @@ for _name, _idx in {
     "neg_int_step": (-1, slice(None, None, 2), slice(1, None)),
     "ellipsis_mid": (0, Ellipsis, -1),
     "none_int_none": (None, 2, None, slice(None, None, 3)),
+    "true_is_new_axis": (True, 1),
+    "numpy_ints": (np.int64(-2), slice(np.int32(1), None)),
 }.items():
     spec(
         f"getitem_{_name}",

@@ -260,3 +260,5 @@ def test_getitem_rejects_like_pytorch(device):
         x[-6]
     with pytest.raises(IndexError, match=r"too many indices"):
         x[None, 0, 0, 0]
+    with pytest.raises(TypeError, match=r"getitem: a False index"):
+        x[False]
