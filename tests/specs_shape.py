@@ -178,11 +178,21 @@ spec(
     aux=_reps(5),
 )
 
+spec(
+    "repeat_interleave_tensor_33",
+    lambda a, r: a.repeat_interleave(r, dim=-1),
+    lambda a, r: np.repeat(a, r, axis=-1),
+    [(1, 33)],
+    aux=_reps(33),
+)
+
 # ---------------------------------------------------------------- flip, roll
 
 spec("flip", lambda a: vkgrad.flip(a, (0,)), lambda a: a[::-1], [(257,)])
 spec("flip_multi", lambda a: a.flip(0, 2), lambda a: a[::-1, :, ::-1], [(2, 3, 4)])
 spec("flip_neg_dim", lambda a: a.flip(-1), lambda a: a[:, ::-1], [(3, 33)])
+spec("flip_size1", lambda a: a.flip(0, 1), lambda a: a[::-1, ::-1], [(1, 1)])
+spec("flip_dims_size1", lambda a: a.flip(0, 1), lambda a: a[::-1, ::-1], [(1, 7)])
 spec("fliplr", vkgrad.fliplr, np.fliplr, [(3, 4)])
 spec("flipud", lambda a: a.flipud(), np.flipud, [(5, 2)])
 spec("roll", lambda a: vkgrad.roll(a, 2, 0), lambda a: np.roll(a, 2, 0), [(7,)])
@@ -192,6 +202,8 @@ spec(
     lambda a: np.roll(a, (1, -2), (0, 2)),
     [(3, 2, 5)],
 )
+spec("roll_257", lambda a: a.roll(100), lambda a: np.roll(a, 100), [(257,)])
+spec("roll_size1", lambda a: a.roll(3, 1), lambda a: np.roll(a, 3, 1), [(7, 1)])
 spec("roll_flat", lambda a: a.roll(-5), lambda a: np.roll(a, -5), [(3, 4)])
 spec(
     "roll_same_dim_twice",
@@ -205,6 +217,7 @@ spec(
 spec("diag_vec", vkgrad.diag, np.diag, [(7,)])
 spec("diag_vec_offset", lambda a: vkgrad.diag(a, 2), lambda a: np.diag(a, 2), [(3,)])
 spec("diag_vec_neg", lambda a: a.diag(-1), lambda a: np.diag(a, -1), [(1,)])
+spec("diag_vec_33", vkgrad.diag, np.diag, [(33,)])
 spec("diag_mat", vkgrad.diag, np.diag, [(4, 6)])
 spec("diag_mat_neg", lambda a: vkgrad.diag(a, -2), lambda a: np.diag(a, -2), [(5, 3)])
 spec("diagonal", lambda a: a.diagonal(), lambda a: np.diagonal(a), [(6, 4)])
@@ -217,6 +230,8 @@ spec(
 spec("tril", lambda a: a.tril(), np.tril, [(4, 5)])
 spec("tril_neg", lambda a: vkgrad.tril(a, -1), lambda a: np.tril(a, -1), [(5, 4)])
 spec("tril_batched", lambda a: a.tril(2), lambda a: np.tril(a, 2), [(2, 3, 7)])
+spec("tril_1", lambda a: a.tril(), np.tril, [(1, 1)])
+spec("tril_257", lambda a: a.tril(100), lambda a: np.tril(a, 100), [(2, 257)])
 spec("triu", lambda a: a.triu(), np.triu, [(4, 5)])
 spec("triu_pos", lambda a: vkgrad.triu(a, 1), lambda a: np.triu(a, 1), [(33, 7)])
 spec("triu_batched", lambda a: a.triu(-1), lambda a: np.triu(a, -1), [(3, 2, 4)])

@@ -744,7 +744,7 @@ def triu(input, diagonal: int = 0):
 
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {
-    "split": split,
+    "split": lambda self, split_size, dim=0: split(self, split_size, dim),
     "chunk": chunk,
     "unbind": unbind,
     "narrow": narrow,
