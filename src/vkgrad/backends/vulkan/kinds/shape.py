@@ -1,12 +1,14 @@
 """Kinds of the shape family.
 
-``cat``          any number of inputs, each written once through a strided view of the output
-                 (its slot along ``dim``); no zero fill, no full-output pass per input.
+``cat``          any number of inputs, each written once into its slot along ``dim`` of the
+                 output (one dispatch per input, over that input only; no zero fill).
 ``shape_index``  each output element computed from its index by the row's shader
                  (``shaders/shape_index.glsl``): masks (tril/triu), rolls, gathers, embedding.
 """
 
 from __future__ import annotations
+
+import math
 
 from ... import vulkan as vk
 from . import runner, variants
@@ -17,14 +19,30 @@ MAX_DIMS = 8
 
 @runner("cat")
 def run_cat(be, op, inputs, attrs, out) -> None:
+    # out viewed as (outer, row): each input fills columns [start, start + m) of every row.
     dim = attrs["dim"]
-    strides = vk._contig_strides(out.shape)
+    outer = math.prod(out.shape[:dim])
+    inner = math.prod(out.shape[dim + 1 :])
+    row = out.shape[dim] * inner
+    f16 = out.dtype.name == "float16"
     start = 0
     for x in inputs:
+        m = x.shape[dim] * inner
         if x.size:
-            view = (x.shape, strides, start * strides[dim])
-            be._map_call(op.name, [x], out, x.shape, [], view, scatter=True)
-        start += x.shape[dim]
+            items = outer * (m // 2 + 1) if f16 else x.size
+            defines = {"D0": vk.DT_CODE[out.dtype.name], "D1": vk.DT_CODE[x.dtype.name]}
+            push = be._push([outer, row, start, m], [])
+            be._dispatch(
+                op.name,
+                defines,
+                [out.buf, x.buf],
+                (be._groups(items), 1, 1),
+                push,
+                [x.buf],
+                [out.buf],
+                [out.storage, x.storage],
+            )
+        start += m
 
 
 @variants("cat")
