@@ -239,7 +239,7 @@ def apply(name: str, *inputs, **attrs):
     # This is the hot path of every op: keep it to plain loops and attribute reads.
     Tensor = _Tensor or _tensor_cls()
     op = ops.OPS[name]
-    if len(inputs) != op.nin:
+    if op.nin >= 0 and len(inputs) != op.nin:  # nin -1: any number of inputs (cat)
         raise TypeError(f"{name}: expected {op.nin} inputs, got {len(inputs)}")
     device = None
     in_shapes, in_dtypes, args = [], [], []

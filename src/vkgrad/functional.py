@@ -473,6 +473,12 @@ def getitem(x, index):
     """Basic indexing: ints, slices with positive steps, None and Ellipsis."""
     if not isinstance(index, tuple):
         index = (index,)
+    # As in PyTorch: True is a new axis (never the int 1), NumPy integers are ints.
+    if any(i is False for i in index):
+        raise TypeError("getitem: a False index (an empty selection) is not supported")
+    import numpy as np
+
+    index = tuple(None if i is True else int(i) if isinstance(i, np.integer) else i for i in index)
     T = _t()
     n_ellipsis = 0
     for i in index:

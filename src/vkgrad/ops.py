@@ -62,7 +62,7 @@ def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
 class Op:
     name: str
     kind: str
-    nin: int
+    nin: int  # -1: any number of inputs (rows of kinds that take a list, like cat)
     # (ctx, grad_out) -> one gradient (or None) per input. None: not differentiable.
     backward: Callable | None = None
     attrs: tuple = ()  # attribute names, in the order the shader reads them

@@ -466,7 +466,8 @@ class VulkanBackend(Backend):
             words = list(shape) + [1] * pad
             for off, st in [*in_meta, out_meta]:
                 words += [off] + list(st) + [0] * pad
-            bufs[4] = self._meta_buffer(tuple(int(w) for w in words))
+            # Negative strides (flip) as two's complement: the shader's uint arithmetic wraps.
+            bufs[4] = self._meta_buffer(tuple(int(w) & 0xFFFFFFFF for w in words))
         f16_pairs = out.dtype is dtypes.float16 and not scatter
         items = (n + 1) // 2 if f16_pairs else n
         groups = (self._groups(items), 1, 1)
