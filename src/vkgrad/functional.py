@@ -470,9 +470,14 @@ def matmul(a, b):
 
 
 def getitem(x, index):
-    """Basic indexing: ints, slices with positive steps, None and Ellipsis."""
+    """Basic indexing: ints, slices with positive steps, None and Ellipsis; advanced indices
+    (tensors, lists, bool masks) go to ``library.indexing``."""
     if not isinstance(index, tuple):
         index = (index,)
+    from .library import indexing
+
+    if indexing.has_advanced(index):  # tensors, lists, bool masks: the indexing family
+        return indexing.getitem(x, index)
     T = _t()
     n_ellipsis = 0
     for i in index:
