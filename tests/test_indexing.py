@@ -275,3 +275,29 @@ def test_errors_name_the_op(device):
         vkgrad.index_select(x, 2, _ix([0], device))
     with pytest.raises(ValueError, match="embedding: padding_idx 7 must be within"):
         NF.embedding(_ix([0], device), x, padding_idx=7)
+
+
+def test_inplace_methods(device):
+    x = _t(np.zeros((2, 3)), device)
+    v0 = x._version[0]
+    x.scatter_(1, _ix([[2], [0]], device), 1.5)
+    x.scatter_add_(0, _ix([[1, 1, 1]], device), _t([[1.0, 2.0, 3.0]], device))
+    x.index_add_(1, _ix([0, 0], device), _t(np.ones((2, 2)), device), alpha=-1)
+    x.masked_fill_(_t([True, False, False], device, "bool"), 9.0)
+    assert x._version[0] == v0 + 4
+    np.testing.assert_array_equal(x.numpy(), [[9, 0, 1.5], [9, 2, 3]])
+
+
+def test_inplace_methods_under_autograd(device):
+    # On a non-leaf, in-place ops record their backward like their out-of-place forms.
+    w = _t(np.arange(6.0).reshape(2, 3), device, requires_grad=True)
+    s = _t(np.ones((1, 3)), device, requires_grad=True)
+    y = w * 2.0
+    y.scatter_add_(0, _ix([[1, 0, 1]], device), s)
+    y.masked_fill_(_t([False, True, False], device, "bool"), 0.0)
+    y.scatter_(0, _ix([[0, 0, 0]], device), 5.0)
+    (y * y).sum().backward()
+    yv = y.numpy()
+    np.testing.assert_array_equal(yv, [[5, 5, 5], [7, 0, 11]])
+    np.testing.assert_array_equal(w.grad.numpy(), [[0, 0, 0], [4 * 7, 0, 4 * 11]])
+    np.testing.assert_array_equal(s.grad.numpy(), [[2 * 7, 0, 2 * 11]])

@@ -721,6 +721,75 @@ def setitem(x, index, value) -> None:
     x._version[0] += 1
 
 
+# ---------------------------------------------------------------- in-place methods
+
+
+def _inplace(name: str, target, *inputs, **attrs):
+    from ..autograd import apply_inplace
+
+    return apply_inplace(name, target, *inputs, **attrs)
+
+
+def _scatter_(self, dim: int, index, src=None, value=None, *, reduce=None):
+    """In-place ``scatter``: ``self`` with src (or value) written at index along dim."""
+    if reduce is not None:
+        raise NotImplementedError("scatter_: reduce= is not supported; use scatter_add_")
+    src = value if src is None else src
+    if src is None:
+        raise TypeError("scatter_: give src (a tensor) or value (a number)")
+    if self.ndim == 0:
+        return self.copy_(scatter(self, dim, index, src))
+    d = _scatter_args("scatter_", self, dim, index, src)
+    if isinstance(src, _T()):
+        return _inplace("scatter", self, index, src, dim=d, src_tensor=1)
+    return _inplace("scatter", self, index, F._scalar_ok("scatter_", src), dim=d, src_tensor=0)
+
+
+def _scatter_add_(self, dim: int, index, src):
+    """In-place ``scatter_add``."""
+    if self.ndim == 0:
+        return self.copy_(scatter_add(self, dim, index, src))
+    d = _scatter_args("scatter_add_", self, dim, index, src)
+    if not isinstance(src, _T()):
+        raise TypeError(f"scatter_add_: src must be a tensor, got {type(src).__name__}")
+    return _inplace("scatter_add", self, index, src, dim=d)
+
+
+def _index_add_(self, dim: int, index, source, *, alpha=1):
+    """In-place ``index_add``."""
+    if self.ndim == 0 or (isinstance(index, _T()) and index.ndim != 1):
+        return self.copy_(index_add(self, dim, index, source, alpha=alpha))
+    _index_tensor("index_add_", index)
+    if not isinstance(source, _T()) or source.dtype is not self.dtype:
+        raise TypeError(f"index_add_: source must be a tensor of the input's dtype {self.dtype}")
+    d = _norm_dim("index_add_", dim, self.ndim)
+    return _inplace("index_add", self, index, source, dim=d, alpha=float(alpha), skip=-1)
+
+
+def _masked_fill_(self, mask, value):
+    """In-place ``masked_fill``."""
+    from ..autograd import is_grad_enabled
+
+    _mask_tensor("masked_fill_", mask)
+    if broadcast_shapes("masked_fill_", self.shape, mask.shape) != tuple(self.shape):
+        raise ValueError(
+            f"masked_fill_: mask of shape {tuple(mask.shape)} does not broadcast to the "
+            f"input's shape {tuple(self.shape)}"
+        )
+    if isinstance(value, _T()):
+        if value.ndim != 0:
+            raise ValueError(f"masked_fill_: a tensor value must be 0-d, got {tuple(value.shape)}")
+        v = F.to_dtype(value, self.dtype)
+    else:
+        v = F._scalar_ok("masked_fill_", value)
+    recording = is_grad_enabled() and (
+        self.requires_grad or (isinstance(v, _T()) and v.requires_grad)
+    )
+    # Recorded, where's saved inputs must not be the tensor being overwritten: read a copy.
+    old = F.call("copy", self, dtype=self.dtype) if recording else self
+    return _inplace("where", self, mask, v, old, include_target=False, dtype=self.dtype)
+
+
 # ---------------------------------------------------------------- Tensor methods
 
 
@@ -738,5 +807,9 @@ TENSOR_METHODS.update(
         "masked_fill": masked_fill,
         "masked_select": masked_select,
         "__setitem__": _method_setitem,
+        "scatter_": _scatter_,
+        "scatter_add_": _scatter_add_,
+        "index_add_": _index_add_,
+        "masked_fill_": _masked_fill_,
     }
 )
