@@ -301,3 +301,11 @@ def test_inplace_methods_under_autograd(device):
     np.testing.assert_array_equal(yv, [[5, 5, 5], [7, 0, 11]])
     np.testing.assert_array_equal(w.grad.numpy(), [[0, 0, 0], [4 * 7, 0, 4 * 11]])
     np.testing.assert_array_equal(s.grad.numpy(), [[2 * 7, 0, 2 * 11]])
+
+
+def test_setitem_list_value_and_int_tensor(device):
+    x = _ix(np.zeros((2, 3)), device)
+    x[1] = [4, 5, 6]
+    x[0, [True, False, True]] = 7
+    np.testing.assert_array_equal(x.numpy(), [[7, 0, 7], [4, 5, 6]])
+    assert x.dtype is vkgrad.int32

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import dtypes
-from ..ops import F, _row, broadcast_shapes
+from ..ops import F, _contiguous_strides, _row, broadcast_shapes
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = [
@@ -660,6 +660,19 @@ def getitem(x, index):
 # ---------------------------------------------------------------- __setitem__
 
 
+def _basic_positions(shape: tuple, basic: tuple) -> np.ndarray:
+    """Flat positions of ``np.arange(numel).reshape(shape)[basic]``, allocating only the
+    result: they do not depend on the data, so this is host work without a device sync."""
+    if not shape:
+        return np.zeros((), np.int64)[basic]
+    pos = 0
+    for d, (size, st) in enumerate(zip(shape, _contiguous_strides(shape))):
+        grid = np.arange(size, dtype=np.int64) * st
+        grid = grid.reshape((1,) * d + (size,) + (1,) * (len(shape) - d - 1))
+        pos = pos + np.broadcast_to(grid, shape)[basic]  # views until the add
+    return pos
+
+
 def setitem(x, index, value) -> None:
     """``x[index] = value`` in place (basic or advanced indices, a number or a tensor broadcast
     to the indexed shape). Not recorded by autograd: under grad mode it is an error on a
@@ -688,8 +701,7 @@ def setitem(x, index, value) -> None:
             if isinstance(i, slice) and i.step is not None and i.step <= 0:
                 raise ValueError("setitem: step must be greater than zero")
         try:
-            # The flat positions picked by the basic part do not depend on the data: host work.
-            pos_np = np.arange(n, dtype=np.int64).reshape(x.shape)[basic]
+            pos_np = _basic_positions(tuple(x.shape), basic)
         except IndexError as e:
             raise IndexError(f"setitem: {e} (shape {tuple(x.shape)})") from None
         pos = _int_tensor(np.ascontiguousarray(pos_np), x.device)
@@ -697,6 +709,10 @@ def setitem(x, index, value) -> None:
             adv = _masks_to_ints("setitem", tuple(pos.shape), adv)
             pos = _take("setitem", pos, adv)
         m = pos.numel()
+        if isinstance(value, (list, tuple, np.ndarray)):
+            from ..tensor import tensor
+
+            value = tensor(np.asarray(value), dtype=x.dtype, device=x.device)
         if isinstance(value, T):
             if value.device != x.device:
                 raise RuntimeError(f"setitem: value on {value.device}, tensor on {x.device}")
