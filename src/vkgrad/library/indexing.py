@@ -525,7 +525,12 @@ def _is_advanced(i) -> bool:
 
 def has_advanced(index: tuple) -> bool:
     """Whether an index tuple holds tensors, lists or arrays (advanced indexing)."""
-    return any(_is_advanced(i) for i in index)
+    for i in index:
+        if i is None or i is Ellipsis or type(i) in (int, slice):  # the basic path's fast exit
+            continue
+        if _is_advanced(i):
+            return True
+    return False
 
 
 def _to_index(op: str, i, device):
