@@ -470,7 +470,8 @@ def matmul(a, b):
 
 
 def getitem(x, index):
-    """Basic indexing: ints, slices with positive steps, None and Ellipsis."""
+    """Basic indexing: ints, slices with positive steps, None and Ellipsis; advanced indices
+    (tensors, lists, bool masks) go to ``library.indexing``."""
     if not isinstance(index, tuple):
         index = (index,)
     # As in PyTorch: True is a new axis (never the int 1), NumPy integers are ints.
@@ -479,6 +480,10 @@ def getitem(x, index):
     import numpy as np
 
     index = tuple(None if i is True else int(i) if isinstance(i, np.integer) else i for i in index)
+    from .library import indexing
+
+    if indexing.has_advanced(index):  # tensors, lists, bool masks: the indexing family
+        return indexing.getitem(x, index)
     T = _t()
     n_ellipsis = 0
     for i in index:
