@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHORT_RUNS = {
     "autograd_basics": ["--steps", "20"],
     "custom_function": ["--steps", "20"],
+    "digits_cnn": ["--max-steps", "20"],
     "nanograd_tour": ["--steps", "20"],
 }
 
