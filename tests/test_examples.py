@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (script, flags for a short run)
 SHORT_RUNS = {
     "autograd_basics": ["--steps", "20"],
-    "char_transformer": ["--steps", "30", "--sample-chars", "20"],
+    "char_transformer": ["--steps", "12", "--batch-size", "4", "--sample-chars", "10"],
     "custom_function": ["--steps", "20"],
     "digits_cnn": ["--max-steps", "20"],
     "nanograd_tour": ["--steps", "20"],
