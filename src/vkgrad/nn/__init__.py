@@ -5,11 +5,23 @@
 """
 
 from . import functional, init
+from .dropout import Dropout, Dropout1d, Dropout2d
 from .layers import GELU, Flatten, Identity, Linear, ReLU, Sequential, Sigmoid, SiLU, Tanh
 from .module import Module, RemovableHandle
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm
 from .parameter import Parameter
+from .sparse import Embedding
 
 __all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Embedding",
+    "GroupNorm",
+    "LayerNorm",
+    "RMSNorm",
     "GELU",
     "Flatten",
     "Identity",

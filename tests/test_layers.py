@@ -1,0 +1,360 @@
+"""nn layer modules: shapes, values vs float64 NumPy, gradients, train/eval behaviour,
+state_dict names, reprs and default initialisation, on cpu and Vulkan."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import vkgrad
+from vkgrad import nn
+
+F32 = vkgrad.float32
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _t(a, device, grad=False, dtype=F32):
+    return vkgrad.tensor(np.asarray(a), dtype=dtype, device=device, requires_grad=grad)
+
+
+def _np(t) -> np.ndarray:
+    return np.asarray(t.numpy(), dtype=np.float64)
+
+
+def _set(module: nn.Module, **values) -> dict:
+    """Overwrite parameters/buffers by name with the given arrays; return them as float64."""
+    state = module.state_dict()
+    for name, a in values.items():
+        state[name] = _t(a, state[name].device, dtype=state[name].dtype)
+    module.load_state_dict(state)
+    return {k: np.asarray(v, np.float64) for k, v in values.items()}
+
+
+def _close(got, ref, what, rtol=1e-4, atol=1e-5):
+    got = np.asarray(got, np.float64)
+    ref = np.asarray(ref, np.float64)
+    assert got.shape == ref.shape, f"{what}: shape {got.shape} != {ref.shape}"
+    err = np.abs(got - ref)
+    bound = atol + rtol * np.abs(ref)
+    assert np.all(err <= bound), f"{what}: max err {err.max():.3g}"
+
+
+def _backward(y, seed=99) -> np.ndarray:
+    """Backpropagate <y, r> for a fixed random r; return r (float64)."""
+    r = _rng(seed).standard_normal(y.shape)
+    (y * _t(r, y.device)).sum().backward()
+    return r
+
+
+def _all_grads(module: nn.Module) -> dict:
+    grads = {}
+    for name, p in module.named_parameters():
+        assert p.grad is not None, f"{name} got no gradient"
+        g = _np(p.grad)
+        assert np.all(np.isfinite(g)), f"{name}: non-finite gradient"
+        grads[name] = g
+    return grads
+
+
+def _fd_grad(f, a: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f at a (float64)."""
+    a = np.array(a, np.float64)
+    g = np.zeros_like(a)
+    flat, gf = a.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        fp = f(a)
+        flat[i] = old - h
+        fm = f(a)
+        flat[i] = old
+        gf[i] = (fp - fm) / (2 * h)
+    return g
+
+
+# ---------------------------------------------------------------- batch norm
+
+
+def _bn_ref(x, w, b, eps, mean=None, var=None):
+    axes = (0,) + tuple(range(2, x.ndim))
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    if mean is None:
+        mean, var = x.mean(axes), x.var(axes)
+    return (x - mean.reshape(bc)) / np.sqrt(var.reshape(bc) + eps) * w.reshape(bc) + b.reshape(bc)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 5)])
+def test_batchnorm_train_values_grads_running_stats(device, shape):
+    c = shape[1]
+    cls = nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d
+    bn = cls(c, momentum=0.3, device=device, dtype=F32)
+    rng = _rng(0)
+    p = _set(bn, weight=rng.uniform(0.5, 2, c), bias=rng.standard_normal(c))
+    axes = (0,) + tuple(range(2, len(shape)))
+    n = math.prod(shape) // c
+    rm, rv = np.zeros(c), np.ones(c)
+    for step in range(1, 3):
+        x = rng.standard_normal(shape) * 2 + 1
+        xt = _t(x, device, grad=True)
+        y = bn(xt)
+        _close(_np(y), _bn_ref(x, p["weight"], p["bias"], 1e-5), f"{cls.__name__} forward")
+        rm = 0.7 * rm + 0.3 * x.mean(axes)
+        rv = 0.7 * rv + 0.3 * x.var(axes) * n / (n - 1)  # unbiased variance
+        _close(_np(bn.running_mean), rm, "running_mean")
+        _close(_np(bn.running_var), rv, "running_var")
+        assert bn.num_batches_tracked.item() == step
+        assert bn.num_batches_tracked.dtype == vkgrad.int32
+    bn.zero_grad()
+    r = _backward(y)
+    g = _all_grads(bn)
+    bc = (1, -1) + (1,) * (len(shape) - 2)
+    xhat = (x - x.mean(axes).reshape(bc)) / np.sqrt(x.var(axes).reshape(bc) + 1e-5)
+    _close(g["weight"], (r * xhat).sum(axes), "grad weight", atol=1e-4)
+    _close(g["bias"], r.sum(axes), "grad bias", atol=1e-4)
+
+    def loss(xa):
+        return float((_bn_ref(xa, p["weight"], p["bias"], 1e-5) * r).sum())
+
+    _close(_np(xt.grad), _fd_grad(loss, x), "grad input", rtol=1e-3, atol=1e-4)
+
+
+def test_batchnorm_eval_uses_running_stats_and_leaves_them(device):
+    bn = nn.BatchNorm2d(3, device=device, dtype=F32)
+    rng = _rng(1)
+    p = _set(
+        bn,
+        weight=rng.uniform(0.5, 2, 3),
+        bias=rng.standard_normal(3),
+        running_mean=rng.standard_normal(3),
+        running_var=rng.uniform(0.5, 2, 3),
+    )
+    bn.eval()
+    x = rng.standard_normal((2, 3, 4, 4))
+    y = bn(_t(x, device))
+    ref = _bn_ref(x, p["weight"], p["bias"], 1e-5, p["running_mean"], p["running_var"])
+    _close(_np(y), ref, "eval forward")
+    _close(_np(bn.running_mean), p["running_mean"], "running_mean untouched in eval")
+    _close(_np(bn.running_var), p["running_var"], "running_var untouched in eval")
+    assert bn.num_batches_tracked.item() == 0
+
+
+def test_batchnorm_cumulative_average_and_no_tracking(device):
+    bn = nn.BatchNorm1d(2, momentum=None, device=device, dtype=F32)
+    rng = _rng(2)
+    xs = [rng.standard_normal((5, 2)) for _ in range(3)]
+    for x in xs:
+        bn(_t(x, device))
+    _close(_np(bn.running_mean), np.mean([x.mean(0) for x in xs], 0), "cumulative mean")
+    _close(_np(bn.running_var), np.mean([x.var(0, ddof=1) for x in xs], 0), "cumulative var")
+
+    free = nn.BatchNorm1d(2, affine=False, track_running_stats=False, device=device)
+    assert free.running_mean is None and free.num_batches_tracked is None
+    assert list(free.state_dict()) == [] and list(free.parameters()) == []
+    free.eval()  # no running statistics: eval normalizes with the batch's
+    x = xs[0]
+    _close(_np(free(_t(x, device))), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), "no stats")
+
+
+def test_batchnorm_state_dict_repr_and_errors():
+    bn = nn.BatchNorm2d(4)
+    assert list(bn.state_dict()) == [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
+    assert repr(bn) == (
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    )
+    assert np.all(_np(bn.weight) == 1) and np.all(_np(bn.bias) == 0)
+    assert np.all(_np(bn.running_var) == 1) and np.all(_np(bn.running_mean) == 0)
+    with pytest.raises(ValueError, match="BatchNorm2d: expected 4D input"):
+        bn(vkgrad.ones(2, 4))
+    with pytest.raises(ValueError, match="BatchNorm1d: expected 2D or 3D input"):
+        nn.BatchNorm1d(4)(vkgrad.ones(2, 4, 1, 1))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm1d(4)(vkgrad.ones(1, 4))
+
+
+# ---------------------------------------------------------------- layer / group / rms norm
+
+
+def _ln_ref(x, k, w=None, b=None, eps=1e-5):
+    lead = x.shape[: x.ndim - k]
+    rows = x.reshape(lead + (-1,))
+    y = (rows - rows.mean(-1, keepdims=True)) / np.sqrt(rows.var(-1, keepdims=True) + eps)
+    y = y.reshape(x.shape)
+    if w is not None:
+        y = y * w
+    if b is not None:
+        y = y + b
+    return y
+
+
+def test_layernorm(device):
+    ln = nn.LayerNorm((3, 4), eps=1e-4, device=device, dtype=F32)
+    assert list(ln.state_dict()) == ["weight", "bias"]
+    assert repr(ln) == "LayerNorm((3, 4), eps=0.0001, elementwise_affine=True)"
+    rng = _rng(3)
+    p = _set(ln, weight=rng.uniform(0.5, 2, (3, 4)), bias=rng.standard_normal((3, 4)))
+    x = rng.standard_normal((2, 5, 3, 4)) * 3
+    xt = _t(x, device, grad=True)
+    y = ln(xt)
+    _close(_np(y), _ln_ref(x, 2, p["weight"], p["bias"], 1e-4), "layer_norm forward")
+    r = _backward(y)
+    g = _all_grads(ln)
+    xhat = _ln_ref(x, 2, eps=1e-4)
+    _close(g["weight"], (r * xhat).sum((0, 1)), "grad weight", atol=1e-4)
+    _close(g["bias"], r.sum((0, 1)), "grad bias", atol=1e-4)
+
+    def loss(xa):
+        return float((_ln_ref(xa, 2, p["weight"], p["bias"], 1e-4) * r).sum())
+
+    _close(_np(xt.grad), _fd_grad(loss, x), "grad input", rtol=1e-3, atol=1e-4)
+
+    plain = nn.LayerNorm(4, elementwise_affine=False)
+    assert plain.weight is None and plain.bias is None and list(plain.state_dict()) == []
+    assert nn.LayerNorm(4, bias=False).bias is None
+
+
+def test_groupnorm(device):
+    gn = nn.GroupNorm(2, 6, device=device, dtype=F32)
+    assert list(gn.state_dict()) == ["weight", "bias"]
+    assert repr(gn) == "GroupNorm(2, 6, eps=1e-05, affine=True)"
+    rng = _rng(4)
+    p = _set(gn, weight=rng.uniform(0.5, 2, 6), bias=rng.standard_normal(6))
+    x = rng.standard_normal((3, 6, 5))
+    xt = _t(x, device, grad=True)
+    y = gn(xt)
+    xhat = _ln_ref(x.reshape(3, 2, 15), 1).reshape(x.shape)
+    ref = xhat * p["weight"][:, None] + p["bias"][:, None]
+    _close(_np(y), ref, "group_norm forward")
+    r = _backward(y)
+    g = _all_grads(gn)
+    _close(g["weight"], (r * xhat).sum((0, 2)), "grad weight", atol=1e-4)
+    _close(g["bias"], r.sum((0, 2)), "grad bias", atol=1e-4)
+    assert xt.grad is not None
+    with pytest.raises(ValueError, match="divisible by num_groups"):
+        nn.GroupNorm(4, 6)
+
+
+def test_rmsnorm(device):
+    rms = nn.RMSNorm(8, eps=1e-6, device=device, dtype=F32)
+    assert list(rms.state_dict()) == ["weight"]
+    assert repr(rms) == "RMSNorm((8,), eps=1e-06, elementwise_affine=True)"
+    rng = _rng(5)
+    p = _set(rms, weight=rng.uniform(0.5, 2, 8))
+    x = rng.standard_normal((4, 8))
+    xt = _t(x, device, grad=True)
+    y = rms(xt)
+    xhat = x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6)
+    _close(_np(y), xhat * p["weight"], "rms_norm forward")
+    r = _backward(y)
+    _close(_all_grads(rms)["weight"], (r * xhat).sum(0), "grad weight", atol=1e-4)
+
+    def loss(xa):
+        ya = xa / np.sqrt((xa * xa).mean(-1, keepdims=True) + 1e-6) * p["weight"]
+        return float((ya * r).sum())
+
+    _close(_np(xt.grad), _fd_grad(loss, x), "grad input", rtol=1e-3, atol=1e-4)
+    # eps=None: the machine epsilon of the input dtype (f32).
+    default = nn.RMSNorm(8, device=device, dtype=F32)
+    xs = _t(np.full((1, 8), 1e-4), device)
+    ref = 1e-4 / math.sqrt(1e-8 + 2.0**-23)
+    _close(_np(default(xs)), np.full((1, 8), ref), "rms_norm default eps")
+
+
+# ---------------------------------------------------------------- dropout
+
+
+@pytest.mark.parametrize(
+    "cls, shape, group",
+    [(nn.Dropout, (40, 50), 1), (nn.Dropout1d, (8, 30, 20), 20), (nn.Dropout2d, (6, 20, 4, 5), 20)],
+)
+def test_dropout_train_and_eval(device, cls, shape, group):
+    vkgrad.manual_seed(0)
+    drop = cls(0.25)
+    assert repr(drop) == f"{cls.__name__}(p=0.25, inplace=False)"
+    x = _rng(6).uniform(1, 2, shape)
+    xt = _t(x, device, grad=True)
+    y = _np(drop(xt))
+    kept = y != 0
+    # Kept elements are scaled by 1 / (1 - p); channel variants keep or drop whole groups.
+    _close(y[kept], x[kept] / 0.75, "kept values")
+    groups = kept.reshape(-1, group)
+    assert np.all(groups.all(1) | ~groups.any(1)), "a channel was partly dropped"
+    frac = 1 - groups[:, 0].mean()
+    n = groups.shape[0]
+    assert abs(frac - 0.25) < 4 * math.sqrt(0.25 * 0.75 / n), f"dropped fraction {frac}"
+    drop.eval()
+    ye = drop(xt)
+    _close(_np(ye), x, "eval: identity", rtol=1e-6)
+    r = _backward(ye)
+    _close(_np(xt.grad), r, "eval: identity gradient", rtol=1e-6)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        cls(1.5)
+
+
+def test_dropout_gradient_uses_the_same_mask(device):
+    vkgrad.manual_seed(3)
+    drop = nn.Dropout(0.5)
+    x = _rng(7).uniform(1, 2, (9, 33))
+    xt = _t(x, device, grad=True)
+    y = drop(xt)
+    r = _backward(y)
+    mask = _np(y) != 0
+    _close(_np(xt.grad), np.where(mask, r * 2.0, 0.0), "dropout grad")
+
+
+# ---------------------------------------------------------------- embedding
+
+
+def test_embedding(device):
+    vkgrad.manual_seed(0)
+    emb = nn.Embedding(7, 5, padding_idx=-2, device=device, dtype=F32)
+    assert emb.padding_idx == 5
+    assert list(emb.state_dict()) == ["weight"]
+    assert repr(emb) == "Embedding(7, 5, padding_idx=5)"
+    w = _np(emb.weight)
+    assert np.all(w[5] == 0)
+    idx = np.array([[1, 5, 6], [1, 0, 5]])
+    y = emb(vkgrad.tensor(idx, dtype=vkgrad.int32, device=device))
+    assert y.shape == (2, 3, 5)
+    _close(_np(y), w[idx], "embedding forward", rtol=0, atol=0)
+    r = _backward(y)
+    g = _all_grads(emb)
+    ref = np.zeros((7, 5))
+    np.add.at(ref, idx.reshape(-1), r.reshape(-1, 5))
+    ref[5] = 0  # the padding row gets no gradient
+    _close(g["weight"], ref, "embedding grad")
+
+
+def test_embedding_init_statistics():
+    vkgrad.manual_seed(1)
+    w = _np(nn.Embedding(1000, 64).weight)
+    # N(0, 1): for 64000 draws the mean is within 4 / sqrt(n) and the std within 2%.
+    assert abs(w.mean()) < 4 / math.sqrt(w.size)
+    assert abs(w.std() - 1) < 0.02
+
+
+def test_embedding_from_pretrained(device):
+    table = _rng(8).standard_normal((4, 3))
+    emb = nn.Embedding.from_pretrained(_t(table, device), padding_idx=1)
+    assert not emb.weight.requires_grad and emb.padding_idx == 1
+    _close(_np(emb.weight), table, "weight kept as given (padding row too)", rtol=1e-6)
+    y = emb(vkgrad.tensor([3, 1], device=device))
+    _close(_np(y), table[[3, 1]], "lookup", rtol=1e-6)
+    trainable = nn.Embedding.from_pretrained(_t(table, device), freeze=False)
+    assert trainable.weight.requires_grad
+    with pytest.raises(ValueError, match="must be 2-D"):
+        nn.Embedding.from_pretrained(_t(np.zeros(3), device))
+    with pytest.raises(NotImplementedError, match="max_norm"):
+        nn.Embedding(4, 3, max_norm=1.0)
+    with pytest.raises(ValueError, match="padding_idx 4 must be within"):
+        nn.Embedding(4, 3, padding_idx=4)
