@@ -409,3 +409,92 @@ def test_functional_reexports_and_linear():
     np.testing.assert_allclose(loss.item(), np.mean(lse - logits[np.arange(4), t]), rtol=1e-12)
     m = F.mse_loss(vkgrad.tensor(x, dtype="f64"), vkgrad.zeros(4, 3, dtype="f64"))
     np.testing.assert_allclose(m.item(), np.mean(x**2), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- gradient clipping
+
+
+def _grad_params(device, dtype, shapes, scale, seed=3):
+    rng = np.random.default_rng(seed)
+    ps, gs = [], []
+    for s in shapes:
+        p = nn.Parameter(vkgrad.zeros(s, device=device, dtype=dtype))
+        g = (rng.standard_normal(s) * scale).astype(np.float64)
+        p.grad = vkgrad.tensor(g, device=device, dtype=dtype)
+        ps.append(p)
+        gs.append(p.grad.numpy().astype(np.float64))  # as stored (rounded to dtype)
+    return ps, gs
+
+
+def _np_total_norm(gs, p):
+    flat = np.concatenate([g.ravel() for g in gs])
+    if p == math.inf:
+        return np.max(np.abs(flat))
+    return np.sum(np.abs(flat) ** p) ** (1 / p)
+
+
+CLIP_CASES = [
+    ("cpu", "f32"),
+    ("cpu", "f64"),
+    ("cpu", "f16"),
+    pytest.param("vulkan", "f32", marks=pytest.mark.vulkan),
+    pytest.param("vulkan", "f16", marks=pytest.mark.vulkan),
+]
+
+
+@pytest.mark.parametrize("device,dtype", CLIP_CASES)
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf, 3.0])
+def test_clip_grad_norm_on_device(device, dtype, norm_type):
+    from test_optim import no_host_traffic
+
+    _skip_no_vulkan(device)
+    # f16: grads large enough that their squares overflow halves (the norm is taken in f32)
+    scale = 300.0 if dtype == "f16" else 1.0
+    ps, gs = _grad_params(device, dtype, [(7, 33), (257,), (1,)], scale)
+    ref = _np_total_norm(gs, norm_type)
+    max_norm = ref / 4
+    with no_host_traffic(device):
+        total = nn.utils.clip_grad_norm_(ps, max_norm, norm_type=norm_type)
+    assert isinstance(total, vkgrad.Tensor) and total.shape == () and total.device == ps[0].device
+    tol = dict(rtol=2e-3) if dtype == "f16" else dict(rtol=1e-5)
+    np.testing.assert_allclose(total.item(), ref, **tol)
+    coef = max_norm / (ref + 1e-6)
+    for p, g in zip(ps, gs):
+        np.testing.assert_allclose(p.grad.numpy().astype(np.float64), g * coef, **tol, atol=1e-6)
+    # already within the bound: unchanged (the factor is clamped at 1)
+    before = [p.grad.numpy() for p in ps]
+    nn.utils.clip_grad_norm_(ps, 1e9, norm_type=norm_type)
+    for p, b in zip(ps, before):
+        np.testing.assert_array_equal(p.grad.numpy(), b)
+
+
+def test_clip_grad_norm_large_and_edge_cases():
+    ps, gs = _grad_params("cpu", "f32", [(400, 300)], 1.0)  # 1.2e5 elements
+    total = nn.utils.clip_grad_norm_(ps[0], 1.0)  # a single tensor is accepted
+    np.testing.assert_allclose(total.item(), _np_total_norm(gs, 2.0), rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(ps[0].grad.numpy()), 1.0, rtol=1e-5)
+    # parameters without grads are skipped; none at all gives 0
+    p = nn.Parameter(vkgrad.ones(3))
+    assert nn.utils.clip_grad_norm_([p], 1.0).item() == 0.0
+    p.grad = vkgrad.tensor([float("nan"), 1.0, 1.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    assert math.isnan(nn.utils.clip_grad_norm_([p], 1.0).item())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_clip_grad_value(device):
+    _skip_no_vulkan(device)
+    ps, gs = _grad_params(device, "f32", [(5, 7), (33,)], 2.0)
+    nn.utils.clip_grad_value_(ps, 0.5)
+    for p, g in zip(ps, gs):
+        np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -0.5, 0.5).astype(np.float32))
+
+
+def test_parameters_to_vector_round_trip():
+    net = nn.Linear(3, 2)
+    vec = nn.utils.parameters_to_vector(net.parameters())
+    assert vec.shape == (8,)
+    np.testing.assert_array_equal(vec.numpy()[:6], net.weight.numpy().ravel())
+    nn.utils.vector_to_parameters(vec * 2.0, net.parameters())
+    np.testing.assert_allclose(net.bias.numpy(), vec.numpy()[6:] * 2.0)

@@ -4,7 +4,7 @@
 >>> net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .layers import GELU, Flatten, Identity, Linear, ReLU, Sequential, Sigmoid, SiLU, Tanh
 from .module import Module, RemovableHandle
 from .parameter import Parameter
@@ -24,4 +24,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]
