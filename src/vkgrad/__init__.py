@@ -39,6 +39,7 @@ from .functional import (
 )
 from .functional import max as max
 from .random import manual_seed
+from .serialization import load, save
 from .tensor import (
     Tensor,
     arange,
