@@ -5,12 +5,35 @@
 """
 
 from . import functional, init, utils
-from .layers import GELU, Flatten, Identity, Linear, ReLU, Sequential, Sigmoid, SiLU, Tanh
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .layers import (
+    GELU,
+    Bilinear,
+    Flatten,
+    Identity,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    Unflatten,
+)
 from .module import Module, RemovableHandle
 from .parameter import Parameter
 
 __all__ = [
     "GELU",
+    "Bilinear",
+    "LogSoftmax",
+    "ModuleDict",
+    "ModuleList",
+    "ParameterDict",
+    "ParameterList",
+    "Softmax",
+    "Unflatten",
     "Flatten",
     "Identity",
     "Linear",
