@@ -773,3 +773,45 @@ def test_init_other_and_errors():
         nn.init.calculate_gain("swish")
     v = nn.init.trunc_normal_(vkgrad.zeros(1000), mean=1.0, std=2.0, a=0.0, b=1.5).numpy()
     assert v.min() >= 0.0 and v.max() <= 1.5
+
+
+# ---------------------------------------------------------------- summary
+
+
+def test_summary_table_and_total():
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
+            self.head = nn.Linear(8, 3)
+            self.head.bias.requires_grad_(False)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    printed = []
+    total = nn.summary(Two(), (2, 4), print_fn=printed.append)
+    assert total == 4 * 8 + 8 + 8 * 3 + 3 == 67
+    text = printed[0]
+    lines = text.split("\n")
+    assert lines[1].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
+    body = [ln.split() for ln in lines[3:8]]
+    assert body[0] == ["body", "(Sequential)", "(2,", "8)", "40"]
+    assert body[1] == ["body.0", "(Linear)", "(2,", "8)", "40"]
+    assert body[2] == ["body.1", "(ReLU)", "(2,", "8)", "0"]
+    assert body[3] == ["head", "(Linear)", "(2,", "3)", "27"]
+    assert body[4] == ["Output", "(Two)", "(2,", "3)"]
+    assert lines[3].startswith("body (") and lines[4].startswith("  body.0 (")
+    assert "Total params: 67" in text and "Trainable params: 64" in text
+    assert "Non-trainable params: 3" in text
+    # the hooks are gone afterwards
+    m = nn.Linear(2, 2)
+    nn.summary(m, (1, 2), print_fn=lambda s: None)
+    assert not m._forward_hooks
+
+
+def test_summary_multiple_inputs_and_export():
+    bl = nn.Bilinear(3, 4, 2)
+    out = []
+    assert vkgrad.nn.summary(bl, [(5, 3), (5, 4)], print_fn=out.append) == 3 * 4 * 2 + 2
+    assert "Output (Bilinear)" in out[0] and "(5, 2)" in out[0]

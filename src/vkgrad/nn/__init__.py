@@ -23,6 +23,7 @@ from .layers import (
 )
 from .module import Module, RemovableHandle
 from .parameter import Parameter
+from .summary import summary
 
 __all__ = [
     "GELU",
@@ -47,5 +48,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "summary",
     "utils",
 ]
