@@ -428,9 +428,12 @@ _row("matmul", "matmul", 2, _matmul, attrs=("ta", "tb"), saves="i")
 
 # Optimizer updates, in place. Inputs in binding order; see each shader's header.
 _ADAM = ("lr", "beta1", "beta2", "eps", "weight_decay", "bias1", "bias2", "decoupled")
-_row("adam_step", "update", 5, attrs=_ADAM)
+_row("adam_step", "update", 6, attrs=(*_ADAM, "amsgrad", "maximize"))
 _SGD = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "first_step")
-_row("sgd_step", "update", 4, attrs=_SGD)
+_row("sgd_step", "update", 4, attrs=(*_SGD, "maximize"))
+_RMSPROP = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+_row("rmsprop_step", "update", 6, attrs=_RMSPROP)
+_row("adagrad_step", "update", 4, attrs=("clr", "weight_decay", "eps", "maximize"))
 
 
 def out_shape(op: Op, in_shapes: list, attrs: dict) -> Shape:

@@ -4,13 +4,37 @@
 >>> net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
 """
 
-from . import functional, init
-from .layers import GELU, Flatten, Identity, Linear, ReLU, Sequential, Sigmoid, SiLU, Tanh
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .layers import (
+    GELU,
+    Bilinear,
+    Flatten,
+    Identity,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    Unflatten,
+)
 from .module import Module, RemovableHandle
 from .parameter import Parameter
+from .summary import summary
 
 __all__ = [
     "GELU",
+    "Bilinear",
+    "LogSoftmax",
+    "ModuleDict",
+    "ModuleList",
+    "ParameterDict",
+    "ParameterList",
+    "Softmax",
+    "Unflatten",
     "Flatten",
     "Identity",
     "Linear",
@@ -24,4 +48,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "summary",
+    "utils",
 ]
