@@ -390,10 +390,12 @@ def _contiguous_strides(shape) -> tuple:
     return tuple(reversed(strides))
 
 
-_row("permute", "map", 1, _permute, attrs=("dims",), view=_permute_view)
-_row("expand", "map", 1, _expand, attrs=("shape",), saves="i", view=_expand_view)
+# Views keep their input's dtype: an int32 tensor sliced or permuted stays int32.
+_VIEW = dict(out_dtype="input0")
+_row("permute", "map", 1, _permute, attrs=("dims",), view=_permute_view, **_VIEW)
+_row("expand", "map", 1, _expand, attrs=("shape",), saves="i", view=_expand_view, **_VIEW)
 _SLICE = ("starts", "steps", "out_shape")
-_row("slice", "map", 1, _slice, attrs=_SLICE, saves="i", view=_slice_view)
+_row("slice", "map", 1, _slice, attrs=_SLICE, saves="i", view=_slice_view, **_VIEW)
 _row(
     "slice_backward",
     "map",
@@ -402,6 +404,7 @@ _row(
     attrs=("in_shape",) + _SLICE,
     view=_slice_view,
     scatter=True,
+    **_VIEW,
 )
 
 _row("sum", "reduce", 1, _sum, saves="i")
