@@ -248,3 +248,38 @@ def test_scheduler_drives_the_update_kernel():
         opt.step()
         sched.step()
     np.testing.assert_allclose(p.numpy(), [-(1 + 0.5 + 0.25)])
+
+
+def _lrs_over(sched, opt, n):
+    out = []
+    for _ in range(n):
+        out.append(opt.param_groups[0]["lr"])
+        sched.step()
+    return out
+
+
+def test_cosine_warm_restarts_follow_sgdr():
+    opt = vkgrad.optim.SGD([vkgrad.zeros(1, requires_grad=True)], lr=1.0)
+    sched = S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    c = math.cos
+    # cycles of 2, 4, 8 steps, each from 1 down the half cosine
+    want = [1, 0.5, 1, (1 + c(math.pi / 4)) / 2, 0.5, (1 + c(3 * math.pi / 4)) / 2, 1]
+    assert _lrs_over(sched, opt, 7) == pytest.approx(want)
+    sched.step(11)  # closed form: epoch 11 is 5 steps into the 8-step cycle starting at 6
+    assert opt.param_groups[0]["lr"] == pytest.approx((1 + c(math.pi * 5 / 8)) / 2)
+
+
+@pytest.mark.parametrize(
+    "mode,want",
+    [
+        ("triangular", [0.1, 0.55, 1.0, 0.55, 0.1, 0.55, 1.0]),
+        ("triangular2", [0.1, 0.55, 1.0, 0.55, 0.1, 0.325, 0.55]),
+    ],
+)
+def test_cyclic_lr_triangles(mode, want):
+    opt = vkgrad.optim.Adam([vkgrad.zeros(1, requires_grad=True)], lr=5.0)
+    sched = S.CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2, mode=mode)
+    assert _lrs_over(sched, opt, 7) == pytest.approx(want)
+    # momentum (Adam's beta1) moves against the lr: 0.9 at base_lr, 0.8 at max_lr
+    lr = opt.param_groups[0]["lr"]
+    assert opt.param_groups[0]["betas"][0] == pytest.approx(0.9 - 0.1 * (lr - 0.1) / 0.9)

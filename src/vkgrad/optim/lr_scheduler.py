@@ -24,6 +24,8 @@ from .optimizer import Optimizer
 __all__ = [
     "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
@@ -307,6 +309,152 @@ class CosineAnnealingLR(LRScheduler):
     def _get_closed_form_lr(self) -> list:
         t, T, lo = self.last_epoch, self.T_max, self.eta_min
         return [lo + (b - lo) * (1 + math.cos(math.pi * t / T)) / 2 for b in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: cosine annealing from base_lr to eta_min over T_i steps, then a restart; each
+    cycle is T_mult times longer than the last (T_0 first).
+
+    >>> sched = CosineAnnealingWarmRestarts(opt, T_0=20, T_mult=2, eta_min=1e-5)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ):
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_0 must be a positive int, got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: T_mult must be an int >= 1, got {T_mult}"
+            )
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        c = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (b - self.eta_min) * c for b in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        self._step_count += 1
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+        elif epoch < self.T_0:
+            self.T_i, self.T_cur = self.T_0, epoch
+        elif self.T_mult == 1:
+            self.T_cur = epoch % self.T_0
+        else:
+            # Cycles end at T_0 (1 + m + ... + m^(n-1)): n whole cycles lie before epoch.
+            n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+            self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+            self.T_i = self.T_0 * self.T_mult**n
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._lrs()
+
+
+class CyclicLR(LRScheduler):
+    """The lr cycles between base_lr and max_lr (triangular, triangular2 or exp_range), one
+    ``step()`` per batch; with ``cycle_momentum`` the momentum (Adam: beta1) moves inversely.
+
+    >>> sched = CyclicLR(opt, base_lr=1e-4, max_lr=1e-2, step_size_up=25)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | list,
+        max_lr: float | list,
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable | None = None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | list = 0.8,
+        max_momentum: float | list = 0.9,
+        last_epoch: int = -1,
+    ):
+        _check_optimizer(optimizer)
+        groups = optimizer.param_groups
+        base_lrs = _per_group("base_lr", base_lr, groups)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", max_lr, groups)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if scale_fn is None:
+            if mode not in ("triangular", "triangular2", "exp_range"):
+                raise ValueError(
+                    f"CyclicLR: mode must be triangular, triangular2 or exp_range, got {mode!r}"
+                )
+            self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        else:
+            self.scale_mode = scale_mode
+        self.mode, self.gamma, self._scale_fn = mode, gamma, scale_fn
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    "CyclicLR: optimizer has no momentum or betas; pass cycle_momentum=False"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", base_momentum, groups)
+            self.max_momentums = _per_group("max_momentum", max_momentum, groups)
+            if last_epoch == -1:
+                for m, group in zip(self.max_momentums, groups):
+                    self._set_momentum(group, m)
+        # The cycle's floor, not the optimizer's initial_lr (which another scheduler may own).
+        self._cycle_base = base_lrs
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x: float) -> float:
+        if self._scale_fn is not None:
+            return self._scale_fn(x)
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        if self.mode == "exp_range":
+            return self.gamma**x
+        return 1.0
+
+    def _set_momentum(self, group: dict, m: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+    def get_lr(self) -> list:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale = x / self.step_ratio
+        else:
+            scale = (x - 1) / (self.step_ratio - 1)
+        s = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [b + (m - b) * scale * s for b, m in zip(self._cycle_base, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, lo, hi in zip(
+                self.optimizer.param_groups, self.base_momentums, self.max_momentums
+            ):
+                self._set_momentum(group, hi - (hi - lo) * scale * s)
+        return lrs
 
 
 class SequentialLR(LRScheduler):
