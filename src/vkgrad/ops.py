@@ -390,10 +390,12 @@ def _contiguous_strides(shape) -> tuple:
     return tuple(reversed(strides))
 
 
-_row("permute", "map", 1, _permute, attrs=("dims",), view=_permute_view)
-_row("expand", "map", 1, _expand, attrs=("shape",), saves="i", view=_expand_view)
+# Views keep their input's dtype: an int32 tensor sliced or permuted stays int32.
+_VIEW = dict(out_dtype="input0")
+_row("permute", "map", 1, _permute, attrs=("dims",), view=_permute_view, **_VIEW)
+_row("expand", "map", 1, _expand, attrs=("shape",), saves="i", view=_expand_view, **_VIEW)
 _SLICE = ("starts", "steps", "out_shape")
-_row("slice", "map", 1, _slice, attrs=_SLICE, saves="i", view=_slice_view)
+_row("slice", "map", 1, _slice, attrs=_SLICE, saves="i", view=_slice_view, **_VIEW)
 _row(
     "slice_backward",
     "map",
@@ -402,6 +404,7 @@ _row(
     attrs=("in_shape",) + _SLICE,
     view=_slice_view,
     scatter=True,
+    **_VIEW,
 )
 
 _row("sum", "reduce", 1, _sum, saves="i")
@@ -428,9 +431,12 @@ _row("matmul", "matmul", 2, _matmul, attrs=("ta", "tb"), saves="i")
 
 # Optimizer updates, in place. Inputs in binding order; see each shader's header.
 _ADAM = ("lr", "beta1", "beta2", "eps", "weight_decay", "bias1", "bias2", "decoupled")
-_row("adam_step", "update", 5, attrs=_ADAM)
+_row("adam_step", "update", 6, attrs=(*_ADAM, "amsgrad", "maximize"))
 _SGD = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "first_step")
-_row("sgd_step", "update", 4, attrs=_SGD)
+_row("sgd_step", "update", 4, attrs=(*_SGD, "maximize"))
+_RMSPROP = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+_row("rmsprop_step", "update", 6, attrs=_RMSPROP)
+_row("adagrad_step", "update", 4, attrs=("clr", "weight_decay", "eps", "maximize"))
 
 
 def out_shape(op: Op, in_shapes: list, attrs: dict) -> Shape:

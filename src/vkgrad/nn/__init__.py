@@ -4,13 +4,29 @@
 >>> net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
 """
 
-from . import functional, init
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .dropout import Dropout, Dropout1d, Dropout2d
-from .layers import GELU, Flatten, Identity, Linear, ReLU, Sequential, Sigmoid, SiLU, Tanh
+from .layers import (
+    GELU,
+    Bilinear,
+    Flatten,
+    Identity,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    Unflatten,
+)
 from .module import Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm
 from .parameter import Parameter
 from .sparse import Embedding
+from .summary import summary
 
 __all__ = [
     "BatchNorm1d",
@@ -23,6 +39,14 @@ __all__ = [
     "LayerNorm",
     "RMSNorm",
     "GELU",
+    "Bilinear",
+    "LogSoftmax",
+    "ModuleDict",
+    "ModuleList",
+    "ParameterDict",
+    "ParameterList",
+    "Softmax",
+    "Unflatten",
     "Flatten",
     "Identity",
     "Linear",
@@ -36,4 +60,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "summary",
+    "utils",
 ]
