@@ -358,3 +358,222 @@ def test_embedding_from_pretrained(device):
         nn.Embedding(4, 3, max_norm=1.0)
     with pytest.raises(ValueError, match="padding_idx 4 must be within"):
         nn.Embedding(4, 3, padding_idx=4)
+
+
+# ---------------------------------------------------------------- activations
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+_erf = np.vectorize(math.erf)
+_C = math.sqrt(2 / math.pi)
+_SA, _SS = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def _sp(x, b=1.0):
+    return np.logaddexp(0, b * x) / b
+
+
+def _gelu_tanh(x):
+    t = np.tanh(_C * (x + 0.044715 * x**3))
+    return 0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _C * (
+        1 + 3 * 0.044715 * x * x
+    )
+
+
+def _mish(x):
+    t = np.tanh(_sp(x))
+    return x * t, t + x * (1 - t * t) * _sig(x)
+
+
+# (module, repr, f(x), f'(x)), each a float64 NumPy definition.
+ACTIVATIONS = {
+    "ReLU": (nn.ReLU(), "ReLU()", lambda x: np.maximum(x, 0), lambda x: 1.0 * (x > 0)),
+    "LeakyReLU": (
+        nn.LeakyReLU(0.2),
+        "LeakyReLU(negative_slope=0.2)",
+        lambda x: np.where(x > 0, x, 0.2 * x),
+        lambda x: np.where(x > 0, 1, 0.2),
+    ),
+    "ELU": (
+        nn.ELU(0.7),
+        "ELU(alpha=0.7)",
+        lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)),
+        lambda x: np.where(x > 0, 1, 0.7 * np.exp(x)),
+    ),
+    "CELU": (
+        nn.CELU(0.5),
+        "CELU(alpha=0.5)",
+        lambda x: np.where(x > 0, x, 0.5 * np.expm1(x / 0.5)),
+        lambda x: np.where(x > 0, 1, np.exp(x / 0.5)),
+    ),
+    "SELU": (
+        nn.SELU(),
+        "SELU()",
+        lambda x: _SS * np.where(x > 0, x, _SA * np.expm1(x)),
+        lambda x: _SS * np.where(x > 0, 1, _SA * np.exp(x)),
+    ),
+    "GELU": (
+        nn.GELU(),
+        "GELU(approximate='none')",
+        lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))),
+        lambda x: (
+            0.5 * (1 + _erf(x / math.sqrt(2))) + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        ),
+    ),
+    "GELU-tanh": (
+        nn.GELU("tanh"),
+        "GELU(approximate='tanh')",
+        lambda x: _gelu_tanh(x)[0],
+        lambda x: _gelu_tanh(x)[1],
+    ),
+    "SiLU": (
+        nn.SiLU(),
+        "SiLU()",
+        lambda x: x * _sig(x),
+        lambda x: _sig(x) * (1 + x * (1 - _sig(x))),
+    ),
+    "Sigmoid": (nn.Sigmoid(), "Sigmoid()", _sig, lambda x: _sig(x) * (1 - _sig(x))),
+    "Tanh": (nn.Tanh(), "Tanh()", np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+    "Softplus": (
+        nn.Softplus(beta=2.0),
+        "Softplus(beta=2.0, threshold=20.0)",
+        lambda x: _sp(x, 2.0),
+        lambda x: _sig(2 * x),
+    ),
+    "Hardswish": (
+        nn.Hardswish(),
+        "Hardswish()",
+        lambda x: x * np.clip(x + 3, 0, 6) / 6,
+        lambda x: np.where(x < -3, 0, np.where(x > 3, 1, (2 * x + 3) / 6)),
+    ),
+    "Hardsigmoid": (
+        nn.Hardsigmoid(),
+        "Hardsigmoid()",
+        lambda x: np.clip(x + 3, 0, 6) / 6,
+        lambda x: (np.abs(x) < 3) / 6,
+    ),
+    "Hardtanh": (
+        nn.Hardtanh(-2.0, 2.0),
+        "Hardtanh(min_val=-2.0, max_val=2.0)",
+        lambda x: np.clip(x, -2, 2),
+        lambda x: 1.0 * (np.abs(x) < 2),
+    ),
+    "ReLU6": (
+        nn.ReLU6(inplace=True),
+        "ReLU6(inplace=True)",
+        lambda x: np.clip(x, 0, 6),
+        lambda x: 1.0 * ((x > 0) & (x < 6)),
+    ),
+    "Mish": (nn.Mish(), "Mish()", lambda x: _mish(x)[0], lambda x: _mish(x)[1]),
+    "LogSigmoid": (nn.LogSigmoid(), "LogSigmoid()", lambda x: -_sp(-x), lambda x: 1 - _sig(x)),
+    "Softsign": (
+        nn.Softsign(),
+        "Softsign()",
+        lambda x: x / (1 + np.abs(x)),
+        lambda x: 1 / (1 + np.abs(x)) ** 2,
+    ),
+    "Tanhshrink": (
+        nn.Tanhshrink(),
+        "Tanhshrink()",
+        lambda x: x - np.tanh(x),
+        lambda x: np.tanh(x) ** 2,
+    ),
+}
+
+
+_NEEDS = {
+    "LeakyReLU": "leaky_relu",
+    "ELU": "elu",
+    "CELU": "elu",
+    "SELU": "selu",
+    "Softplus": "softplus",
+    "Hardswish": "hardswish",
+    "Hardsigmoid": "hardsigmoid",
+    "Mish": "mish",
+    "LogSigmoid": "logsigmoid",
+}
+
+
+def _needs_functional(module) -> None:
+    fn = _NEEDS.get(type(module).__name__)
+    if fn is not None and not hasattr(nn.functional, fn):
+        pytest.skip(f"nn.functional.{fn} is not in this build")
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_modules(device, name):
+    module, rep, f, df = ACTIVATIONS[name]
+    _needs_functional(module)
+    assert repr(module) == rep
+    # A grid over [-8, 8] that stays >= 0.01 away from every kink (0, +-1, +-2, +-3, 6).
+    x = (np.linspace(-7.9, 7.9, 41) + 0.0123).reshape(1, 41).repeat(3, 0)
+    xt = _t(x, device, grad=True)
+    y = module(xt)
+    assert y.shape == (3, 41) and y.dtype == F32
+    _close(_np(y), f(x), f"{name} forward")
+    r = _backward(y)
+    _close(_np(xt.grad), r * df(x), f"{name} grad")
+    assert list(module.state_dict()) == []
+
+
+def _softmax(x, dim):
+    e = np.exp(x - x.max(dim, keepdims=True))
+    return e / e.sum(dim, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["Softmax", "LogSoftmax", "Softmin"])
+def test_softmax_modules(device, kind):
+    module = getattr(nn, kind)(dim=1)
+    assert repr(module) == f"{kind}(dim=1)"
+    x = _rng(9).standard_normal((2, 5, 3)) * 2
+    xt = _t(x, device, grad=True)
+    y = module(xt)
+    r = _backward(y)
+    if kind == "LogSoftmax":
+        s = _softmax(x, 1)
+        ref, gref = np.log(s), r - s * r.sum(1, keepdims=True)
+    else:
+        sign = -1 if kind == "Softmin" else 1
+        s = _softmax(sign * x, 1)
+        ref, gref = s, sign * s * (r - (r * s).sum(1, keepdims=True))
+    _close(_np(y), ref, f"{kind} forward")
+    _close(_np(xt.grad), gref, f"{kind} grad")
+
+
+def test_glu(device):
+    glu = nn.GLU(dim=1)
+    assert repr(glu) == "GLU(dim=1)"
+    x = _rng(10).standard_normal((3, 6, 2))
+    xt = _t(x, device, grad=True)
+    y = glu(xt)
+    a, b = x[:, :3], x[:, 3:]
+    _close(_np(y), a * _sig(b), "GLU forward")
+    r = _backward(y)
+    gref = np.concatenate([r * _sig(b), r * a * _sig(b) * (1 - _sig(b))], 1)
+    _close(_np(xt.grad), gref, "GLU grad")
+    with pytest.raises(RuntimeError, match="even-sized dim"):
+        nn.GLU()(_t(np.ones((2, 3)), device))
+
+
+@pytest.mark.parametrize("num", [1, 4])
+def test_prelu(device, num):
+    pr = nn.PReLU(num, init=0.1, device=device, dtype=F32)
+    assert repr(pr) == f"PReLU(num_parameters={num})"
+    assert list(pr.state_dict()) == ["weight"]
+    _close(_np(pr.weight), np.full(num, 0.1), "PReLU init", rtol=1e-6)
+    w = _set(pr, weight=np.linspace(0.1, 0.4, num))["weight"]
+    x = _rng(11).standard_normal((2, 4, 3)) + 0.01
+    xt = _t(x, device, grad=True)
+    y = pr(xt)
+    wb = w.reshape(1, -1, 1)
+    _close(_np(y), np.where(x > 0, x, wb * x), "PReLU forward")
+    r = _backward(y)
+    _close(_np(xt.grad), np.where(x > 0, r, wb * r), "PReLU grad input")
+    gw = np.where(x > 0, 0, r * x).sum((0, 2))
+    _close(_all_grads(pr)["weight"], gw.sum(keepdims=True) if num == 1 else gw, "PReLU grad w")
+    if num == 4:
+        with pytest.raises(RuntimeError, match="PReLU: 4 parameters"):
+            pr(_t(np.ones((2, 3)), device))

@@ -5,6 +5,24 @@
 """
 
 from . import functional, init, utils
+from .activation import (
+    CELU,
+    ELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    Mish,
+    PReLU,
+    ReLU6,
+    Softmin,
+    Softplus,
+    Softsign,
+    Tanhshrink,
+)
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .layers import (
@@ -29,6 +47,22 @@ from .sparse import Embedding
 from .summary import summary
 
 __all__ = [
+    "CELU",
+    "ELU",
+    "GLU",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSigmoid",
+    "Mish",
+    "PReLU",
+    "ReLU6",
+    "SELU",
+    "Softmin",
+    "Softplus",
+    "Softsign",
+    "Tanhshrink",
     "BatchNorm1d",
     "BatchNorm2d",
     "Dropout",
