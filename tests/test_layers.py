@@ -170,7 +170,7 @@ def test_batchnorm_state_dict_repr_and_errors():
         "num_batches_tracked",
     ]
     assert repr(bn) == (
-        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     )
     assert np.all(_np(bn.weight) == 1) and np.all(_np(bn.bias) == 0)
     assert np.all(_np(bn.running_var) == 1) and np.all(_np(bn.running_mean) == 0)
@@ -200,7 +200,7 @@ def _ln_ref(x, k, w=None, b=None, eps=1e-5):
 def test_layernorm(device):
     ln = nn.LayerNorm((3, 4), eps=1e-4, device=device, dtype=F32)
     assert list(ln.state_dict()) == ["weight", "bias"]
-    assert repr(ln) == "LayerNorm((3, 4), eps=0.0001, elementwise_affine=True)"
+    assert repr(ln) == "LayerNorm((3, 4), eps=0.0001, elementwise_affine=True, bias=True)"
     rng = _rng(3)
     p = _set(ln, weight=rng.uniform(0.5, 2, (3, 4)), bias=rng.standard_normal((3, 4)))
     x = rng.standard_normal((2, 5, 3, 4)) * 3
@@ -226,7 +226,7 @@ def test_layernorm(device):
 def test_groupnorm(device):
     gn = nn.GroupNorm(2, 6, device=device, dtype=F32)
     assert list(gn.state_dict()) == ["weight", "bias"]
-    assert repr(gn) == "GroupNorm(2, 6, eps=1e-05, affine=True)"
+    assert repr(gn) == "GroupNorm(2, 6, eps=1e-05, affine=True, bias=True)"
     rng = _rng(4)
     p = _set(gn, weight=rng.uniform(0.5, 2, 6), bias=rng.standard_normal(6))
     x = rng.standard_normal((3, 6, 5))
