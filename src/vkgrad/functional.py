@@ -127,6 +127,17 @@ def silu(x):
 def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    T = _t()
+    if isinstance(min, T) or isinstance(max, T):
+        # Tensor bounds (the elementwise family's row): gradients flow to the bounds too.
+        return apply(
+            "clamp_tensor",
+            x,
+            0.0 if min is None else _scalar_ok("clamp", min),
+            0.0 if max is None else _scalar_ok("clamp", max),
+            has_min=int(min is not None),
+            has_max=int(max is not None),
+        )
     return apply(
         "clamp",
         x,
