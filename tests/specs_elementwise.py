@@ -15,7 +15,9 @@ WANTED: list[str] = [
     "sin", "cos", "tan", "atan", "asin", "acos", "sinh", "cosh", "log1p", "expm1", "log2",
     "log10", "rsqrt", "reciprocal", "square", "floor", "ceil", "round", "trunc", "sign",
     "leaky_relu", "elu", "selu", "softplus", "hardswish", "hardsigmoid", "mish", "logsigmoid",
-    "clip", "lerp", "addcmul", "addcdiv",
+    "clip", "lerp", "addcmul", "addcdiv", "floor_divide", "remainder", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not",
 ]  # fmt: skip
 
 _den = away(-2.0, 2.0, (0.0,), 0.5)  # denominators away from 0
@@ -298,4 +300,157 @@ spec(
     lambda a, b, c: a + b / c,
     [(1, 3), (2, 3), (2, 1)],
     gens=(U(), U(), _den),
+)
+
+
+# ---------------------------------------------------------------- integer division and logic
+
+
+def _off_integer_ratio(rng, shapes):
+    """a, b with frac(a / b) in [0.15, 0.85]: floor(a / b) is far from a jump, even after the
+    inputs are rounded to f16."""
+    b = rng.choice([-1.0, 1.0], shapes[1]) * rng.uniform(0.5, 2.0, shapes[1])
+    q = rng.integers(-4, 4, shapes[0]) + rng.uniform(0.15, 0.85, shapes[0])
+    return [q * b, b]
+
+
+spec(
+    "floor_divide",
+    lambda a, b: a // b,
+    lambda a, b: np.floor(a / b),
+    [(33,), (33,)],
+    gen=_off_integer_ratio,
+    grad=False,
+)
+spec(
+    "floor_divide_scalar",
+    lambda a: vkgrad.floor_divide(a, 0.75),
+    lambda a: np.floor(a / 0.75),
+    [(7,)],
+    # floor(a / 0.75) jumps at multiples of 0.75; keep a (in f16 too) away from them.
+    gens=(away(-3, 3, tuple(0.75 * k for k in range(-4, 5))),),
+    grad=False,
+)
+spec(
+    "remainder",
+    lambda a, b: a % b,
+    lambda a, b: a - b * np.floor(a / b),
+    [(33,), (33,)],
+    gen=_off_integer_ratio,
+)
+spec(
+    "remainder_scalar_left",
+    lambda b: 5.5 % b,
+    lambda b: 5.5 - b * np.floor(5.5 / b),
+    [(7,)],
+    gens=(U(0.7, 0.9),),  # 5.5 / b in (6.1, 7.9): no jump
+)
+
+
+def _as(dtype_of, t):
+    return t.to(dtype_of.dtype)
+
+
+spec(
+    "logical_and",
+    lambda a, b: _as(a, vkgrad.logical_and(a > 0, b)),
+    lambda a, b: ((a > 0) & (b != 0)) * 1.0,
+    [(33,), (33,)],
+    gens=(away(-2, 2), U()),
+    grad=False,
+)
+spec(
+    "logical_or",
+    lambda a, b: _as(a, a.logical_or(b < 0)),
+    lambda a, b: ((a != 0) | (b < 0)) * 1.0,
+    [(7,), (7,)],
+    gens=(U(), away(-2, 2)),
+    grad=False,
+)
+spec(
+    "logical_xor",
+    lambda a, b: _as(a, vkgrad.logical_xor(a > 0, b > 0)),
+    lambda a, b: ((a > 0) != (b > 0)) * 1.0,
+    [(3, 4), (4,)],
+    gens=(away(-2, 2), away(-2, 2)),
+    grad=False,
+)
+spec(
+    "logical_not",
+    lambda a: _as(a, vkgrad.logical_not(a > 0)),
+    lambda a: (a <= 0) * 1.0,
+    [(7,)],
+    gens=(away(-2, 2),),
+    grad=False,
+)
+
+
+def _ints(lo, hi):
+    return lambda rng, shape: rng.integers(lo, hi, shape).astype(np.float64)
+
+
+_I = _ints(-300, 300)  # exact in f16 (integers up to 2048)
+spec(
+    "bitwise_and",
+    lambda a, b: _as(a, a.int() & b.int()),
+    lambda a, b: np.bitwise_and(a.astype(np.int64), b.astype(np.int64)) * 1.0,
+    [(33,), (33,)],
+    gens=(_I, _I),
+    grad=False,
+)
+spec(
+    "bitwise_and_bool",
+    lambda a, b: _as(a, (a > 0) & (b > 0)),
+    lambda a, b: ((a > 0) & (b > 0)) * 1.0,
+    [(7,), (7,)],
+    gens=(away(-2, 2), away(-2, 2)),
+    grad=False,
+)
+spec(
+    "bitwise_or",
+    lambda a, b: _as(a, a.int() | b.int()),
+    lambda a, b: np.bitwise_or(a.astype(np.int64), b.astype(np.int64)) * 1.0,
+    [(2, 5), (5,)],
+    gens=(_I, _I),
+    grad=False,
+)
+spec(
+    "bitwise_xor",
+    lambda a, b: _as(a, a.int() ^ b.int()),
+    lambda a, b: np.bitwise_xor(a.astype(np.int64), b.astype(np.int64)) * 1.0,
+    [(33,), (33,)],
+    gens=(_I, _I),
+    grad=False,
+)
+spec(
+    "bitwise_not",
+    lambda a: _as(a, ~a.int()),
+    lambda a: -a - 1,
+    [(7,)],
+    gens=(_I,),
+    grad=False,
+)
+spec(
+    "bitwise_not_bool",
+    lambda a: _as(a, ~(a > 0)),
+    lambda a: (a <= 0) * 1.0,
+    [(7,)],
+    gens=(away(-2, 2),),
+    grad=False,
+)
+spec(
+    "floor_divide_int",
+    lambda a, b: _as(a, a.int() // b.int()),
+    lambda a, b: np.floor_divide(a, b),
+    [(33,), (33,)],
+    gens=(_I, lambda rng, shape: rng.choice([-7.0, -3.0, -1.0, 2.0, 5.0, 16.0], shape)),
+    grad=False,
+)
+spec(
+    "remainder_int",
+    lambda a, b: _as(a, a.int() % b.int()),
+    lambda a, b: a - b * np.floor(a / b),
+    [(33,), (33,)],
+    gens=(_I, lambda rng, shape: rng.choice([-7.0, -3.0, -1.0, 2.0, 5.0, 16.0], shape)),
+    grad=False,
 )

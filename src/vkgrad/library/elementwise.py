@@ -150,6 +150,15 @@ def _addcdiv(ctx, g):
     return g, g1, g2
 
 
+def _remainder(ctx, g):
+    # a - b floor(a / b): d/da = 1, d/db = -floor(a / b) (as PyTorch)
+    a, b = ctx.inputs
+    gb = None
+    if ctx.needs_input_grad[1]:
+        gb = F.call("addcmul", 0.0, g, F.call("floor_divide", a, b), value=-1.0)
+    return g, gb
+
+
 # ---------------------------------------------------------------- the rows
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -207,6 +216,16 @@ _CLAMP_T = ("has_min", "has_max")
 _row("clamp_tensor", "map", 3, _clamp_tensor, attrs=_CLAMP_T, **_OPTS)
 # 1 where the gradient goes to input `which` (0 x, 1 min, 2 max), else 0.
 _row("clamp_tensor_mask", "map", 3, attrs=("which",) + _CLAMP_T)
+
+# Integer division and logic: no gradient but remainder's. "keep": int op int stays int.
+_row("floor_divide", "map", 2, out_dtype="keep")
+_row("remainder", "map", 2, _remainder, saves="i", out_dtype="keep")
+for _name in ("logical_and", "logical_or", "logical_xor"):
+    _row(_name, "map", 2, out_dtype="bool")
+_row("logical_not", "map", 1, out_dtype="bool")
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    _row(_name, "map", 2, out_dtype="keep")
+_row("bitwise_not", "map", 1, out_dtype="keep")
 
 _row("lerp", "map", 3, _lerp, **_OPTS)
 _row("addcmul", "map", 3, _addcmul, attrs=("value",), **_OPTS)
@@ -393,6 +412,115 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1
     return F.call("addcdiv", input, tensor1, tensor2, value=float(value))
 
 
+def _binary(name: str, a, b) -> Tensor:
+    from ..autograd import _tensor_cls
+
+    T = _tensor_cls()
+    if not isinstance(a, T) and not isinstance(b, T):
+        raise TypeError(
+            f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}"
+        )
+    dt = None if isinstance(a, T) and isinstance(b, T) else F.scalar_result_dtype(name, a, b)
+    extra = {} if dt is None else {"dtype": dt}
+    return F.call(name, _scalar_or_tensor(name, a), _scalar_or_tensor(name, b), **extra)
+
+
+def floor_divide(input, other) -> Tensor:
+    """input / other rounded toward -inf (``//``); int32 stays int32. No gradient.
+
+    >>> vkgrad.tensor([7, -7]) // 2  # tensor([ 3, -4], dtype=vkgrad.int32)
+    """
+    return _binary("floor_divide", input, other)
+
+
+def remainder(input, other) -> Tensor:
+    """input - other * floor(input / other) (``%``): the sign of ``other``, as Python.
+
+    >>> vkgrad.tensor([7, -7]) % 3  # tensor([1, 2], dtype=vkgrad.int32)
+    """
+    return _binary("remainder", input, other)
+
+
+def logical_and(input: Tensor, other) -> Tensor:
+    """(input != 0) and (other != 0), as a bool tensor.
+
+    >>> vkgrad.logical_and(vkgrad.tensor([True, True]), vkgrad.tensor([True, False]))
+    """
+    return _binary("logical_and", input, other)
+
+
+def logical_or(input: Tensor, other) -> Tensor:
+    """(input != 0) or (other != 0), as a bool tensor.
+
+    >>> vkgrad.logical_or(vkgrad.tensor([True, False]), vkgrad.tensor([False, False]))
+    """
+    return _binary("logical_or", input, other)
+
+
+def logical_xor(input: Tensor, other) -> Tensor:
+    """(input != 0) xor (other != 0), as a bool tensor.
+
+    >>> vkgrad.logical_xor(vkgrad.tensor([True, True]), vkgrad.tensor([True, False]))
+    """
+    return _binary("logical_xor", input, other)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    """input == 0, as a bool tensor.
+
+    >>> vkgrad.logical_not(vkgrad.tensor([True, False]))  # [False, True]
+    """
+    _tensor_arg("logical_not", input)
+    return F.call("logical_not", input)
+
+
+def _integral(name: str, *xs) -> None:
+    from ..autograd import _tensor_cls
+
+    for x in xs:
+        bad = x.dtype if isinstance(x, _tensor_cls()) else type(x).__name__
+        ok = (not x.dtype.is_floating) if isinstance(x, _tensor_cls()) else not isinstance(x, float)
+        if not ok:
+            raise TypeError(f"{name}: expected integer or bool tensors and numbers, got {bad}")
+
+
+def bitwise_and(input: Tensor, other) -> Tensor:
+    """input & other, bitwise on int32 (exact below 2^24 on Vulkan), logical on bool.
+
+    >>> vkgrad.tensor([6, 5]) & 3  # tensor([2, 1], dtype=vkgrad.int32)
+    """
+    _integral("bitwise_and", input, other)
+    return _binary("bitwise_and", input, other)
+
+
+def bitwise_or(input: Tensor, other) -> Tensor:
+    """input | other, bitwise on int32 (exact below 2^24 on Vulkan), logical on bool.
+
+    >>> vkgrad.tensor([4, 1]) | 2  # tensor([6, 3], dtype=vkgrad.int32)
+    """
+    _integral("bitwise_or", input, other)
+    return _binary("bitwise_or", input, other)
+
+
+def bitwise_xor(input: Tensor, other) -> Tensor:
+    """input ^ other, bitwise on int32 (exact below 2^24 on Vulkan), logical on bool.
+
+    >>> vkgrad.tensor([6, 5]) ^ 3  # tensor([5, 6], dtype=vkgrad.int32)
+    """
+    _integral("bitwise_xor", input, other)
+    return _binary("bitwise_xor", input, other)
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    """~input: -input - 1 on int32, not on bool.
+
+    >>> ~vkgrad.tensor([True, False])  # tensor([False,  True], dtype=vkgrad.bool)
+    """
+    _tensor_arg("bitwise_not", input)
+    _integral("bitwise_not", input)
+    return F.call("bitwise_not", input)
+
+
 _MATH = [
     "sin", "cos", "tan", "atan", "asin", "acos", "arcsin", "arccos", "arctan", "sinh", "cosh",
     "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square", "floor", "ceil", "round",
@@ -403,7 +531,11 @@ _ACTIVATIONS = [
 ]  # fmt: skip
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
-__all__: list[str] = _MATH + _ACTIVATIONS + ["clip", "lerp", "addcmul", "addcdiv"]
+_INT_LOGIC = [
+    "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+]  # fmt: skip
+__all__: list[str] = _MATH + _ACTIVATIONS + _INT_LOGIC + ["clip", "lerp", "addcmul", "addcdiv"]
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = list(_ACTIVATIONS)
 
@@ -419,5 +551,35 @@ def _method(fn: Callable) -> Callable:
 
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {
-    name: _method(globals()[name]) for name in _MATH + ["lerp", "addcmul", "addcdiv"]
+    name: _method(globals()[name]) for name in _MATH + _INT_LOGIC + ["lerp", "addcmul", "addcdiv"]
 }
+
+
+def _reflected(fn: Callable) -> Callable:
+    def method(self, other):
+        return fn(other, self)
+
+    return method
+
+
+def _long(self) -> Tensor:
+    """int32: vkgrad has no int64 (``.long()`` is ``.int()``)."""
+    return self.int()
+
+
+TENSOR_METHODS.update(
+    {
+        "__floordiv__": _method(floor_divide),
+        "__rfloordiv__": _reflected(floor_divide),
+        "__mod__": _method(remainder),
+        "__rmod__": _reflected(remainder),
+        "__and__": _method(bitwise_and),
+        "__rand__": _reflected(bitwise_and),
+        "__or__": _method(bitwise_or),
+        "__ror__": _reflected(bitwise_or),
+        "__xor__": _method(bitwise_xor),
+        "__rxor__": _reflected(bitwise_xor),
+        "__invert__": _method(bitwise_not),
+        "long": _long,
+    }
+)

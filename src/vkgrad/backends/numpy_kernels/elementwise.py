@@ -227,3 +227,50 @@ def addcmul(a, t1, t2, value=1.0, **_):
 @kernel
 def addcdiv(a, t1, t2, value=1.0, **_):
     return a + value * t1 / t2
+
+
+# ---------------------------------------------------------------- integer division, logic
+
+
+@kernel
+def floor_divide(a, b, **_):
+    # Python's (and PyTorch's) floor division: rounds toward -inf, for ints and floats.
+    return np.floor_divide(a, b)
+
+
+@kernel
+def remainder(a, b, **_):
+    # The sign of the divisor, as Python's % and PyTorch's remainder.
+    return np.remainder(a, b)
+
+
+for _name, _fn in {
+    "logical_and": np.logical_and,
+    "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor,
+}.items():
+    KERNELS[_name] = (lambda f: lambda a, b, **_: f(a, b))(_fn)
+
+
+@kernel
+def logical_not(x, **_):
+    return np.logical_not(x)
+
+
+def _ints(x):
+    """bool arrays stay bool; ints (and the float-coded Python numbers) become int64."""
+    a = np.asarray(x)
+    return a if a.dtype == np.bool_ else a.astype(np.int64)
+
+
+for _name, _fn in {
+    "bitwise_and": np.bitwise_and,
+    "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
+}.items():
+    KERNELS[_name] = (lambda f: lambda a, b, **_: f(_ints(a), _ints(b)))(_fn)
+
+
+@kernel
+def bitwise_not(x, **_):
+    return np.invert(_ints(x))
