@@ -249,3 +249,161 @@ def test_pow_tensor_exponent_grad_to_both(device):
     an, bn = np.array([[0.5], [2.0]]), np.array([1.0, -1.5, 3.0])
     np.testing.assert_allclose(a.grad.numpy(), (bn * an ** (bn - 1)).sum(1, keepdims=True), 1e-5)
     np.testing.assert_allclose(b.grad.numpy(), (an**bn * np.log(an)).sum(0), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- int32 and bool tensors
+
+I32, BOOL, F32, F16 = vkgrad.int32, vkgrad.bool, vkgrad.float32, vkgrad.float16
+
+
+def _check(t, values, dtype, device):
+    assert t.dtype is dtype, f"dtype {t.dtype}, expected {dtype}"
+    assert t.device == vkgrad.Device.parse(device)
+    assert t.tolist() == values, f"{t.tolist()} != {values}"
+
+
+def test_int_bool_creation_and_printing(device):
+    a = vkgrad.tensor([1, 2], device=device)
+    m = vkgrad.tensor([True, False], device=device)
+    _check(a, [1, 2], I32, device)
+    _check(m, [True, False], BOOL, device)
+    _check(vkgrad.zeros(2, dtype="int32", device=device), [0, 0], I32, device)
+    _check(vkgrad.arange(3, device=device), [0, 1, 2], I32, device)
+    assert repr(a).startswith("tensor([1, 2]") and "dtype=vkgrad.int32" in repr(a)
+    assert repr(m).startswith("tensor([ True, False]") and "dtype=vkgrad.bool" in repr(m)
+
+
+def test_casts(device):
+    f = vkgrad.tensor([1.7, -2.7, 0.0], dtype="f32", device=device)
+    _check(f.int(), [1, -2, 0], I32, device)  # toward zero, as PyTorch
+    _check(f.long(), [1, -2, 0], I32, device)  # no int64: long() is int32
+    _check(f.bool(), [True, True, False], BOOL, device)
+    _check(f.to(vkgrad.int32), [1, -2, 0], I32, device)
+    _check(f.int().float(), [1.0, -2.0, 0.0], F32, device)
+    _check(f.bool().int(), [1, 1, 0], I32, device)
+    _check(vkgrad.tensor([3, -4], device=device).to("f16"), [3.0, -4.0], F16, device)
+    _check(vkgrad.tensor([0, 5], device=device).bool(), [False, True], BOOL, device)
+
+
+def test_comparisons_give_bool(device):
+    a = vkgrad.tensor([1, 5, 3], device=device)
+    _check(a > 2, [False, True, True], BOOL, device)
+    _check(a == vkgrad.tensor([1, 0, 3], device=device), [True, False, True], BOOL, device)
+    _check(vkgrad.tensor([0.5, 2.5], device=device) <= 1, [True, False], BOOL, device)
+
+
+def test_where_bool_condition(device):
+    c = vkgrad.tensor([True, False, True], device=device)
+    a, b = vkgrad.tensor([1, 2, 3], device=device), vkgrad.tensor([-1, -2, -3], device=device)
+    _check(vkgrad.where(c, a, b), [1, -2, 3], I32, device)
+    _check(vkgrad.where(c, a, 0), [1, 0, 3], I32, device)
+    _check(vkgrad.where(c, a, 0.5), [1.0, 0.5, 3.0], F32, device)  # a float number: float32
+    with pytest.raises(TypeError, match="where: condition must be a bool tensor, got"):
+        vkgrad.where(a, a, b)
+
+
+def test_int_arithmetic_keeps_int(device):
+    a = vkgrad.tensor([7, -7, 3], device=device)
+    b = vkgrad.tensor([2, 2, -2], device=device)
+    _check(a + b, [9, -5, 1], I32, device)
+    _check(a - b, [5, -9, 5], I32, device)
+    _check(a * b, [14, -14, -6], I32, device)
+    _check(a + 1, [8, -6, 4], I32, device)
+    _check(2 * a, [14, -14, 6], I32, device)
+    _check(-a, [-7, 7, -3], I32, device)
+    _check(abs(a), [7, 7, 3], I32, device)
+    _check(vkgrad.maximum(a, b), [7, 2, 3], I32, device)
+    _check(a * 0.5, [3.5, -3.5, 1.5], F32, device)  # a float number: float32
+    _check(a + vkgrad.tensor([0.5, 0.5, 0.5], dtype="f16", device=device), [7.5, -6.5, 3.5], F16,
+           device)  # fmt: skip
+    _check(a / b, [3.5, -3.5, -1.5], F32, device)  # true division gives float
+    m = vkgrad.tensor([True, False, True], device=device)
+    _check(m + m, [True, False, True], BOOL, device)
+    _check(m + 1, [2, 1, 2], I32, device)
+    _check(m * a, [7, 0, 3], I32, device)
+
+
+def test_int_floor_divide_and_remainder_signs(device):
+    a = vkgrad.tensor([7, -7, 7, -7, 6, 0], device=device)
+    b = vkgrad.tensor([2, 2, -2, -2, 3, 5], device=device)
+    _check(a // b, [3, -4, -4, 3, 2, 0], I32, device)  # toward -inf
+    _check(a % b, [1, 1, -1, -1, 0, 0], I32, device)  # the divisor's sign
+    _check(a // 2, [3, -4, 3, -4, 3, 0], I32, device)
+    _check(-7 // b, [-4, -4, 3, 3, -3, -2], I32, device)
+    _check(a % 3, [1, 2, 1, 2, 0, 0], I32, device)
+    _check(a // 2.0, [3.0, -4.0, 3.0, -4.0, 3.0, 0.0], F32, device)
+    f = vkgrad.tensor([7.5, -7.5, 7.5, -7.5], dtype="f32", device=device)
+    g = vkgrad.tensor([2.0, 2.0, -2.0, -2.0], dtype="f32", device=device)
+    _check(f // g, [3.0, -4.0, -4.0, 3.0], F32, device)
+    _check(f % g, [1.5, 0.5, -0.5, -1.5], F32, device)
+    big = vkgrad.tensor([16_777_215, -16_777_215], device=device)  # 2^24 - 1: still exact
+    _check(big // 4, [4_194_303, -4_194_304], I32, device)
+    _check(big % 4, [3, 1], I32, device)
+
+
+def test_remainder_gradient(device):
+    a = vkgrad.tensor([7.5, -7.5], dtype="f32", device=device, requires_grad=True)
+    b = vkgrad.tensor([2.0, 2.0], dtype="f32", device=device, requires_grad=True)
+    (a % b).sum().backward()
+    assert a.grad.tolist() == [1.0, 1.0]
+    assert b.grad.tolist() == [-3.0, 4.0]  # -floor(a / b)
+    assert not (a // b).requires_grad
+
+
+def test_bool_logic(device):
+    m = vkgrad.tensor([True, True, False, False], device=device)
+    n = vkgrad.tensor([True, False, True, False], device=device)
+    _check(m & n, [True, False, False, False], BOOL, device)
+    _check(m | n, [True, True, True, False], BOOL, device)
+    _check(m ^ n, [False, True, True, False], BOOL, device)
+    _check(~m, [False, False, True, True], BOOL, device)
+    _check(m & True, [True, True, False, False], BOOL, device)
+    _check(vkgrad.logical_and(m, n), [True, False, False, False], BOOL, device)
+    _check(vkgrad.logical_or(m, n), [True, True, True, False], BOOL, device)
+    _check(vkgrad.logical_xor(m, n), [False, True, True, False], BOOL, device)
+    _check(vkgrad.logical_not(n), [False, True, False, True], BOOL, device)
+    x = vkgrad.tensor([0.0, 2.5, -1.0, 0.0], device=device)
+    _check(vkgrad.logical_and(x, m), [False, True, False, False], BOOL, device)
+    _check(x.logical_not(), [True, False, False, True], BOOL, device)
+
+
+def test_int_bitwise(device):
+    a = vkgrad.tensor([6, -7, 12], device=device)
+    _check(a & 3, [2, 1, 0], I32, device)
+    _check(a | vkgrad.tensor([1, 2, 3], device=device), [7, -5, 15], I32, device)
+    _check(a ^ 5, [3, -4, 9], I32, device)
+    _check(~a, [-7, 6, -13], I32, device)
+    with pytest.raises(TypeError, match=r"bitwise_and: expected integer or bool .* got .*float"):
+        _ = vkgrad.tensor([1.0], device=device) & vkgrad.tensor([1], device=device)
+
+
+def test_sum_of_int_and_bool_is_int32(device):
+    m = vkgrad.tensor([[True, False, True], [True, True, True]], device=device)
+    _check(m.sum(), 5, I32, device)
+    _check(m.sum(1), [2, 3], I32, device)
+    _check(vkgrad.tensor([3, -10, 4], device=device).sum(), -3, I32, device)
+    _check(m.sum(dtype=vkgrad.float32), 5.0, F32, device)
+
+
+def test_integer_results_do_not_require_grad(device):
+    x = vkgrad.tensor([1.5, -2.5], dtype="f32", device=device, requires_grad=True)
+    for t in (x.int(), x.bool(), x > 0, x.long()):
+        assert not t.requires_grad and t.grad_fn is None
+
+
+@pytest.mark.parametrize("cast", ["half", "float", "double", "to_f16", "to_f32"])
+def test_cast_backward_casts_gradient_back(cast, device):
+    if cast == "double" and device != "cpu":
+        pytest.skip("float64 is cpu-only")
+    for src in ("f32", "f16"):
+        x = vkgrad.tensor([1.5, -2.0, 0.25], dtype=src, device=device, requires_grad=True)
+        y = {
+            "half": lambda t: t.half(),
+            "float": lambda t: t.float(),
+            "double": lambda t: t.double(),
+            "to_f16": lambda t: t.to(vkgrad.float16),
+            "to_f32": lambda t: t.to("f32"),
+        }[cast](x)
+        (y * y).sum().backward()
+        assert x.grad.dtype is x.dtype, f"{cast} from {src}: grad dtype {x.grad.dtype}"
+        np.testing.assert_allclose(x.grad.numpy(), [3.0, -4.0, 0.5])
