@@ -454,3 +454,32 @@ spec(
     gens=(_I, lambda rng, shape: rng.choice([-7.0, -3.0, -1.0, 2.0, 5.0, 16.0], shape)),
     grad=False,
 )
+
+# ---------------------------------------------------------------- pow with tensor exponents
+
+spec(
+    "pow_bcast_both",
+    lambda a, b: vkgrad.pow(a, b),
+    lambda a, b: np.exp(b * np.log(a)),
+    [(3, 1), (1, 4)],
+    gens=(U(0.5, 2.0), U(-1.5, 1.5)),
+)
+spec(
+    "pow_bcast_exponent_3d",
+    lambda a, b: a**b,
+    lambda a, b: np.exp(b * np.log(a)),
+    [(4,), (2, 3, 4)],
+    gens=(U(0.5, 2.0), U(-2, 2)),
+)
+spec(
+    "pow_scalar_base_rpow",
+    lambda b: 0.5**b,
+    lambda b: np.exp(b * math.log(0.5)),
+    [(33,)],
+)
+spec(
+    "pow_scalar_base_function",
+    lambda b: vkgrad.pow(3.0, b),
+    lambda b: np.exp(b * math.log(3.0)),
+    [(7,)],
+)
