@@ -68,7 +68,8 @@ class Op:
     attrs: tuple = ()  # attribute names, in the order the shader reads them
     # What backward needs: "i" the inputs, "o" the output.
     saves: str = ""
-    # out dtype: "promote" (of the float inputs), "bool", "int32", or "input0".
+    # out dtype: "promote" (of the float inputs), "bool", "int32", "input0", or "keep" (of all
+    # tensor inputs but no_grad_inputs, int32 and bool kept: int + int is int, as PyTorch).
     out_dtype: str = "promote"
     # For map rows with a strided view: (shape, attrs) -> (out shape, strides, offset),
     # in elements; see the module docstring.
@@ -319,19 +320,19 @@ def _clamp_bw(ctx, h):
 # ---------------------------------------------------------------- the table
 
 # Elementwise, any broadcastable inputs; Python scalars are accepted as inputs.
-_row("add", "map", 2, _add)
-_row("sub", "map", 2, _sub)
-_row("mul", "map", 2, _mul, saves="i")
+_row("add", "map", 2, _add, out_dtype="keep")
+_row("sub", "map", 2, _sub, out_dtype="keep")
+_row("mul", "map", 2, _mul, saves="i", out_dtype="keep")
 _row("div", "map", 2, _div, saves="i")
 _row("pow", "map", 2, _pow, saves="io")
-_row("maximum", "map", 2, lambda c, g: _tie_split(c, g, "gt"), saves="i")
-_row("minimum", "map", 2, lambda c, g: _tie_split(c, g, "lt"), saves="i")
-_row("where", "map", 3, _where, saves="i", no_grad_inputs=(0,))
-_row("neg", "map", 1, lambda c, g: (F.neg(g),))
+_row("maximum", "map", 2, lambda c, g: _tie_split(c, g, "gt"), saves="i", out_dtype="keep")
+_row("minimum", "map", 2, lambda c, g: _tie_split(c, g, "lt"), saves="i", out_dtype="keep")
+_row("where", "map", 3, _where, saves="i", no_grad_inputs=(0,), out_dtype="keep")
+_row("neg", "map", 1, lambda c, g: (F.neg(g),), out_dtype="keep")
 _row("exp", "map", 1, _unary(lambda c: c.out), saves="o")
 _row("log", "map", 1, lambda c, g: (F.div(g, c.inputs[0]),), saves="i")
 _row("sqrt", "map", 1, lambda c, g: (F.div(g, F.mul(c.out, 2.0)),), saves="o")
-_row("abs", "map", 1, _unary(lambda c: F.call("sign", c.inputs[0])), saves="i")
+_row("abs", "map", 1, _unary(lambda c: F.call("sign", c.inputs[0])), saves="i", out_dtype="keep")
 _row("sign", "map", 1, out_dtype="input0")
 _row("relu", "map", 1, _kernel_rule("relu_backward"), saves="i")
 _row("relu_backward", "map", 2, _relu_bw, saves="i")
@@ -504,6 +505,14 @@ def out_dtype(op: Op, in_dtypes: list, attrs: dict) -> dtypes.DType:
         return dtypes.int32
     if op.out_dtype == "input0":
         return real[0] if real else dtypes.float32
+    if op.out_dtype == "keep":
+        # Python scalars do not take part: the functional layer passes dtype= where a float
+        # scalar meets integer tensors (``int_tensor * 2.5`` is float32, as PyTorch).
+        kept = [d for i, d in enumerate(in_dtypes) if d is not None and i not in op.no_grad_inputs]
+        out = kept[0] if kept else dtypes.float32
+        for d in kept[1:]:
+            out = dtypes.promote(out, d)
+        return out
     floats = [d for d in real if d.is_floating]
     if not floats:
         return dtypes.float32
