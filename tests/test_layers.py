@@ -557,3 +557,317 @@ def test_prelu(device, num):
     if num == 4:
         with pytest.raises(RuntimeError, match="PReLU: 4 parameters"):
             pr(_t(np.ones((2, 3)), device))
+
+
+# ---------------------------------------------------------------- attention / transformer
+
+
+def _softmax_np(s):
+    with np.errstate(invalid="ignore"):
+        e = np.exp(s - s.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+
+def _mha_ref(q_in, k_in, v_in, p, heads, mask=None, prefix=""):
+    """Batch-first (N, L, E) multi-head attention in float64; mask additive (N, H, L, S)."""
+    w, b = p[prefix + "in_proj_weight"], p[prefix + "in_proj_bias"]
+    e = w.shape[1]
+    q = q_in @ w[:e].T + b[:e]
+    k = k_in @ w[e : 2 * e].T + b[e : 2 * e]
+    v = v_in @ w[2 * e :].T + b[2 * e :]
+    n, lq, s, hd = q.shape[0], q.shape[1], k.shape[1], e // heads
+
+    def split(t, length):
+        return t.reshape(n, length, heads, hd).transpose(0, 2, 1, 3)
+
+    q, k, v = split(q, lq), split(k, s), split(v, s)
+    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd)
+    if mask is not None:
+        scores = scores + mask
+    attn = _softmax_np(scores)
+    out = (attn @ v).transpose(0, 2, 1, 3).reshape(n, lq, e)
+    out = out @ p[prefix + "out_proj.weight"].T + p[prefix + "out_proj.bias"]
+    return out, attn
+
+
+def _random_params(module, seed, scale=0.3) -> dict:
+    """Every parameter set to random values (biases and norms too), returned as float64."""
+    rng = _rng(seed)
+    values = {}
+    for name, t in module.named_parameters():
+        base = 1.0 if name.startswith("norm") and name.endswith("weight") else 0.0
+        values[name] = base + scale * rng.standard_normal(t.shape)
+    return _set(module, **values)
+
+
+def _fd_params(f, params: dict, names) -> dict:
+    """Finite-difference gradients of f(params) for each named float64 array."""
+    out = {}
+    for name in names:
+
+        def g(a, name=name):
+            return f({**params, name: a})
+
+        out[name] = _fd_grad(g, params[name])
+    return out
+
+
+def test_multihead_attention_values_masks_and_grads(device):
+    e, heads, n, lq, s = 8, 2, 2, 5, 4
+    mha = nn.MultiheadAttention(e, heads, device=device, dtype=F32)
+    assert list(mha.state_dict()) == [
+        "in_proj_weight",
+        "in_proj_bias",
+        "out_proj.weight",
+        "out_proj.bias",
+    ]
+    p = _random_params(mha, 12)
+    rng = _rng(13)
+    # (L, N, E) layout (batch_first=False); cross attention with S != L.
+    q, k, v = (
+        rng.standard_normal((lq, n, e)),
+        rng.standard_normal((s, n, e)),
+        rng.standard_normal((s, n, e)),
+    )
+    float_mask = rng.standard_normal((lq, s))
+    pad = np.array([[False, False, False, True], [False, True, False, False]])
+    qt, kt, vt = (_t(a, device, grad=True) for a in (q, k, v))
+    out, w = mha(
+        qt,
+        kt,
+        vt,
+        key_padding_mask=vkgrad.tensor(pad, device=device),
+        attn_mask=_t(float_mask, device),
+        average_attn_weights=False,
+    )
+    assert out.shape == (lq, n, e) and w.shape == (n, heads, lq, s)
+    mask = float_mask[None, None] + np.where(pad, -np.inf, 0.0)[:, None, None, :]
+
+    def ref(pp, qa=q, ka=k, va=v):
+        o, a = _mha_ref(*(x.transpose(1, 0, 2) for x in (qa, ka, va)), pp, heads, mask)
+        return o.transpose(1, 0, 2), a
+
+    ro, ra = ref(p)
+    _close(_np(out), ro, "MHA output")
+    _close(_np(w), ra, "MHA per-head weights")
+    assert np.all(_np(w)[..., pad[0]][0] == 0)
+    # The fused path (need_weights=False) gives the same output.
+    fused, none = mha(
+        qt,
+        kt,
+        vt,
+        key_padding_mask=vkgrad.tensor(pad, device=device),
+        attn_mask=_t(float_mask, device),
+        need_weights=False,
+    )
+    assert none is None
+    _close(_np(fused), ro, "MHA fused output")
+    r = _backward(out)
+    grads = _all_grads(mha)
+
+    def loss(pp):
+        return float((ref(pp)[0] * r).sum())
+
+    fd = _fd_params(loss, p, list(p))
+    for name in p:
+        _close(grads[name], fd[name], f"grad {name}", rtol=1e-3, atol=1e-4)
+    _close(
+        _np(kt.grad),
+        _fd_grad(lambda a: float((ref(p, ka=a)[0] * r).sum()), k),
+        "grad key",
+        rtol=1e-3,
+        atol=1e-4,
+    )
+
+
+def test_multihead_attention_bool_and_3d_masks_batch_first(device):
+    e, heads, n, l = 8, 4, 2, 6
+    mha = nn.MultiheadAttention(e, heads, batch_first=True, device=device, dtype=F32)
+    p = _random_params(mha, 14)
+    x = _rng(15).standard_normal((n, l, e))
+    xt = _t(x, device)
+    causal = np.triu(np.ones((l, l), bool), 1)  # True: not attended
+    out, w = mha(xt, xt, xt, attn_mask=vkgrad.tensor(causal, device=device), is_causal=True)
+    ro, ra = _mha_ref(x, x, x, p, heads, np.where(causal, -np.inf, 0.0))
+    _close(_np(out), ro, "MHA causal output")
+    _close(_np(w), ra.mean(1), "MHA head-averaged weights")
+    # A (N * H, L, S) bool mask: a different mask per head.
+    m3 = _rng(16).random((n * heads, l, l)) < 0.3
+    m3[..., 0] = False  # every query keeps one key
+    out, _ = mha(xt, xt, xt, attn_mask=vkgrad.tensor(m3, device=device), need_weights=False)
+    ro, _ = _mha_ref(x, x, x, p, heads, np.where(m3, -np.inf, 0.0).reshape(n, heads, l, l))
+    _close(_np(out), ro, "MHA 3-D bool mask")
+    # Unbatched (L, E) input.
+    out, w = mha(xt[0], xt[0], xt[0])
+    ro, ra = _mha_ref(x[:1], x[:1], x[:1], p, heads)
+    assert out.shape == (l, e) and w.shape == (l, l)
+    _close(_np(out), ro[0], "MHA unbatched")
+    with pytest.raises(RuntimeError, match="need attn_mask"):
+        mha(xt, xt, xt, is_causal=True)
+    with pytest.raises(RuntimeError, match="attn_mask shape"):
+        mha(xt, xt, xt, attn_mask=_t(np.zeros((l, l + 1)), device))
+
+
+def test_multihead_attention_kdim_vdim(device):
+    mha = nn.MultiheadAttention(8, 2, kdim=5, vdim=3, batch_first=True, device=device)
+    assert list(mha.state_dict()) == [
+        "q_proj_weight",
+        "k_proj_weight",
+        "v_proj_weight",
+        "in_proj_bias",
+        "out_proj.weight",
+        "out_proj.bias",
+    ]
+    assert mha.in_proj_weight is None
+    p = _random_params(mha, 17)
+    rng = _rng(18)
+    q, k, v = (
+        rng.standard_normal((2, 4, 8)),
+        rng.standard_normal((2, 3, 5)),
+        rng.standard_normal((2, 3, 3)),
+    )
+    out, _ = mha(_t(q, device), _t(k, device), _t(v, device))
+    b = p["in_proj_bias"]
+    # The same math with the three projections folded into inputs already projected.
+    qp, kp, vp = q @ p["q_proj_weight"].T, k @ p["k_proj_weight"].T, v @ p["v_proj_weight"].T
+    eye = {"in_proj_weight": np.vstack([np.eye(8)] * 3), "in_proj_bias": b}
+    ro, _ = _mha_ref(qp, kp, vp, {**p, **eye}, 2)
+    _close(_np(out), ro, "MHA kdim/vdim")
+    with pytest.raises(ValueError, match="feature sizes"):
+        mha(_t(q, device), _t(q, device), _t(v, device))
+
+
+def test_multihead_attention_init_and_dropout():
+    vkgrad.manual_seed(0)
+    mha = nn.MultiheadAttention(64, 8, dropout=0.5)
+    w = _np(mha.in_proj_weight)
+    bound = math.sqrt(6 / (64 + 3 * 64))  # xavier_uniform_ on (3E, E)
+    assert np.abs(w).max() <= bound and abs(w.std() - bound / math.sqrt(3)) < 0.02 * bound
+    assert np.all(_np(mha.in_proj_bias) == 0) and np.all(_np(mha.out_proj.bias) == 0)
+    wo = _np(mha.out_proj.weight)  # Linear's init: U(-1/sqrt(64), 1/sqrt(64))
+    assert np.abs(wo).max() <= 1 / 8 and abs(wo.std() - 1 / 8 / math.sqrt(3)) < 0.1 / 8
+    x = vkgrad.randn(5, 2, 64)
+    mha.eval()
+    a = _np(mha(x, x, x)[0])
+    assert np.array_equal(a, _np(mha(x, x, x)[0])), "eval must be deterministic"
+    we = _np(mha(x, x, x, average_attn_weights=False)[1])
+    mha.train()
+    wt = _np(mha(x, x, x, average_attn_weights=False)[1])
+    kept = wt != 0
+    # Train: dropout on the attention weights, kept ones scaled by 1 / (1 - p).
+    assert 0.3 < kept.mean() < 0.7
+    _close(wt[kept], 2 * we[kept], "dropped attention weights")
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        nn.MultiheadAttention(10, 3)
+
+
+def _encoder_ref(x, p, heads, norm_first, act, mask=None, eps=1e-5, prefix=""):
+    def ln(t, name):
+        return _ln_ref(t, 1, p[prefix + name + ".weight"], p[prefix + name + ".bias"], eps)
+
+    def sa(t):
+        return _mha_ref(t, t, t, p, heads, mask, prefix + "self_attn.")[0]
+
+    def ff(t):
+        h = t @ p[prefix + "linear1.weight"].T + p[prefix + "linear1.bias"]
+        h = np.maximum(h, 0) if act == "relu" else h * 0.5 * (1 + _erf(h / math.sqrt(2)))
+        return h @ p[prefix + "linear2.weight"].T + p[prefix + "linear2.bias"]
+
+    if norm_first:
+        x = x + sa(ln(x, "norm1"))
+        return x + ff(ln(x, "norm2"))
+    x = ln(x + sa(x), "norm1")
+    return ln(x + ff(x), "norm2")
+
+
+ENCODER_KEYS = [
+    "self_attn.in_proj_weight",
+    "self_attn.in_proj_bias",
+    "self_attn.out_proj.weight",
+    "self_attn.out_proj.bias",
+    "linear1.weight",
+    "linear1.bias",
+    "linear2.weight",
+    "linear2.bias",
+    "norm1.weight",
+    "norm1.bias",
+    "norm2.weight",
+    "norm2.bias",
+]
+
+
+_ENCODER_FD: dict = {}
+
+
+@pytest.mark.parametrize("norm_first, act", [(False, "relu"), (True, "gelu")])
+def test_transformer_encoder_layer_forward_backward(device, norm_first, act):
+    layer = nn.TransformerEncoderLayer(
+        16,
+        4,
+        32,
+        dropout=0.1,
+        activation=act,
+        batch_first=True,
+        norm_first=norm_first,
+        device=device,
+        dtype=F32,
+    )
+    assert list(layer.state_dict()) == ENCODER_KEYS
+    p = _random_params(layer, 19)
+    layer.eval()  # dropout off: the layer is then the deterministic math of the reference
+    x = _rng(20).standard_normal((2, 7, 16))
+    pad = np.zeros((2, 7), bool)
+    pad[1, 5:] = True
+    mask = np.where(pad, -np.inf, 0.0)[:, None, None, :]
+    xt = _t(x, device, grad=True)
+    y = layer(xt, src_key_padding_mask=vkgrad.tensor(pad, device=device))
+    assert y.shape == (2, 7, 16)
+    _close(
+        _np(y),
+        _encoder_ref(x, p, 4, norm_first, act, mask),
+        "encoder layer forward",
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    r = _backward(y)
+    grads = _all_grads(layer)
+
+    def loss(pp):
+        return float((_encoder_ref(x, pp, 4, norm_first, act, mask) * r).sum())
+
+    key = (norm_first, act)
+    if key not in _ENCODER_FD:  # the same on every device: computed once
+        gx = _fd_grad(lambda a: float((_encoder_ref(a, p, 4, norm_first, act, mask) * r).sum()), x)
+        _ENCODER_FD[key] = (_fd_params(loss, p, list(p)), gx)
+    fd, gx = _ENCODER_FD[key]
+    for name in p:
+        _close(grads[name], fd[name], f"grad {name}", rtol=1e-3, atol=1e-4)
+    _close(_np(xt.grad), gx, "grad input", rtol=1e-3, atol=1e-4)
+
+
+def test_transformer_encoder_stack(device):
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, device=device, dtype=F32)
+    p = _random_params(layer, 21)
+    enc = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8, device=device))
+    keys = list(enc.state_dict())
+    assert keys == [f"layers.{i}.{k}" for i in range(2) for k in ENCODER_KEYS] + [
+        "norm.weight",
+        "norm.bias",
+    ]
+    # Each layer starts as a copy of the given one, with parameters of its own.
+    assert enc.layers[0].linear1.weight is not enc.layers[1].linear1.weight
+    _close(_np(enc.layers[1].linear1.weight), p["linear1.weight"], "cloned values", rtol=1e-6)
+    vals = _random_params(enc, 22)
+    x = _rng(23).standard_normal((7, 2, 8))  # (S, N, E): batch_first=False
+    causal = np.triu(np.full((7, 7), -np.inf), 1)
+    y = enc(_t(x, device), mask=_t(causal, device), is_causal=True)
+    ref = x.transpose(1, 0, 2)
+    for i in range(2):
+        ref = _encoder_ref(ref, vals, 2, False, "relu", causal, prefix=f"layers.{i}.")
+    ref = _ln_ref(ref, 1, vals["norm.weight"], vals["norm.bias"])
+    _close(_np(y), ref.transpose(1, 0, 2), "encoder stack", atol=1e-4)
+    r = _backward(y)
+    assert len(_all_grads(enc)) == 2 * len(ENCODER_KEYS) + 2
+    assert r is not None
+    with pytest.raises(RuntimeError, match="activation should be relu/gelu"):
+        nn.TransformerEncoderLayer(8, 2, activation="tanh")
