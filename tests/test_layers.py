@@ -871,3 +871,294 @@ def test_transformer_encoder_stack(device):
     assert r is not None
     with pytest.raises(RuntimeError, match="activation should be relu/gelu"):
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+# ---------------------------------------------------------------- convolution / pooling
+
+# The functional convolution and pooling ops come from the conv family; until it is in the
+# build these module tests cannot run.
+needs_conv = pytest.mark.skipif(
+    not hasattr(nn.functional, "conv2d"), reason="nn.functional.conv2d is not in this build"
+)
+
+_NP_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _conv2d_ref(x, w, b, stride, pads, dilation, groups, mode="zeros"):
+    """(N, C, H, W) cross-correlation in float64; pads ((top, bottom), (left, right))."""
+    xp = np.pad(x, ((0, 0), (0, 0)) + tuple(pads), mode=_NP_PAD[mode])
+    n, c, h, wd = xp.shape
+    cout, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (wd - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, cout, ho, wo))
+    og = cout // groups
+    for g in range(groups):
+        xs, ws = xp[:, g * cg : (g + 1) * cg], w[g * og : (g + 1) * og]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[
+                    :,
+                    :,
+                    i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+                ]
+                y[:, g * og : (g + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+    return y if b is None else y + b[None, :, None, None]
+
+
+def _conv_transpose2d_ref(x, w, b, stride, padding, output_padding, groups, dilation=(1, 1)):
+    n, cin, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = stride, padding, output_padding, dilation
+    full = np.zeros(
+        (
+            n,
+            og * groups,
+            (h - 1) * sh + dh * (kh - 1) + 1 + oh,
+            (wd - 1) * sw + dw * (kw - 1) + 1 + ow,
+        )
+    )
+    cg = cin // groups
+    for g in range(groups):
+        xs, ws = x[:, g * cg : (g + 1) * cg], w[g * cg : (g + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                full[
+                    :,
+                    g * og : (g + 1) * og,
+                    i * dh : i * dh + sh * (h - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (wd - 1) + 1 : sw,
+                ] += np.einsum("nchw,co->nohw", xs, ws[:, :, i, j])
+    ho = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
+    wo = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
+    y = full[:, :, ph : ph + ho, pw : pw + wo]
+    return y + b[None, :, None, None]
+
+
+def _check_module_grads(module, xt, x, y, ref, p, what, rtol=1e-3, atol=1e-4):
+    """Gradients of <y, r> for the input and every parameter vs finite differences of ref."""
+    r = _backward(y)
+    grads = _all_grads(module)
+    for name in p:
+        fd = _fd_grad(lambda a, name=name: float((ref(x, {**p, name: a}) * r).sum()), p[name])
+        _close(grads[name], fd, f"{what}: grad {name}", rtol, atol)
+    fd = _fd_grad(lambda a: float((ref(a, p) * r).sum()), x)
+    _close(_np(xt.grad), fd, f"{what}: grad input", rtol, atol)
+
+
+@needs_conv
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_conv2d(device, mode):
+    conv = nn.Conv2d(
+        4,
+        6,
+        (3, 2),
+        stride=(2, 1),
+        padding=(1, 2),
+        dilation=(1, 2),
+        groups=2,
+        padding_mode=mode,
+        device=device,
+        dtype=F32,
+    )
+    assert list(conv.state_dict()) == ["weight", "bias"] and conv.weight.shape == (6, 2, 3, 2)
+    extra = "" if mode == "zeros" else f", padding_mode={mode}"
+    assert repr(conv) == (
+        "Conv2d(4, 6, kernel_size=(3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2), "
+        f"groups=2{extra})"
+    )
+    p = _random_params(conv, 30)
+    x = _rng(31).standard_normal((2, 4, 7, 6))
+    xt = _t(x, device, grad=True)
+    y = conv(xt)
+
+    def ref(xa, pp):
+        return _conv2d_ref(xa, pp["weight"], pp["bias"], (2, 1), ((1, 1), (2, 2)), (1, 2), 2, mode)
+
+    _close(_np(y), ref(x, p), f"conv2d {mode}")
+    _check_module_grads(conv, xt, x, y, ref, p, f"conv2d {mode}")
+
+
+@needs_conv
+def test_conv1d_and_same_padding(device):
+    conv = nn.Conv1d(
+        3, 4, 4, padding="same", padding_mode="circular", bias=False, device=device, dtype=F32
+    )
+    assert repr(conv) == (
+        "Conv1d(3, 4, kernel_size=(4,), stride=(1,), padding=same, bias=False, "
+        "padding_mode=circular)"
+    )
+    assert list(conv.state_dict()) == ["weight"]
+    p = _random_params(conv, 32)
+    x = _rng(33).standard_normal((2, 3, 9))
+    xt = _t(x, device, grad=True)
+    y = conv(xt)
+    assert y.shape == (2, 4, 9)
+
+    def ref(xa, pp):  # total padding 3: 1 before, 2 after, as PyTorch
+        y2 = _conv2d_ref(
+            xa[:, :, None],
+            pp["weight"][:, :, None],
+            None,
+            (1, 1),
+            ((0, 0), (1, 2)),
+            (1, 1),
+            1,
+            "circular",
+        )
+        return y2[:, :, 0]
+
+    _close(_np(y), ref(x, p), "conv1d same circular")
+    _check_module_grads(conv, xt, x, y, ref, p, "conv1d")
+    zeros = nn.Conv1d(3, 4, 3, stride=2, padding=1, device=device, dtype=F32)
+    pz = _random_params(zeros, 34)
+    ref = _conv2d_ref(
+        x[:, :, None], pz["weight"][:, :, None], pz["bias"], (1, 2), ((0, 0), (1, 1)), (1, 1), 1
+    )[:, :, 0]
+    _close(_np(zeros(_t(x, device))), ref, "conv1d strided")
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
+        nn.Conv1d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match="in_channels \\(3\\) must be divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+
+
+@needs_conv
+def test_conv_transpose2d(device):
+    conv = nn.ConvTranspose2d(
+        4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, device=device, dtype=F32
+    )
+    assert conv.weight.shape == (4, 3, 3, 3)
+    assert repr(conv) == (
+        "ConvTranspose2d(4, 6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
+        "output_padding=(1, 1), groups=2)"
+    )
+    p = _random_params(conv, 35)
+    x = _rng(36).standard_normal((2, 4, 3, 4))
+    xt = _t(x, device, grad=True)
+    y = conv(xt)
+    assert y.shape == (2, 6, 6, 8)
+
+    def ref(xa, pp):
+        return _conv_transpose2d_ref(xa, pp["weight"], pp["bias"], (2, 2), (1, 1), (1, 1), 2)
+
+    _close(_np(y), ref(x, p), "conv_transpose2d")
+    _check_module_grads(conv, xt, x, y, ref, p, "conv_transpose2d")
+    # output_size picks output_padding: 5 x 7 is the other size stride 2 allows.
+    plain = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2, device=device, dtype=F32)
+    plain.load_state_dict(conv.state_dict())
+    y2 = plain(_t(x, device), output_size=(5, 8))
+    _close(
+        _np(y2),
+        _conv_transpose2d_ref(x, p["weight"], p["bias"], (2, 2), (1, 1), (0, 1), 2),
+        "conv_transpose2d output_size",
+    )
+    with pytest.raises(ValueError, match="valid sizes range from 5 to 6"):
+        plain(_t(x, device), output_size=(7, 8))
+    with pytest.raises(ValueError, match='Only "zeros" padding mode'):
+        nn.ConvTranspose2d(4, 6, 3, padding_mode="reflect")
+
+
+@needs_conv
+def test_conv_init_statistics():
+    vkgrad.manual_seed(0)
+    for conv, fan_in in [
+        (nn.Conv2d(16, 64, 3), 144),
+        (nn.ConvTranspose2d(16, 32, 3, groups=2), 144),
+        (nn.Conv1d(8, 256, 5, groups=4), 10),
+    ]:
+        bound = 1 / math.sqrt(fan_in)  # kaiming_uniform_(a=sqrt(5)) and the bias rule
+        w, b = _np(conv.weight), _np(conv.bias)
+        assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+        # U(-bound, bound) has std bound / sqrt(3); >= 2560 draws: within 5%.
+        assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound / math.sqrt(3), type(conv)
+        assert np.abs(w).max() > 0.9 * bound and b.std() > 0
+
+
+def _pool_ref(x, k, s, p, kind, count_include_pad=True):
+    """(N, C, H, W) max or average pooling in float64 (floor mode)."""
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=fill)
+    ones = np.pad(np.ones(x.shape[2:]), ((p[0], p[0]), (p[1], p[1])))
+    ho = (xp.shape[2] - k[0]) // s[0] + 1
+    wo = (xp.shape[3] - k[1]) // s[1] + 1
+    win = [
+        (
+            xp[:, :, i : i + s[0] * (ho - 1) + 1 : s[0], j : j + s[1] * (wo - 1) + 1 : s[1]],
+            ones[i : i + s[0] * (ho - 1) + 1 : s[0], j : j + s[1] * (wo - 1) + 1 : s[1]],
+        )
+        for i in range(k[0])
+        for j in range(k[1])
+    ]
+    if kind == "max":
+        return np.max([a for a, _ in win], 0)
+    total = np.sum([a for a, _ in win], 0)
+    count = k[0] * k[1] if count_include_pad else np.sum([c for _, c in win], 0)
+    return total / count
+
+
+@needs_conv
+def test_pooling_2d(device):
+    x = _rng(37).standard_normal((2, 3, 7, 9))
+    xt = _t(x, device, grad=True)
+    mp = nn.MaxPool2d(3, stride=2, padding=1)
+    assert repr(mp) == "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)"
+    y = mp(xt)
+    ref = _pool_ref(x, (3, 3), (2, 2), (1, 1), "max")
+    _close(_np(y), ref, "max_pool2d")
+    r = _backward(y)
+    # The gradient goes to each window's maximum (distinct random values: one per window).
+    g = np.zeros_like(x)
+    flat = x.reshape(2, 3, -1)
+    for idx, val in np.ndenumerate(ref):
+        pos = np.flatnonzero(flat[idx[0], idx[1]] == val)[0]
+        g[idx[0], idx[1]].reshape(-1)[pos] += r[idx]
+    _close(_np(xt.grad), g, "max_pool2d grad")
+    y, ind = nn.MaxPool2d(2, return_indices=True)(_t(x, device))
+    assert ind.dtype == vkgrad.int32 and ind.shape == (2, 3, 3, 4)
+    _close(
+        np.take_along_axis(
+            flat.astype(np.float32), _np(ind).astype(int).reshape(2, 3, -1), 2
+        ).reshape(y.shape),
+        _np(y),
+        "max_pool2d indices",
+        rtol=0,
+        atol=0,
+    )
+
+    for cip in (True, False):
+        ap = nn.AvgPool2d((3, 2), stride=(2, 3), padding=1, count_include_pad=cip)
+        assert repr(ap) == "AvgPool2d(kernel_size=(3, 2), stride=(2, 3), padding=1)"
+        ref = _pool_ref(x, (3, 2), (2, 3), (1, 1), "avg", cip)
+        _close(_np(ap(_t(x, device))), ref, f"avg_pool2d count_include_pad={cip}")
+
+    gap = nn.AdaptiveAvgPool2d(1)
+    assert repr(gap) == "AdaptiveAvgPool2d(output_size=1)"
+    xt.grad = None
+    y = gap(xt)
+    _close(_np(y), x.mean((2, 3), keepdims=True), "global average pooling")
+    r = _backward(y)
+    _close(_np(xt.grad), np.broadcast_to(r / 63, x.shape), "global average pooling grad")
+    ad = nn.AdaptiveAvgPool2d((3, None))(_t(x, device))
+    # Windows [floor(i H / 3), ceil((i + 1) H / 3)) over H = 7: [0, 3), [2, 5), [4, 7).
+    ref = np.stack([x[:, :, a:b].mean(2) for a, b in ((0, 3), (2, 5), (4, 7))], 2)
+    _close(_np(ad), ref, "adaptive_avg_pool2d (3, None)")
+
+
+@needs_conv
+def test_pooling_1d(device):
+    x = _rng(38).standard_normal((2, 3, 10))
+    xt = _t(x, device, grad=True)
+    mp = nn.MaxPool1d(3, stride=2)
+    y = mp(xt)
+    _close(_np(y), _pool_ref(x[:, :, None], (1, 3), (1, 2), (0, 0), "max")[:, :, 0], "max_pool1d")
+    ap = nn.AvgPool1d(4, padding=2)
+    assert repr(ap) == "AvgPool1d(kernel_size=(4,), stride=(4,), padding=(2,))"
+    ref = _pool_ref(x[:, :, None], (1, 4), (1, 4), (0, 2), "avg")[:, :, 0]
+    _close(_np(ap(_t(x, device))), ref, "avg_pool1d")
+    ad = nn.AdaptiveAvgPool1d(4)(_t(x, device))
+    ref = np.stack([x[:, :, a:b].mean(2) for a, b in ((0, 3), (2, 5), (5, 8), (7, 10))], 2)
+    _close(_np(ad), ref, "adaptive_avg_pool1d")
+    assert all(list(m.state_dict()) == [] for m in (mp, ap))
