@@ -535,12 +535,36 @@ def getitem(x, index):
 # ---------------------------------------------------------------- losses
 
 
-def cross_entropy(input, target, reduction: str = "mean"):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int | None = None,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
     """Fused, numerically stable cross entropy from logits.
 
     ``target`` holds class indices (an int32 tensor of shape (N,)) or class probabilities
-    (a float tensor of the input's shape (N, C)).
+    (a float tensor of the input's shape (N, C)). With ``weight``, ``ignore_index`` or
+    ``label_smoothing`` (and (N, C, d1, ...) inputs) it is composed of log_softmax and nll_loss
+    (``library/loss.py``). Without them the fused kernels run, which ignore no target: unlike
+    PyTorch, targets of -100 are ignored only when ``ignore_index=-100`` is given (checking
+    every call would cost a pass over the targets).
     """
+    if weight is not None or ignore_index is not None or label_smoothing:
+        from .library.loss import cross_entropy_options
+
+        return cross_entropy_options(
+            input,
+            target,
+            weight,
+            -100 if ignore_index is None else ignore_index,
+            reduction,
+            float(label_smoothing),
+        )
     _check_reduction("cross_entropy", reduction)
     T = _t()
     if not isinstance(target, T):
