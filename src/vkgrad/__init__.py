@@ -82,4 +82,4 @@ def _export_families() -> None:
 
 _export_families()
 
-from . import nn, optim  # noqa: E402  (after Tensor: both build on it)
+from . import linalg, nn, optim  # noqa: E402  (after Tensor: all build on it)

@@ -1,0 +1,46 @@
+"""The ``smallmat`` kind: batches of small square matrices (solve, Cholesky, determinants).
+
+Inputs: A of shape (batch, n, n) and, for two-input rows, B of shape (batch, n, k); a batch
+of 1 broadcasts. One workgroup per matrix (grid-stride over the batch): the matrix is copied
+to a float32 workspace in global memory (``n * (n + k)`` words per matrix), so there is no
+size limit, and each elimination step is split across the workgroup's 256 threads. The
+work per matrix is O(n^3) on one workgroup: meant for n up to a few hundred.
+"""
+
+from __future__ import annotations
+
+from ....dtypes import float32
+from .. import DT_CODE
+from . import runner, variants
+
+
+@runner("smallmat")
+def run(be, op, inputs, attrs, out) -> None:
+    a = inputs[0]
+    b = inputs[1] if op.nin > 1 else None
+    batch = out.shape[0]
+    n = a.shape[-1]
+    k = b.shape[-1] if b is not None else 0
+    if out.size == 0:
+        return
+    work = be._new((max(1, batch * n * (n + k)),), float32)
+    sa = 0 if a.shape[0] == 1 else n * n
+    sb = 0 if b is None or b.shape[0] == 1 else n * k
+    defines = {
+        "D0": DT_CODE[out.dtype.name],
+        "D1": DT_CODE[a.dtype.name],
+        "D2": DT_CODE[(b if b is not None else a).dtype.name],
+    }
+    bufs = [out.buf, a.buf, b.buf if b is not None else be._dummy, work.buf]
+    reads = [a.buf] + ([b.buf] if b is not None else [])
+    hold = [out.storage, work.storage, a.storage] + ([b.storage] if b is not None else [])
+    groups = (max(1, min(batch, be.max_groups)), 1, 1)
+    push = be._push([batch, n, k, sa, sb], be._scalar_attrs(op, attrs))
+    be._dispatch(op.name, defines, bufs, groups, push, reads, [out.buf, work.buf], hold)
+
+
+@variants("smallmat")
+def variant_list(op) -> list:
+    return [
+        (op.name, {"D0": f, "D1": f, "D2": f}) for f in (DT_CODE["float32"], DT_CODE["float16"])
+    ]
