@@ -205,3 +205,26 @@ def test_linalg_errors():
         vkgrad.ones(4, 3, 1),
     )
     _raises(NotImplementedError, "atol/rtol", LA.pinv, vkgrad.ones(3, 2), rtol=1e-3)
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+def test_vulkan_grid_stride_over_batch(dev):
+    # Fewer workgroups than matrices: each workgroup loops over several, in f16 too (odd n * n:
+    # matrices start mid-word, so the packed half stores of neighbours share words).
+    rng = np.random.default_rng(5)
+    a = wellcond(positive=True)(rng, (10, 5, 5))
+    s = spd(rng, (10, 5, 5))
+    for dt, rel in (("f32", 1e-5), ("f16", 5e-3)):
+        A = vkgrad.tensor(a, dtype=dt, device=dev)
+        S = vkgrad.tensor(s, dtype=dt, device=dev)
+        a64, s64 = A.numpy().astype(np.float64), S.numpy().astype(np.float64)
+        be = A.device.backend
+        old = be.max_groups
+        try:
+            be.max_groups = 3
+            inv, lo, ld = LA.inv(A).numpy(), LA.cholesky(S).numpy(), vkgrad.logdet(A).numpy()
+        finally:
+            be.max_groups = old
+        _close_per_matrix(inv, np.linalg.inv(a64), rel)
+        _close_per_matrix(lo, np.linalg.cholesky(s64), rel)
+        np.testing.assert_allclose(ld, np.linalg.slogdet(a64)[1], rtol=rel, atol=rel)
