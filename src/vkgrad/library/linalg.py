@@ -13,10 +13,14 @@ The public ``torch.linalg``-style functions are exported as ``vkgrad.linalg``.
 from __future__ import annotations
 
 from collections import namedtuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..ops import F, _row, broadcast_shapes
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = [
@@ -79,7 +83,7 @@ def _float_input(op: str, x) -> None:
 # ---------------------------------------------------------------- products on the matmul row
 
 
-def mm(input, mat2):
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Matrix product of two 2-D tensors: (n, k) @ (k, m) -> (n, m).
 
     >>> vkgrad.mm(vkgrad.ones(2, 3), vkgrad.ones(3, 4)).shape   # (2, 4)
@@ -100,7 +104,7 @@ def mm(input, mat2):
     return F.reshape(out, (n, m))
 
 
-def bmm(input, mat2):
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of 3-D tensors with equal batch: (b, n, k) @ (b, k, m).
 
     >>> vkgrad.bmm(vkgrad.ones(5, 2, 3), vkgrad.ones(5, 3, 4)).shape   # (5, 2, 4)
@@ -119,7 +123,7 @@ def bmm(input, mat2):
     return F.call("matmul", input, mat2, ta=0, tb=0)
 
 
-def mv(input, vec):
+def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix-vector product: (n, m) @ (m,) -> (n,).
 
     >>> vkgrad.mv(vkgrad.ones(2, 3), vkgrad.ones(3))   # tensor([3., 3.])
@@ -141,7 +145,7 @@ def mv(input, vec):
     return F.reshape(out, (n,))
 
 
-def dot(input, other):
+def dot(input: Tensor, other: Tensor) -> Tensor:
     """Inner product of two 1-D tensors of equal size (a 0-d result).
 
     >>> vkgrad.dot(vkgrad.ones(3), vkgrad.ones(3))   # tensor(3.)
@@ -162,7 +166,7 @@ def dot(input, other):
     return F.reshape(out, ())
 
 
-def outer(input, vec2):
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """Outer product of two 1-D tensors: (n,), (m,) -> (n, m).
 
     >>> vkgrad.outer(vkgrad.ones(2), vkgrad.ones(3)).shape   # (2, 3)
@@ -176,7 +180,7 @@ def outer(input, vec2):
     return F.mul(F.unsqueeze(input, 1), F.unsqueeze(vec2, 0))
 
 
-def ger(input, vec2):
+def ger(input: Tensor, vec2: Tensor) -> Tensor:
     """Alias of :func:`outer`.
 
     >>> vkgrad.ger(vkgrad.ones(2), vkgrad.ones(3)).shape   # (2, 3)
@@ -253,7 +257,7 @@ def _to_order(x, labels: list, order: list):
     return F.permute(x, [labels.index(lb) for lb in order]) if labels != order else x
 
 
-def einsum(equation: str, *operands):
+def einsum(equation: str, *operands: Tensor) -> Tensor:
     """Einstein summation over one or two operands, as ``torch.einsum``.
 
     Repeated subscripts in one operand take diagonals, subscripts absent from the output are
@@ -366,7 +370,7 @@ def _roll_matrix(shift: int) -> np.ndarray:
     return p
 
 
-def cross(input, other, dim: int | None = None):
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     """Cross product of 3-vectors along ``dim`` (inputs broadcast).
 
     ``dim=None`` takes the first dim of size 3, as ``torch.cross``; ``vkgrad.linalg.cross``
@@ -540,7 +544,7 @@ def _solve_general(op: str, a, b, row: str, caller: str, **attrs):
     return F.reshape(x, batch + (n, k))
 
 
-def solve(A, B, *, left: bool = True):
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """Solve ``A X = B`` (``X A = B`` with ``left=False``) for square, invertible A.
 
     B is a batch of vectors (shape (*, n)) or of matrices (*, n, k); batch dims broadcast.
@@ -561,7 +565,9 @@ def solve(A, B, *, left: bool = True):
     return _solve_general("linalg.solve", A, B, "linalg_solve", "linalg.solve")
 
 
-def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False):
+def solve_triangular(
+    A: Tensor, B: Tensor, *, upper: bool, left: bool = True, unitriangular: bool = False
+) -> Tensor:
     """Solve ``A X = B`` (``X A = B`` with ``left=False``) for triangular A.
 
     Only the triangle that ``upper`` names is read (and its diagonal, unless unitriangular).
@@ -589,7 +595,7 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
     )
 
 
-def inv(A):
+def inv(A: Tensor) -> Tensor:
     """The inverse of square, invertible matrices (batched over leading dims).
 
     >>> vkgrad.linalg.inv(2 * vkgrad.eye(2))   # 0.5 * eye
@@ -600,7 +606,7 @@ def inv(A):
     return F.reshape(x, batch + (n, n))
 
 
-def inverse(input):
+def inverse(input: Tensor) -> Tensor:
     """Alias of :func:`vkgrad.linalg.inv` (``torch.inverse``).
 
     >>> vkgrad.inverse(2 * vkgrad.eye(2))   # 0.5 * eye
@@ -611,7 +617,7 @@ def inverse(input):
 SlogdetResult = namedtuple("slogdet", "sign logabsdet")
 
 
-def slogdet(A):
+def slogdet(A: Tensor) -> SlogdetResult:
     """(sign, log|det|) of square matrices; sign is 0 and logabsdet -inf when singular.
 
     >>> vkgrad.linalg.slogdet(-2 * vkgrad.eye(3))   # sign -1, logabsdet 3 log 2
@@ -623,7 +629,7 @@ def slogdet(A):
     return SlogdetResult(sign, logabs)
 
 
-def det(A):
+def det(A: Tensor) -> Tensor:
     """Determinant of square matrices (batched), from the LU factorisation.
 
     The gradient is ``det(A) A^-T``: defined for invertible A only (NaN/inf otherwise).
@@ -634,7 +640,7 @@ def det(A):
     return F.mul(sign, F.exp(logabs))
 
 
-def logdet(input):
+def logdet(input: Tensor) -> Tensor:
     """log(det(A)): NaN where det < 0, -inf where det = 0 (as ``torch.logdet``).
 
     >>> vkgrad.logdet(2 * vkgrad.eye(3))   # tensor(2.0794)
@@ -643,7 +649,7 @@ def logdet(input):
     return F.where(F.call("lt", sign, 0.0), float("nan"), logabs)
 
 
-def cholesky(A, *, upper: bool = False):
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """Cholesky factor L (lower, ``A = L L^T``) of symmetric positive-definite matrices;
     ``upper=True`` gives ``U = L^T``. Only the lower triangle of A is read.
 
@@ -655,7 +661,7 @@ def cholesky(A, *, upper: bool = False):
     return _mT(lo) if upper else lo
 
 
-def pinv(A, *, atol=None, rtol=None, hermitian: bool = False):
+def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """Moore-Penrose pseudo-inverse of full-rank matrices (batched), from the normal
     equations of the smaller side: ``(A^T A)^-1 A^T`` for tall A, ``A^T (A A^T)^-1`` for
     wide A. Rank-deficient inputs are not supported (their normal matrix is singular).
@@ -678,7 +684,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian: bool = False):
     return _mT(solve(F.matmul(A, at), A))
 
 
-def vecdot(x, y, *, dim: int = -1):
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """Dot products of (broadcast) vectors along ``dim``.
 
     >>> vkgrad.linalg.vecdot(vkgrad.ones(2, 3), vkgrad.ones(3))   # tensor([3., 3.])
@@ -687,7 +693,7 @@ def vecdot(x, y, *, dim: int = -1):
     return F.sum(F.mul(x, y), dim)
 
 
-def linalg_cross(input, other, *, dim: int = -1):
+def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     """Cross product of 3-vectors along ``dim`` (default: the last), inputs broadcast.
 
     >>> vkgrad.linalg.cross(vkgrad.tensor([1., 0, 0]), vkgrad.tensor([0., 1, 0]))
