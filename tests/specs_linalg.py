@@ -139,6 +139,8 @@ _EINSUM = {
     "broadcast_one": ("bij,bjk->bik", [(1, 3, 4), (2, 4, 5)]),
     "upper": ("iJ,Jk->ik", [(3, 4), (4, 2)]),
     "spaces": ("i j , j k -> i k", [(2, 3), (3, 2)]),
+    "three": ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    "three_shared": ("bi,bj,bk->bijk", [(2, 3), (2, 1), (2, 4)]),
 }
 for _name, (_eq, _shapes) in _EINSUM.items():
     spec(

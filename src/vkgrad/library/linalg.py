@@ -258,11 +258,11 @@ def _to_order(x, labels: list, order: list):
 
 
 def einsum(equation: str, *operands: Tensor) -> Tensor:
-    """Einstein summation over one or two operands, as ``torch.einsum``.
+    """Einstein summation, as ``torch.einsum``.
 
     Repeated subscripts in one operand take diagonals, subscripts absent from the output are
-    summed, and the rest reduces to one batched matmul: ``(batch, left, contracted) @
-    (batch, contracted, right)``.
+    summed, and each pair of operands (left to right) reduces to one batched matmul:
+    ``(batch, left, contracted) @ (batch, contracted, right)``.
 
     >>> vkgrad.einsum("bij,bjk->bik", vkgrad.ones(2, 3, 4), vkgrad.ones(2, 4, 5)).shape
     """
@@ -271,11 +271,8 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
     if not isinstance(equation, str):
         raise TypeError(f"einsum(): the equation must be a string, got {type(equation).__name__}")
     _check_tensors("einsum", *operands)
-    if len(operands) not in (1, 2):
-        raise NotImplementedError(
-            f"einsum(): one or two operands are supported, got {len(operands)}; contract "
-            f"them pairwise"
-        )
+    if not operands:
+        raise ValueError("einsum(): at least one operand is needed")
     eq = equation.replace(" ", "")
     if eq.count("->") > 1:
         raise ValueError(f"einsum(): more than one '->' in {equation!r}")
@@ -315,8 +312,20 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
         out = ell + sorted(lb for lb, c in counts.items() if c == 1)
 
     xs = list(operands)
-    if len(xs) == 2:
-        _same_dtype("einsum", xs[0], xs[1])
+    for x in xs[1:]:
+        _same_dtype("einsum", xs[0], x)
+    # One size per label; size-1 dims broadcast against the others.
+    size: dict = {}
+    for x, ls in zip(xs, labels):
+        for d, lb in enumerate(ls):
+            s = x.shape[d]
+            if lb in size and size[lb] != s and 1 not in (size[lb], s):
+                raise ValueError(
+                    f"einsum(): subscript {lb if isinstance(lb, str) else '...'!r} has sizes "
+                    f"{size[lb]} and {s} in {equation!r}, which do not broadcast"
+                )
+            if s != 1 or lb not in size:
+                size[lb] = s
     # Per operand: diagonals, then sum the labels no one else needs.
     for k in range(len(xs)):
         x, ls = _diagonals(xs[k], labels[k])
@@ -326,37 +335,41 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
             x = F.sum(x, gone)
             ls = [lb for d, lb in enumerate(ls) if d not in gone]
         xs[k], labels[k] = x, ls
-    if len(xs) == 1:
-        return _to_order(xs[0], labels[0], out)
+    # Contract left to right, keeping the labels the output or a later operand needs.
+    while len(xs) > 1:
+        later = {lb for ls in labels[2:] for lb in ls}
+        union = labels[0] + [lb for lb in labels[1] if lb not in labels[0]]
+        keep = [lb for lb in union if lb in out or lb in later]
+        x, ls = _contract2(xs[0], labels[0], xs[1], labels[1], keep, size)
+        xs[:2], labels[:2] = [x], [ls]
+    return _to_order(xs[0], labels[0], out)
 
-    (a, b), (la, lb_) = xs, labels
-    size = {}
-    for x, ls in ((a, la), (b, lb_)):
-        for d, lb in enumerate(ls):
-            s = x.shape[d]
-            if lb in size and size[lb] != s and 1 not in (size[lb], s):
-                raise ValueError(
-                    f"einsum(): subscript {lb if isinstance(lb, str) else '...'!r} has sizes "
-                    f"{size[lb]} and {s} in {equation!r}, which do not broadcast"
-                )
-            size[lb] = max(size.get(lb, s), s) if s != 1 else size.get(lb, s)
 
-    def full(x, ls):  # broadcast size-1 dims of shared labels
+def _contract2(a, la: list, b, lb: list, keep: list, size: dict):
+    """sum over the labels not in ``keep`` of a * b, as one batched matmul
+    ``(batch, left, contracted) @ (batch, contracted, right)``; returns (result, its labels)."""
+
+    def full(x, ls):  # broadcast size-1 dims to the label's size
         want = tuple(size[lb] for lb in ls)
         return F.expand(x, want) if want != tuple(x.shape) else x
 
-    a, b = full(a, la), full(b, lb_)
-    batch = [lb for lb in la if lb in lb_ and lb in out]
-    contract = [lb for lb in la if lb in lb_ and lb not in out]
-    left = [lb for lb in la if lb not in lb_]
-    right = [lb for lb in lb_ if lb not in la]
-    nb, m, k, n = (_prod(size[lb] for lb in g) for g in (batch, left, contract, right))
+    def drop(x, ls, other):  # labels of one side only that are not kept: sum them first
+        gone = [d for d, lb in enumerate(ls) if lb not in keep and lb not in other]
+        if not gone:
+            return x, ls
+        return F.sum(x, gone), [lb for d, lb in enumerate(ls) if d not in gone]
+
+    (a, la), (b, lb) = drop(full(a, la), la, lb), drop(full(b, lb), lb, la)
+    batch = [x for x in la if x in lb and x in keep]
+    contract = [x for x in la if x in lb and x not in keep]
+    left = [x for x in la if x not in lb]
+    right = [x for x in lb if x not in la]
+    nb, m, k, n = (_prod(size[x] for x in g) for g in (batch, left, contract, right))
     a3 = F.reshape(_to_order(a, la, batch + left + contract), (nb, m, k))
-    b3 = F.reshape(_to_order(b, lb_, batch + contract + right), (nb, k, n))
+    b3 = F.reshape(_to_order(b, lb, batch + contract + right), (nb, k, n))
     res = F.call("matmul", a3, b3, ta=0, tb=0)
     got = batch + left + right
-    res = F.reshape(res, tuple(size[lb] for lb in got))
-    return _to_order(res, got, out)
+    return F.reshape(res, tuple(size[x] for x in got)), got
 
 
 # ---------------------------------------------------------------- cross
