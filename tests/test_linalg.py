@@ -87,8 +87,8 @@ def test_large_batch_solve_backward(dev):
 @pytest.mark.parametrize("dev", LARGE)
 def test_large_bmm_and_einsum(dev):
     rng = np.random.default_rng(4)
-    a = rng.uniform(-1, 1, (1000, 7, 33)).astype(np.float32)  # 231000 elements
-    b = rng.uniform(-1, 1, (1000, 33, 5)).astype(np.float32)
+    a = rng.uniform(-1, 1, (400, 9, 33)).astype(np.float32)  # 118800 elements
+    b = rng.uniform(-1, 1, (400, 33, 5)).astype(np.float32)
     A, B = _t(a, dev, True), _t(b, dev, True)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     bound = 1e-5 * (np.abs(a64) @ np.abs(b64)) + 1e-6
@@ -227,3 +227,21 @@ def test_vulkan_grid_stride_over_batch(dev):
         _close_per_matrix(inv, np.linalg.inv(a64), rel)
         _close_per_matrix(lo, np.linalg.cholesky(s64), rel)
         np.testing.assert_allclose(ld, np.linalg.slogdet(a64)[1], rtol=rel, atol=rel)
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+def test_lavapipe_loop_limit_is_an_error(dev):
+    a = _t(3 * np.eye(400), dev)
+    from vkgrad.backends.vulkan import enumerate_devices
+
+    if enumerate_devices()[a.device.backend.index]["device_type"] != "cpu":
+        pytest.skip("only CPU Vulkan devices (lavapipe) limit loop iterations")
+    with pytest.raises(
+        RuntimeError, match=r"linalg_slogdet: 1 matrices of size 400x400 .*lavapipe"
+    ):
+        LA.det(a)
+    # Just under the limit still runs, and correctly.
+    rng = np.random.default_rng(6)
+    m = wellcond()(rng, (350, 350)).astype(np.float32)
+    got = LA.slogdet(_t(m, dev)).logabsdet.item()
+    np.testing.assert_allclose(got, np.linalg.slogdet(m.astype(np.float64))[1], rtol=1e-5)
