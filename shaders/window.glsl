@@ -1,7 +1,8 @@
 // window.glsl: kernels over the sliding windows of (N, C, H, W) images, one output element per
 // thread (f16: one output word). Bindings: 0 out, 1 in0, 2 in1. Push: u0 n (outputs), u1 N,
 // u2 C, u3 H, u4 W (image), u5 Ho, u6 Wo (grid), u7 kh, u8 kw, u9 sh, u10 sw, u11 pad top,
-// u12 pad left, u13 dh, u14 dw, u15 count_include_pad, u16 divisor (f32 bits, 0: none).
+// u12 pad left, u13 dh, u14 dw, u15 count_include_pad, u16 divisor (f32 bits, 0: none),
+// u17 out_channels, u18 groups (convolutions).
 #include "common.glsl"
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
@@ -24,6 +25,8 @@ layout(std430, binding = 2) readonly buffer In1 { uint in1[]; };
 #define PL int(pc.u[12])
 #define DH int(pc.u[13])
 #define DW int(pc.u[14])
+#define COUT pc.u[17]
+#define GROUPS pc.u[18]
 
 // The value of output element i.
 float compute(uint i);

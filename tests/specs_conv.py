@@ -13,6 +13,8 @@ import vkgrad.nn.functional as NF
 
 # Public op names this family must cover with at least one spec (test_ops checks).
 WANTED: list[str] = [
+    "unfold",
+    "fold",
     "conv1d",
     "conv2d",
     "conv_transpose2d",
@@ -169,6 +171,86 @@ def _as_1d(ref2d):
 def _unbatched(ref):
     return lambda x, *a, **kw: ref(x[None], *a, **kw)[0]
 
+
+def _taps(size, k, s, p, d):
+    """(window positions, padded size) along one axis."""
+    n = (size + 2 * p - d * (k - 1) - 1) // s + 1
+    return n, size + 2 * p
+
+
+def ref_unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = map(_pair, (kernel_size, dilation, padding, stride))
+    n, c, h, w = x.shape
+    ho, _ = _taps(h, kh, sh, ph, dh)
+    wo, _ = _taps(w, kw, sw, pw, dw)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((n, c, kh, kw, ho, wo))
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i, j] = xp[:, :, i * dh :: sh, j * dw :: sw][:, :, :ho, :wo]
+    return out.reshape(n, c * kh * kw, ho * wo)
+
+
+def ref_fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = map(
+        _pair, (output_size, kernel_size, dilation, padding, stride)
+    )
+    n = cols.shape[0]
+    c = cols.shape[1] // (kh * kw)
+    ho, hp = _taps(h, kh, sh, ph, dh)
+    wo, wp = _taps(w, kw, sw, pw, dw)
+    cols = cols.reshape(n, c, kh, kw, ho, wo)
+    out = np.zeros((n, c, hp + kh * dh, wp + kw * dw))
+    for i in range(kh):
+        for j in range(kw):
+            for oh in range(ho):
+                out[:, :, oh * sh + i * dh, j * dw : j * dw + wo * sw : sw][:, :, :wo] += cols[
+                    :, :, i, j, oh
+                ]
+    return out[:, :, ph : ph + h, pw : pw + w]
+
+
+# ---------------------------------------------------------------- unfold / fold
+
+_UNFOLD = {
+    "basic": ((2, 3, 7, 7), dict(kernel_size=3)),
+    "stride_pad_dil": (
+        (1, 2, 7, 6),
+        dict(kernel_size=(2, 3), dilation=(2, 1), padding=1, stride=(2, 1)),
+    ),
+}
+for _name, (_xs, _kw) in _UNFOLD.items():
+    spec(
+        f"unfold_{_name}",
+        lambda x, _k=_kw: NF.unfold(x, **_k),
+        lambda x, _k=_kw: ref_unfold(x, **_k),
+        [_xs],
+    )
+spec(
+    "unfold_unbatched",
+    lambda x: NF.unfold(x, 2),
+    _unbatched(lambda x: ref_unfold(x, 2)),
+    [(2, 5, 5)],
+)
+_FOLD = {
+    # name: (cols shape, output_size, kwargs)
+    "basic": ((2, 12, 16), (5, 5), dict(kernel_size=2)),
+    "stride_pad": ((1, 18, 12), (7, 6), dict(kernel_size=3, stride=2, padding=1)),
+    "dilation": ((1, 4, 25), (7, 5), dict(kernel_size=(2, 1), dilation=(2, 1), stride=1)),
+}
+for _name, (_xs, _size, _kw) in _FOLD.items():
+    spec(
+        f"fold_{_name}",
+        lambda x, _s=_size, _k=_kw: NF.fold(x, _s, **_k),
+        lambda x, _s=_size, _k=_kw: ref_fold(x, _s, **_k),
+        [_xs],
+    )
+spec(
+    "fold_unbatched",
+    lambda x: NF.fold(x, (3, 4), 2),
+    _unbatched(lambda x: ref_fold(x, (3, 4), 2)),
+    [(8, 6)],
+)
 
 # ---------------------------------------------------------------- conv2d
 

@@ -11,7 +11,9 @@ from specs_conv import (
     ref_avg_pool2d,
     ref_conv2d,
     ref_conv_transpose2d,
+    ref_fold,
     ref_max_pool2d,
+    ref_unfold,
 )
 
 import vkgrad
@@ -98,6 +100,19 @@ def test_large_conv1d_and_transpose(dev):
     ref = ref_conv_transpose2d(x.astype(np.float64), w.astype(np.float64), **kw)
     terms = ref_conv_transpose2d(np.abs(x), np.abs(w), **kw)
     _close(out.numpy(), ref, terms, f"conv_transpose2d on {dev}")
+
+
+@pytest.mark.parametrize("dev", LARGE)
+def test_large_unfold_fold(dev):
+    x = _big((8, 16, 32, 31), 21)
+    kw = dict(kernel_size=3, dilation=(1, 2), padding=1, stride=(2, 1))
+    got = F.unfold(vkgrad.tensor(x, device=dev), **kw).numpy()
+    np.testing.assert_array_equal(got, ref_unfold(x, **kw).astype(np.float32))
+    cols = _big(got.shape, 22)
+    back = F.fold(vkgrad.tensor(cols, device=dev), (32, 31), **kw).numpy()
+    ref = ref_fold(cols.astype(np.float64), (32, 31), **kw)
+    terms = ref_fold(np.abs(cols), (32, 31), **kw)
+    _close(back, ref, terms, f"fold on {dev}")
 
 
 # ---------------------------------------------------------------- pooling
@@ -298,6 +313,9 @@ def _t(*shape):
         (lambda: F.avg_pool1d(_t(1, 4, 4), 2, stride=(1, 2)), "stride must be an int or"),
         (lambda: F.adaptive_avg_pool2d(_t(1, 1, 4, 4), (2, 2, 2)), "output_size must have 2"),
         (lambda: F.adaptive_avg_pool2d(_t(1, 1, 4, 4), 0), "must be positive"),
+        (lambda: F.unfold(_t(1, 2, 2, 2), 3), r"unfold: input \(1, 2, 2, 2\): the kernel"),
+        (lambda: F.fold(_t(1, 8, 8), (4, 4), 2), r"fold: input \(1, 8, 8\) has 8 windows"),
+        (lambda: F.fold(_t(1, 7, 9), (4, 4), 2), r"dim 1 \(7\) must be a multiple"),
     ],
 )
 def test_errors_name_the_op_and_shapes(call, match):

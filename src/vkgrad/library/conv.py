@@ -6,17 +6,22 @@ The family's rows (added to ``ops.OPS``), their backward rules and the public fu
 Every kernel here works on (N, C, H, W) images; the 1-d forms run as images of height 1. The
 rows are of kind ``window`` (``backends/vulkan/kinds/window.py``) and share one geometry:
 
-``image``     (C, H, W) of the image side (the input of im2col and of the pools)
-``grid``      (Ho, Wo): the window positions (the output of im2col and of the pools)
+``image``     (C, H, W) of the image side (the input of conv2d, im2col and the pools)
+``grid``      (Ho, Wo): the window positions (their outputs)
 ``kernel``    (kh, kw), ``stride`` (sh, sw), ``dilation`` (dh, dw)
 ``padding``   (top, left): the offset of window (0, 0); padding at the bottom/right is implied
               by ``grid`` (so "same" with an even kernel pads one more on the right, as PyTorch)
 
-Convolution is im2col + the batched tiled matmul; its backward comes from the rules of matmul
-and of im2col, whose adjoint is col2im (each pixel gathers the windows that cover it, so no
-atomics). Max pooling is an argmax row (int32 flat indices, as PyTorch's ``return_indices``)
-and a gather row; its backward gathers, per pixel, the gradients of the windows whose argmax
-it is. Average pools are linear rows whose backward rows are their adjoints.
+Convolution is three direct rows (conv2d, its input gradient, its weight gradient), each one
+thread per output element on Vulkan: on few channels a tiled GEMM over im2col columns wastes
+most of each 64x64 tile, and on CPU Vulkan its barriers dominate (measured 3-4x slower on
+lavapipe for a 16-channel 3x3 layer). The NumPy kernels use strided windows and BLAS.
+conv_transpose2d is the input-gradient row. Every backward row gathers (each pixel sums the
+windows that cover it), so none needs atomics. im2col/col2im are ``unfold``/``fold``.
+
+Max pooling is an argmax row (int32 flat indices, as PyTorch's ``return_indices``) and a gather
+row; its backward gathers, per pixel, the gradients of the windows whose argmax it is. Average
+pools are linear rows whose backward rows are their adjoints.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from ..ops import F, _row
 __all__: list[str] = []
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = [
+    "unfold",
+    "fold",
     "conv1d",
     "conv2d",
     "conv_transpose2d",
@@ -113,6 +120,88 @@ def _adjoint(kernel: str, nin: int = 1):
 
 _row("im2col", "window", 1, _adjoint("col2im"), attrs=_GEOMETRY, shape=_shape_im2col)
 _row("col2im", "window", 1, _adjoint("im2col"), attrs=_GEOMETRY, shape=_shape_col2im)
+
+# Convolution, direct: x (N, C, H, W) and w (C_out, C/groups, kh, kw) -> y (N, C_out, Ho, Wo),
+# and its two backward rows. The three are bilinear and each one's adjoints are the other two,
+# so their rules close the family (double backward included).
+_CONV = _GEOMETRY + ("out_channels", "groups")
+
+
+def _conv_shapes(op: str, a) -> tuple:
+    c, h, w = a["image"]
+    cout, groups = a["out_channels"], a["groups"]
+    return (c, h, w), (cout, c // groups) + tuple(a["kernel"]), (cout,) + tuple(a["grid"])
+
+
+def _shape_conv(s, a):
+    image, wshape, grid = _conv_shapes("conv2d", a)
+    n = _batch("conv2d", s[0])
+    _expect("conv2d", s[0], (n,) + image, "input")
+    _expect("conv2d", s[1], wshape, "weight")
+    return (n,) + grid
+
+
+def _shape_conv_bw_input(s, a):
+    image, wshape, grid = _conv_shapes("conv2d_backward_input", a)
+    n = _batch("conv2d_backward_input", s[0])
+    _expect("conv2d_backward_input", s[0], (n,) + grid, "gradient")
+    _expect("conv2d_backward_input", s[1], wshape, "weight")
+    return (n,) + image
+
+
+def _shape_conv_bw_weight(s, a):
+    image, wshape, grid = _conv_shapes("conv2d_backward_weight", a)
+    n = _batch("conv2d_backward_weight", s[0])
+    _expect("conv2d_backward_weight", s[0], (n,) + image, "input")
+    _expect("conv2d_backward_weight", s[1], (n,) + grid, "gradient")
+    return wshape
+
+
+def _conv_rule(ctx, g):
+    x, w = ctx.inputs
+    need_x, need_w = ctx.needs_input_grad
+    gx = F.call("conv2d_backward_input", g, w, **ctx.attrs) if need_x else None
+    gw = F.call("conv2d_backward_weight", x, g, **ctx.attrs) if need_w else None
+    return gx, gw
+
+
+def _conv_bw_input_rule(ctx, h):
+    # out = dx(g, w): <h, dx(g, w)> = <conv(h, w), g> = <w, dw(h, g)>
+    g, w = ctx.inputs
+    need_g, need_w = ctx.needs_input_grad
+    gg = F.call("conv2d", h, w, **ctx.attrs) if need_g else None
+    gw = F.call("conv2d_backward_weight", h, g, **ctx.attrs) if need_w else None
+    return gg, gw
+
+
+def _conv_bw_weight_rule(ctx, h):
+    # out = dw(x, g): <h, dw(x, g)> = <conv(x, h), g> = <x, dx(g, h)>
+    x, g = ctx.inputs
+    need_x, need_g = ctx.needs_input_grad
+    gx = F.call("conv2d_backward_input", g, h, **ctx.attrs) if need_x else None
+    gg = F.call("conv2d", x, h, **ctx.attrs) if need_g else None
+    return gx, gg
+
+
+_row("conv2d", "window", 2, _conv_rule, attrs=_CONV, saves="i", shape=_shape_conv)
+_row(
+    "conv2d_backward_input",
+    "window",
+    2,
+    _conv_bw_input_rule,
+    attrs=_CONV,
+    saves="i",
+    shape=_shape_conv_bw_input,
+)
+_row(
+    "conv2d_backward_weight",
+    "window",
+    2,
+    _conv_bw_weight_rule,
+    attrs=_CONV,
+    saves="i",
+    shape=_shape_conv_bw_weight,
+)
 
 # Max pooling: flat argmax per window (first max; -1 for a window of padding only), then a
 # gather of the values; the gather's adjoint sends each window's gradient to its argmax.
@@ -300,27 +389,10 @@ def _conv2d(op, x, w, bias, s, before, after, d, groups, shapes):
         )
     grid = ((ph - eh) // s[0] + 1, (pw - ew) // s[1] + 1)
     geo = dict(image=(c, h, wd), grid=grid, kernel=(kh, kw), stride=s, padding=before, dilation=d)
-    cols = F.call("im2col", x, **geo)  # (N, C kh kw, L)
-    ck, length = cg * kh * kw, grid[0] * grid[1]
-    if groups == 1:
-        y = F.call("matmul", F.reshape(w, (1, cout, ck)), cols, ta=0, tb=0)
-    else:
-        wg = _per_batch(F.reshape(w, (1, groups, cout // groups, ck)), n)
-        cols = F.reshape(cols, (n * groups, ck, length))
-        y = F.call("matmul", wg, cols, ta=0, tb=0)
-    y = F.reshape(y, (n, cout) + grid)
+    y = F.call("conv2d", x, w, out_channels=cout, groups=groups, **geo)
     if bias is not None:
         y = F.add(y, F.reshape(bias, (cout, 1, 1)))
     return y
-
-
-def _per_batch(wg, n: int):
-    """(1, G, M, K) grouped weights -> (N G, M, K): the matmul kind reuses a batch of 1 only,
-    so the (small) weights are repeated per sample; backward sums them back."""
-    _, g, m, k = wg.shape
-    if n > 1:
-        wg = F.expand(wg, (n, g, m, k))
-    return F.reshape(wg, (n * g, m, k))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
@@ -395,16 +467,9 @@ def conv_transpose2d(
             f"{op}: output size ({ho} x {wo}) is too small for input {tuple(input.shape)}, "
             f"weight {tuple(weight.shape)}, stride {s}, padding {p}"
         )
-    ck, length = cog * kh * kw, h * wd
-    if groups == 1:
-        wg = F.reshape(weight, (1, cin, ck))
-        xs = F.reshape(x, (n, cin, length))
-    else:
-        wg = _per_batch(F.reshape(weight, (1, groups, cin // groups, ck)), n)
-        xs = F.reshape(x, (n * groups, cin // groups, length))
-    cols = F.reshape(F.call("matmul", wg, xs, ta=1, tb=0), (n, cout * kh * kw, length))
+    # The adjoint of conv2d from (N, C_out, Ho, Wo) to (N, C_in, H, W): its input gradient.
     geo = dict(image=(cout, ho, wo), grid=(h, wd), kernel=(kh, kw), stride=s, padding=p, dilation=d)
-    y = F.call("col2im", cols, **geo)
+    y = F.call("conv2d_backward_input", x, weight, out_channels=cin, groups=groups, **geo)
     if bias is not None:
         y = F.add(y, F.reshape(bias, (cout, 1, 1)))
     return F.squeeze(y, 0) if unbatched else y
@@ -594,3 +659,82 @@ def adaptive_avg_pool1d(input, output_size):
     >>> y = F.adaptive_avg_pool1d(vkgrad.ones(2, 3, 10), 4)   # shape (2, 3, 4)
     """
     return _adaptive("adaptive_avg_pool1d", input, output_size, 1)
+
+
+# ---------------------------------------------------------------- unfold / fold
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: the sliding windows of (N, C, H, W) or (C, H, W) as columns
+    (N, C kH kW, L), L the number of window positions (PyTorch's order).
+
+    >>> cols = F.unfold(vkgrad.ones(1, 2, 4, 4), 2)   # shape (1, 8, 9)
+    """
+    op = "unfold"
+    x, unbatched = _as_batched(op, input, 2)
+    k = _tuple(op, "kernel_size", kernel_size, 2)
+    d = _tuple(op, "dilation", dilation, 2)
+    p = _tuple(op, "padding", padding, 2)
+    s = _tuple(op, "stride", stride, 2)
+    for name, v in (("kernel_size", k), ("dilation", d), ("stride", s)):
+        _positive(op, name, v)
+    if any(e < 0 for e in p):
+        raise ValueError(f"{op}: negative padding is not supported, got {p}")
+    _, c, h, w = x.shape
+    grid = _window_grid(op, (h, w), k, s, p, d, tuple(input.shape))
+    geo = dict(image=(c, h, w), grid=grid, kernel=k, stride=s, padding=p, dilation=d)
+    y = F.call("im2col", x, **geo)
+    return F.squeeze(y, 0) if unbatched else y
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im, the adjoint of unfold: columns (N, C kH kW, L) or (C kH kW, L) summed into
+    (N, C, H, W) images of output_size (overlapping windows add up).
+
+    >>> img = F.fold(vkgrad.ones(1, 8, 9), (4, 4), 2)   # shape (1, 2, 4, 4)
+    """
+    op = "fold"
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"{op}: expected a (N, C*kH*kW, L) or (C*kH*kW, L) input, got shape "
+            f"{tuple(input.shape)}"
+        )
+    unbatched = input.ndim == 2
+    x = F.unsqueeze(input, 0) if unbatched else input
+    size = _tuple(op, "output_size", output_size, 2)
+    k = _tuple(op, "kernel_size", kernel_size, 2)
+    d = _tuple(op, "dilation", dilation, 2)
+    p = _tuple(op, "padding", padding, 2)
+    s = _tuple(op, "stride", stride, 2)
+    for name, v in (("output_size", size), ("kernel_size", k), ("dilation", d), ("stride", s)):
+        _positive(op, name, v)
+    if any(e < 0 for e in p):
+        raise ValueError(f"{op}: negative padding is not supported, got {p}")
+    n, ck, length = x.shape
+    if ck % (k[0] * k[1]):
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)}: dim 1 ({ck}) must be a multiple of the kernel "
+            f"size {k[0]} x {k[1]}"
+        )
+    grid = _window_grid(op, size, k, s, p, d, tuple(input.shape))
+    if grid[0] * grid[1] != length:
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)} has {length} windows, but output_size {size} "
+            f"with kernel {k}, stride {s}, padding {p}, dilation {d} has {grid[0] * grid[1]}"
+        )
+    c = ck // (k[0] * k[1])
+    geo = dict(image=(c,) + size, grid=grid, kernel=k, stride=s, padding=p, dilation=d)
+    y = F.call("col2im", x, **geo)
+    return F.squeeze(y, 0) if unbatched else y
+
+
+def _window_grid(op, size, k, s, p, d, shape) -> tuple:
+    grid = tuple(
+        (n + 2 * pi - di * (ki - 1) - 1) // si + 1 for n, ki, si, pi, di in zip(size, k, s, p, d)
+    )
+    if any(g < 1 for g in grid):
+        raise ValueError(
+            f"{op}: input {shape}: the kernel {k} (dilation {d}) does not fit the padded "
+            f"size {tuple(n + 2 * pi for n, pi in zip(size, p))}"
+        )
+    return grid

@@ -24,7 +24,7 @@ def _canvas(image, grid, kernel, stride, padding, dilation) -> tuple:
     return max(need_h, padding[0] + h), max(need_w, padding[1] + w)
 
 
-def _windows(x, image, grid, kernel, stride, padding, dilation, fill=0.0):
+def _windows(x, image, grid, kernel, stride, padding, dilation, fill=0.0, **_):
     """The windows of x (N, C, H, W) padded with ``fill``: a (N, C, kh, kw, Ho, Wo) view."""
     n, c, h, w = x.shape
     hp, wp = _canvas(image, grid, kernel, stride, padding, dilation)
@@ -41,7 +41,7 @@ def _windows(x, image, grid, kernel, stride, padding, dilation, fill=0.0):
     )
 
 
-def _fold(cols, image, grid, kernel, stride, padding, dilation):
+def _fold(cols, image, grid, kernel, stride, padding, dilation, **_):
     """The adjoint of _windows (fill 0): cols (N, C, kh, kw, Ho, Wo) summed into (N, C, H, W)."""
     n = cols.shape[0]
     c, h, w = image
@@ -68,6 +68,40 @@ def col2im(cols, image, grid, kernel, stride, padding, dilation, **_):
     n = cols.shape[0]
     cols = cols.reshape((n, image[0]) + tuple(kernel) + tuple(grid))
     return _fold(cols, image, grid, kernel, stride, padding, dilation)
+
+
+# ---------------------------------------------------------------- convolution
+
+
+def _grouped_cols(x, groups, image, grid, kernel, stride, padding, dilation):
+    """The im2col columns of x per group: (N, G, C/G kh kw, Ho Wo)."""
+    win = _windows(x, image, grid, kernel, stride, padding, dilation)
+    return win.reshape(x.shape[0], groups, -1, grid[0] * grid[1])
+
+
+@kernel
+def conv2d(x, w, out_channels, groups, **geo):
+    cols = _grouped_cols(x, groups, **geo)
+    y = np.matmul(w.reshape(groups, out_channels // groups, -1), cols)  # (N, G, C_out/G, L)
+    return y.reshape((x.shape[0], out_channels) + tuple(geo["grid"]))
+
+
+@kernel
+def conv2d_backward_input(g, w, out_channels, groups, **geo):
+    n = g.shape[0]
+    wt = w.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
+    cols = np.matmul(wt, g.reshape(n, groups, out_channels // groups, -1))  # (N, G, C/G kk, L)
+    cols = cols.reshape((n, geo["image"][0]) + tuple(geo["kernel"]) + tuple(geo["grid"]))
+    return _fold(cols, **geo)
+
+
+@kernel
+def conv2d_backward_weight(x, g, out_channels, groups, **geo):
+    n = x.shape[0]
+    cols = _grouped_cols(x, groups, **geo)
+    gg = g.reshape(n, groups, out_channels // groups, -1)
+    gw = np.matmul(gg, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, C_out/G, C/G kh kw)
+    return gw.reshape((out_channels, geo["image"][0] // groups) + tuple(geo["kernel"]))
 
 
 # ---------------------------------------------------------------- max pooling

@@ -15,7 +15,7 @@ from . import runner, variants
 F32, F16, I32 = 0, 1, 2
 
 
-def _geometry_words(out, attrs: dict) -> list:
+def _geometry_words(out, batch: int, attrs: dict) -> list:
     c, h, w = attrs["image"]
     ho, wo = attrs["grid"]
     kh, kw = attrs.get("kernel", (1, 1))
@@ -24,7 +24,11 @@ def _geometry_words(out, attrs: dict) -> list:
     dh, dw = attrs.get("dilation", (1, 1))
     flag = int(attrs.get("count_include_pad", 0))
     divisor = _f32_bits(float(attrs.get("divisor", 0.0)))
-    return [out.size, out.shape[0], c, h, w, ho, wo, kh, kw, sh, sw, pt, pl, dh, dw, flag, divisor]
+    cout, groups = int(attrs.get("out_channels", 0)), int(attrs.get("groups", 1))
+    return [out.size, batch, c, h, w, ho, wo, kh, kw, sh, sw, pt, pl, dh, dw, flag, divisor] + [
+        cout,
+        groups,
+    ]
 
 
 @runner("window")
@@ -39,7 +43,7 @@ def run(be, op, inputs, attrs, out) -> None:
         defines[f"D{k + 1}"] = DT_CODE[x.dtype.name]
         bufs[1 + k] = x.buf
     push = np.zeros(PUSH_WORDS, dtype=np.uint32)
-    words = _geometry_words(out, attrs)
+    words = _geometry_words(out, inputs[0].shape[0], attrs)  # input 0 is always batched
     push[: len(words)] = words
     items = (out.size + 1) // 2 if out.dtype.name == "float16" else out.size
     hold = [out.storage] + [x.storage for x in inputs]
