@@ -461,3 +461,51 @@ spec(
     [(2, 7)],
     gens=(U(-1, 1),),
 )
+
+# ---------------------------------------------------------------- second derivatives
+# A square after the op makes the first gradient depend on the inputs through the backward
+# rows' gradient inputs, so that double backward runs each backward row's own rule.
+
+spec(
+    "conv2d_squared",
+    lambda x, w: NF.conv2d(x, w, stride=2, padding=1, groups=2) ** 2,
+    lambda x, w: ref_conv2d(x, w, stride=2, padding=1, groups=2) ** 2,
+    [(1, 4, 5, 5), (2, 2, 3, 3)],
+)
+spec(
+    "conv_transpose2d_squared_unbatched",
+    lambda x, w: NF.conv_transpose2d(x, w, stride=2, padding=1) ** 2,
+    _unbatched(lambda x, w: ref_conv_transpose2d(x, w, stride=2, padding=1) ** 2),
+    [(2, 3, 3), (2, 3, 2, 2)],
+)
+spec(
+    "max_pool2d_squared",
+    lambda x: NF.max_pool2d(x, 3, stride=2, padding=1) ** 2,
+    lambda x: ref_max_pool2d(x, 3, stride=2, padding=1) ** 2,
+    [(1, 2, 5, 6)],
+    gens=(distinct(),),
+)
+spec(
+    "avg_pool2d_squared",
+    lambda x: NF.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False) ** 2,
+    lambda x: ref_avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False) ** 2,
+    [(1, 2, 5, 6)],
+)
+spec(
+    "adaptive_avg_pool2d_squared",
+    lambda x: NF.adaptive_avg_pool2d(x, (2, 3)) ** 2,
+    lambda x: ref_adaptive_avg_pool2d(x, (2, 3)) ** 2,
+    [(1, 2, 5, 7)],
+)
+spec(
+    "unfold_squared",
+    lambda x: NF.unfold(x, 2, stride=1, padding=1) ** 2,
+    lambda x: ref_unfold(x, 2, stride=1, padding=1) ** 2,
+    [(1, 2, 3, 4)],
+)
+spec(
+    "fold_squared",
+    lambda x: NF.fold(x, (4, 3), 2, padding=1) ** 2,
+    lambda x: ref_fold(x, (4, 3), 2, padding=1) ** 2,
+    [(1, 8, 20)],
+)
