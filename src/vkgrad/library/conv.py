@@ -424,7 +424,7 @@ def conv_transpose2d(
 ):
     """Transposed 2-D convolution (the adjoint of conv2d), weight (in, out/groups, kH, kW).
 
-    >>> y = F.conv_transpose2d(vkgrad.ones(1, 4, 5, 5), vkgrad.ones(4, 2, 3, 3), stride=2)
+    >>> y = F.conv_transpose2d(vkgrad.ones(1, 4, 5, 5), vkgrad.ones(4, 2, 3, 3), stride=2)  # 11x11
     """
     op = "conv_transpose2d"
     if weight.ndim != 4:

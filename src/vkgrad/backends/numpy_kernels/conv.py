@@ -30,7 +30,9 @@ def _windows(x, image, grid, kernel, stride, padding, dilation, fill=0.0, **_):
     hp, wp = _canvas(image, grid, kernel, stride, padding, dilation)
     pt, pl = padding
     if (hp, wp) != (h, w):
-        x = np.pad(x, ((0, 0), (0, 0), (pt, hp - h - pt), (pl, wp - w - pl)), constant_values=fill)
+        padded = np.full((n, c, hp, wp), fill, x.dtype)  # several times cheaper than np.pad
+        padded[:, :, pt : pt + h, pl : pl + w] = x
+        x = padded
     s0, s1, s2, s3 = x.strides
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, grid
     return as_strided(
