@@ -321,3 +321,97 @@ def _t(*shape):
 def test_errors_name_the_op_and_shapes(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------------------------------- against PyTorch, where installed
+
+
+def _torch_configs(seed: int, n: int):
+    """Random small geometries (odd sizes, strides, dilations, paddings, groups, ceil_mode)."""
+    rng = np.random.default_rng(seed)
+
+    def r(lo, hi):
+        return int(rng.integers(lo, hi + 1))
+
+    for _ in range(n):
+        g = r(1, 3)
+        k = (r(1, 4), r(1, 4))
+        s = (r(1, 3), r(1, 3))
+        d = (r(1, 2), r(1, 2))
+        size = (r(3, 9), r(3, 9))
+        pool_pad = (r(0, k[0] // 2), r(0, k[1] // 2))
+        yield rng, r, g, k, s, d, size, pool_pad
+
+
+def _vs_torch(tfn, vfn, arrays, kw):
+    """Forward (and indices) and every input gradient of vfn(*arrays, **kw) on cpu/f64 vs
+    PyTorch's tfn; where PyTorch rejects the arguments, vkgrad must raise too."""
+    torch = pytest.importorskip("torch")
+    what = f"{vfn.__name__} {kw}"
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    try:
+        tout = tfn(*ts, **kw)
+    except RuntimeError:
+        with pytest.raises(ValueError):
+            vfn(*[vkgrad.tensor(a, dtype="f64") for a in arrays], **kw)
+        return
+    vs = [vkgrad.tensor(a, dtype="f64", requires_grad=True) for a in arrays]
+    vout = vfn(*vs, **kw)
+    if isinstance(tout, tuple):
+        (tout, tidx), (vout, vidx) = tout, vout
+        np.testing.assert_array_equal(vidx.numpy(), tidx.numpy(), err_msg=f"{what}: indices")
+    np.testing.assert_allclose(vout.numpy(), tout.detach().numpy(), 1e-10, 1e-12, err_msg=what)
+    g = np.random.default_rng(0).standard_normal(tuple(tout.shape))
+    tg = torch.autograd.grad(tout, ts, torch.tensor(g))
+    vg = autograd.grad(vout, vs, vkgrad.tensor(g, dtype="f64"))
+    for i, (a, b) in enumerate(zip(tg, vg)):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), 1e-10, 1e-12, err_msg=f"{what}: grad {i}")
+
+
+def _one_d(kw: dict) -> dict:
+    return {k: (v[1] if isinstance(v, tuple) else v) for k, v in kw.items()}
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_convolutions_match_torch():
+    tf = pytest.importorskip("torch.nn.functional")
+    for rng, r, g, k, s, d, size, _ in _torch_configs(1, 40):
+        cin, cout = g * r(1, 2), g * r(1, 2)
+        pad = [0, 1, (r(0, 2), r(0, 2)), "same", "valid"][r(0, 4)]
+        s = (1, 1) if pad == "same" else s
+        x = rng.standard_normal((r(1, 2), cin) + size)
+        w, b = rng.standard_normal((cout, cin // g) + k), rng.standard_normal(cout)
+        kw = dict(stride=s, padding=pad, dilation=d, groups=g)
+        _vs_torch(tf.conv2d, F.conv2d, [x, w, b], kw)
+        _vs_torch(tf.conv1d, F.conv1d, [x[:, :, 0], w[:, :, 0]], _one_d(kw))
+        outpad = tuple(r(0, si - 1) for si in s)
+        kt = dict(stride=s, padding=(r(0, 2), r(0, 2)), output_padding=outpad, groups=g, dilation=d)
+        wt = rng.standard_normal((cin, cout // g) + k)
+        _vs_torch(tf.conv_transpose2d, F.conv_transpose2d, [x, wt, b], kt)
+        ku = dict(kernel_size=k, dilation=d, padding=(r(0, 2), r(0, 2)), stride=s)
+        _vs_torch(tf.unfold, F.unfold, [x], ku)
+
+
+def test_pools_match_torch():
+    tf = pytest.importorskip("torch.nn.functional")
+    # Sizes >= 3 with dilation <= 2: every window holds an image pixel (for a window of padding
+    # only, PyTorch returns an index outside the image and vkgrad -1).
+    for rng, r, _, k, s, d, size, p in _torch_configs(2, 40):
+        st = None if r(0, 1) else s
+        cm = bool(r(0, 1))
+        x = rng.permutation(2 * 3 * size[0] * size[1]).reshape((2, 3) + size) * 0.1  # distinct
+        km = dict(
+            kernel_size=k, stride=st, padding=p, dilation=d, ceil_mode=cm, return_indices=True
+        )
+        _vs_torch(tf.max_pool2d, F.max_pool2d, [x], km)
+        _vs_torch(tf.max_pool1d, F.max_pool1d, [x[:, :, 0]], _one_d(km))
+        ka = dict(kernel_size=k, stride=st, padding=p, ceil_mode=cm)
+        ka.update(count_include_pad=bool(r(0, 1)), divisor_override=[None, 3][r(0, 1)])
+        _vs_torch(tf.avg_pool2d, F.avg_pool2d, [x], ka)
+        ka.pop("divisor_override")
+        _vs_torch(tf.avg_pool1d, F.avg_pool1d, [x[:, :, 0]], _one_d(ka))
+        out = (r(1, 10), [None, r(1, 10)][r(0, 1)])
+        _vs_torch(tf.adaptive_avg_pool2d, F.adaptive_avg_pool2d, [x], dict(output_size=out))
+        _vs_torch(
+            tf.adaptive_avg_pool1d, F.adaptive_avg_pool1d, [x[:, :, 0]], dict(output_size=out[0])
+        )
