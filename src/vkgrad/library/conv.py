@@ -26,9 +26,14 @@ pools are linear rows whose backward rows are their adjoints.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from ..ops import F, _row
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+Size = Union[int, tuple]  # an int for every spatial dim, or one per dim
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = []
@@ -395,7 +400,15 @@ def _conv2d(op, x, w, bias, s, before, after, d, groups, shapes):
     return y
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Size = 1,
+    padding: Size | str = 0,
+    dilation: Size = 1,
+    groups: int = 1,
+) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) of (N, C, H, W) or (C, H, W) input with
     weight (out_channels, in_channels/groups, kH, kW). padding: int, pair, "same" or "valid".
 
@@ -404,7 +417,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     return _conv_nd("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Size = 1,
+    padding: Size | str = 0,
+    dilation: Size = 1,
+    groups: int = 1,
+) -> Tensor:
     """1-D convolution of (N, C, L) or (C, L) input with weight (out, in/groups, kL).
 
     >>> y = F.conv1d(vkgrad.ones(2, 3, 10), vkgrad.ones(4, 3, 3))   # shape (2, 4, 8)
@@ -413,15 +434,15 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
 
 
 def conv_transpose2d(
-    input,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    output_padding=0,
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Size = 1,
+    padding: Size = 0,
+    output_padding: Size = 0,
     groups: int = 1,
-    dilation=1,
-):
+    dilation: Size = 1,
+) -> Tensor:
     """Transposed 2-D convolution (the adjoint of conv2d), weight (in, out/groups, kH, kW).
 
     >>> y = F.conv_transpose2d(vkgrad.ones(1, 4, 5, 5), vkgrad.ones(4, 2, 3, 3), stride=2)  # 11x11
@@ -526,14 +547,14 @@ def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, retu
 
 
 def max_pool2d(
-    input,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
+    input: Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
+    dilation: Size = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-):
+) -> Tensor | tuple[Tensor, Tensor]:
     """2-D max pooling over (N, C, H, W) or (C, H, W); padding counts as -inf. The gradient goes
     to the first maximum of each window. Indices (return_indices) are int32 flat offsets into
     each H x W plane.
@@ -546,14 +567,14 @@ def max_pool2d(
 
 
 def max_pool1d(
-    input,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
+    input: Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
+    dilation: Size = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-):
+) -> Tensor | tuple[Tensor, Tensor]:
     """1-D max pooling over (N, C, L) or (C, L); indices are int32 offsets along L.
 
     >>> y = F.max_pool1d(vkgrad.randn(2, 3, 9), 3)   # shape (2, 3, 3)
@@ -581,14 +602,14 @@ def _avg_pool(op, input, kernel_size, stride, padding, ceil_mode, count_include_
 
 
 def avg_pool2d(
-    input,
-    kernel_size,
-    stride=None,
-    padding=0,
+    input: Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
-):
+) -> Tensor:
     """2-D average pooling over (N, C, H, W) or (C, H, W).
 
     >>> y = F.avg_pool2d(vkgrad.ones(1, 3, 8, 8), 2)   # shape (1, 3, 4, 4)
@@ -607,13 +628,13 @@ def avg_pool2d(
 
 
 def avg_pool1d(
-    input,
-    kernel_size,
-    stride=None,
-    padding=0,
+    input: Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
-):
+) -> Tensor:
     """1-D average pooling over (N, C, L) or (C, L).
 
     >>> y = F.avg_pool1d(vkgrad.ones(2, 3, 9), 3)   # shape (2, 3, 3)
@@ -644,7 +665,7 @@ def _adaptive(op, input, output_size, sp):
     return _finish(y, unbatched, sp == 1)
 
 
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input: Tensor, output_size: Size) -> Tensor:
     """Adaptive average pooling to output_size (int, or pair; None keeps that input size).
     Window i of n over length L is [floor(i L / n), ceil((i + 1) L / n)), as PyTorch.
 
@@ -653,7 +674,7 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive("adaptive_avg_pool2d", input, output_size, 2)
 
 
-def adaptive_avg_pool1d(input, output_size):
+def adaptive_avg_pool1d(input: Tensor, output_size: Size) -> Tensor:
     """Adaptive average pooling over the last axis of (N, C, L) or (C, L).
 
     >>> y = F.adaptive_avg_pool1d(vkgrad.ones(2, 3, 10), 4)   # shape (2, 3, 4)
@@ -664,7 +685,9 @@ def adaptive_avg_pool1d(input, output_size):
 # ---------------------------------------------------------------- unfold / fold
 
 
-def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+def unfold(
+    input: Tensor, kernel_size: Size, dilation: Size = 1, padding: Size = 0, stride: Size = 1
+) -> Tensor:
     """im2col: the sliding windows of (N, C, H, W) or (C, H, W) as columns
     (N, C kH kW, L), L the number of window positions (PyTorch's order).
 
@@ -687,7 +710,14 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return F.squeeze(y, 0) if unbatched else y
 
 
-def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+def fold(
+    input: Tensor,
+    output_size: Size,
+    kernel_size: Size,
+    dilation: Size = 1,
+    padding: Size = 0,
+    stride: Size = 1,
+) -> Tensor:
     """col2im, the adjoint of unfold: columns (N, C kH kW, L) or (C kH kW, L) summed into
     (N, C, H, W) images of output_size (overlapping windows add up).
 
