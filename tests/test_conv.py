@@ -226,6 +226,36 @@ def test_large_adaptive_avg_pool2d(dev, size):
     np.testing.assert_allclose(gx, gx_ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dt", ["f32", "f16"])
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+def test_window_kernels_loop_over_few_workgroups(dev, dt):
+    """With 2 workgroups every window kernel must walk its outputs in a grid-stride loop (f16:
+    whole words per thread); the results must match the cpu backend's in the same dtype."""
+    x, w = _big((3, 4, 9, 11), 23), _big((6, 2, 3, 3), 24)
+    geo = dict(stride=(2, 1), padding=1, groups=2)
+
+    def run(device):
+        xs = vkgrad.tensor(x, dtype=dt, device=device, requires_grad=True)
+        ws = vkgrad.tensor(w, dtype=dt, device=device, requires_grad=True)
+        y = F.conv2d(xs, ws, **geo)
+        outs = [y, F.max_pool2d(xs, 3, 2, 1), F.avg_pool2d(xs, 2), F.adaptive_avg_pool2d(xs, 4)]
+        outs += [F.unfold(xs, 2), F.conv_transpose2d(y, ws, stride=(2, 1), padding=1, groups=2)]
+        total = sum((o * o).sum() for o in outs)
+        grads = autograd.grad(total, [xs, ws])
+        return [o.numpy().astype(np.float64) for o in outs + list(grads)]
+
+    be = vkgrad.tensor([0.0], device=dev)._device.backend
+    old = be.max_groups
+    try:
+        be.max_groups = 2
+        got = run(dev)
+    finally:
+        be.max_groups = old
+    rtol, atol = (1e-4, 1e-4) if dt == "f32" else (2e-2, 2e-2)  # f16: rounded differently
+    for i, (a, b) in enumerate(zip(got, run("cpu"))):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol * max(1, np.abs(b).max()), err_msg=i)
+
+
 # ---------------------------------------------------------------- max-pool semantics
 
 
