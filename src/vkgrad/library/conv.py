@@ -132,14 +132,14 @@ _row("col2im", "window", 1, _adjoint("im2col"), attrs=_GEOMETRY, shape=_shape_co
 _CONV = _GEOMETRY + ("out_channels", "groups")
 
 
-def _conv_shapes(op: str, a) -> tuple:
+def _conv_shapes(a) -> tuple:
     c, h, w = a["image"]
     cout, groups = a["out_channels"], a["groups"]
     return (c, h, w), (cout, c // groups) + tuple(a["kernel"]), (cout,) + tuple(a["grid"])
 
 
 def _shape_conv(s, a):
-    image, wshape, grid = _conv_shapes("conv2d", a)
+    image, wshape, grid = _conv_shapes(a)
     n = _batch("conv2d", s[0])
     _expect("conv2d", s[0], (n,) + image, "input")
     _expect("conv2d", s[1], wshape, "weight")
@@ -147,7 +147,7 @@ def _shape_conv(s, a):
 
 
 def _shape_conv_bw_input(s, a):
-    image, wshape, grid = _conv_shapes("conv2d_backward_input", a)
+    image, wshape, grid = _conv_shapes(a)
     n = _batch("conv2d_backward_input", s[0])
     _expect("conv2d_backward_input", s[0], (n,) + grid, "gradient")
     _expect("conv2d_backward_input", s[1], wshape, "weight")
@@ -155,7 +155,7 @@ def _shape_conv_bw_input(s, a):
 
 
 def _shape_conv_bw_weight(s, a):
-    image, wshape, grid = _conv_shapes("conv2d_backward_weight", a)
+    image, wshape, grid = _conv_shapes(a)
     n = _batch("conv2d_backward_weight", s[0])
     _expect("conv2d_backward_weight", s[0], (n,) + image, "input")
     _expect("conv2d_backward_weight", s[1], (n,) + grid, "gradient")
