@@ -83,4 +83,4 @@ def _export_families() -> None:
 
 _export_families()
 
-from . import data, nn, optim  # noqa: E402  (after Tensor: both build on it)
+from . import data, linalg, nn, optim  # noqa: E402  (after Tensor: all build on it)

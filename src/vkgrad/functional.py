@@ -7,6 +7,7 @@ the last axis, and matmul multiplies 3-D batches.
 
 from __future__ import annotations
 
+import builtins  # this module defines sum, max, min, any, all, ... as ops
 from collections import namedtuple
 
 from . import autograd, dtypes
@@ -79,7 +80,7 @@ def scalar_result_dtype(name: str, *inputs):
     T = _t()
     rank = {dtypes.bool_: 0, dtypes.int32: 1}
     tensors = [x for i, x in enumerate(inputs) if isinstance(x, T) and i not in op.no_grad_inputs]
-    if any(x._dtype.is_floating for x in tensors):
+    if builtins.any(x._dtype.is_floating for x in tensors):
         return None
     have = -1  # the highest of bool 0, int 1 (float 2) among tensors, then among scalars
     for x in tensors:
@@ -528,7 +529,7 @@ def getitem(x, index):
     if not isinstance(index, tuple):
         index = (index,)
     # As in PyTorch: True is a new axis (never the int 1), NumPy integers are ints.
-    if any(i is False for i in index):
+    if builtins.any(i is False for i in index):
         raise TypeError("getitem: a False index (an empty selection) is not supported")
     import numpy as np
 
@@ -586,8 +587,8 @@ def getitem(x, index):
             final.append(length)
         dim += 1
     if (
-        all(st == 0 for st in starts)
-        and all(s == 1 for s in steps)
+        builtins.all(st == 0 for st in starts)
+        and builtins.all(s == 1 for s in steps)
         and tuple(sizes) == tuple(x.shape)
     ):
         out = x
@@ -599,12 +600,36 @@ def getitem(x, index):
 # ---------------------------------------------------------------- losses
 
 
-def cross_entropy(input, target, reduction: str = "mean"):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int | None = None,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
     """Fused, numerically stable cross entropy from logits.
 
     ``target`` holds class indices (an int32 tensor of shape (N,)) or class probabilities
-    (a float tensor of the input's shape (N, C)).
+    (a float tensor of the input's shape (N, C)). With ``weight``, ``ignore_index`` or
+    ``label_smoothing`` (and (N, C, d1, ...) inputs) it is composed of log_softmax and nll_loss
+    (``library/loss.py``). Without them the fused kernels run, which ignore no target: unlike
+    PyTorch, targets of -100 are ignored only when ``ignore_index=-100`` is given (checking
+    every call would cost a pass over the targets).
     """
+    if weight is not None or ignore_index is not None or label_smoothing:
+        from .library.loss import cross_entropy_options
+
+        return cross_entropy_options(
+            input,
+            target,
+            weight,
+            -100 if ignore_index is None else ignore_index,
+            reduction,
+            float(label_smoothing),
+        )
     _check_reduction("cross_entropy", reduction)
     T = _t()
     if not isinstance(target, T):

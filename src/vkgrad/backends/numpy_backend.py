@@ -399,9 +399,9 @@ def _compute_dtype(a: np.ndarray) -> np.ndarray:
 
 
 # NumPy warns on log(0), 0/0 and overflow; PyTorch does not, and the inf/nan result is the
-# same either way. A filter scoped to this module costs nothing until a warning fires, unlike
+# same either way. A filter scoped to the NumPy kernels costs nothing until one fires, unlike
 # np.errstate around every kernel.
-warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"vkgrad\.backends\.numpy")
 
 
 class NumpyBackend(Backend):
