@@ -875,12 +875,6 @@ def test_transformer_encoder_stack(device):
 
 # ---------------------------------------------------------------- convolution / pooling
 
-# The functional convolution and pooling ops come from the conv family; until it is in the
-# build these module tests cannot run.
-needs_conv = pytest.mark.skipif(
-    not hasattr(nn.functional, "conv2d"), reason="nn.functional.conv2d is not in this build"
-)
-
 _NP_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
@@ -947,7 +941,6 @@ def _check_module_grads(module, xt, x, y, ref, p, what, rtol=1e-3, atol=1e-4):
     _close(_np(xt.grad), fd, f"{what}: grad input", rtol, atol)
 
 
-@needs_conv
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
 def test_conv2d(device, mode):
     conv = nn.Conv2d(
@@ -980,7 +973,6 @@ def test_conv2d(device, mode):
     _check_module_grads(conv, xt, x, y, ref, p, f"conv2d {mode}")
 
 
-@needs_conv
 def test_conv1d_and_same_padding(device):
     conv = nn.Conv1d(
         3, 4, 4, padding="same", padding_mode="circular", bias=False, device=device, dtype=F32
@@ -1025,7 +1017,6 @@ def test_conv1d_and_same_padding(device):
         nn.Conv2d(3, 4, 3, groups=2)
 
 
-@needs_conv
 def test_conv_transpose2d(device):
     conv = nn.ConvTranspose2d(
         4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, device=device, dtype=F32
@@ -1061,7 +1052,6 @@ def test_conv_transpose2d(device):
         nn.ConvTranspose2d(4, 6, 3, padding_mode="reflect")
 
 
-@needs_conv
 def test_conv_init_statistics():
     vkgrad.manual_seed(0)
     for conv, fan_in in [
@@ -1099,7 +1089,6 @@ def _pool_ref(x, k, s, p, kind, count_include_pad=True):
     return total / count
 
 
-@needs_conv
 def test_pooling_2d(device):
     x = _rng(37).standard_normal((2, 3, 7, 9))
     xt = _t(x, device, grad=True)
@@ -1147,7 +1136,6 @@ def test_pooling_2d(device):
     _close(_np(ad), ref, "adaptive_avg_pool2d (3, None)")
 
 
-@needs_conv
 def test_pooling_1d(device):
     x = _rng(38).standard_normal((2, 3, 10))
     xt = _t(x, device, grad=True)
