@@ -1150,3 +1150,79 @@ def test_pooling_1d(device):
     ref = np.stack([x[:, :, a:b].mean(2) for a, b in ((0, 3), (2, 5), (5, 8), (7, 10))], 2)
     _close(_np(ad), ref, "adaptive_avg_pool1d")
     assert all(list(m.state_dict()) == [] for m in (mp, ap))
+
+
+# ---------------------------------------------------------------- against PyTorch, if present
+
+
+def _torch_pairs():
+    return [
+        ("BatchNorm1d", (5,), {}),
+        ("BatchNorm2d", (3,), {"affine": False}),
+        ("BatchNorm1d", (4,), {"track_running_stats": False, "bias": False}),
+        ("LayerNorm", ((3, 4),), {"bias": False}),
+        ("GroupNorm", (2, 6), {}),
+        ("RMSNorm", (8,), {"eps": 1e-6}),
+        ("Embedding", (10, 3), {"padding_idx": 2}),
+        ("Dropout", (0.3,), {}),
+        ("Dropout2d", (), {}),
+        ("Conv1d", (3, 4, 3), {"stride": 2, "bias": False}),
+        ("Conv2d", (4, 6, 3), {"padding": "same", "padding_mode": "replicate", "groups": 2}),
+        ("ConvTranspose2d", (4, 2, 3), {"stride": 2, "output_padding": 1, "dilation": 2}),
+        ("MaxPool1d", (3,), {"stride": 1, "padding": 1}),
+        ("MaxPool2d", ((2, 3),), {"ceil_mode": True}),
+        ("AvgPool1d", (3,), {"count_include_pad": False}),
+        ("AvgPool2d", (2,), {"stride": 1}),
+        ("AdaptiveAvgPool1d", (4,), {}),
+        ("AdaptiveAvgPool2d", ((3, None),), {}),
+        ("LeakyReLU", (0.3, True), {}),
+        ("PReLU", (3,), {}),
+        ("Softplus", (), {"beta": 3}),
+        ("MultiheadAttention", (16, 4), {"kdim": 8, "vdim": 6}),
+        ("TransformerEncoderLayer", (16, 4, 32), {"norm_first": True, "activation": "gelu"}),
+    ]
+
+
+def test_names_and_reprs_match_torch():
+    torch = pytest.importorskip("torch")
+    for name, args, kwargs in _torch_pairs():
+        ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+        assert list(ours.state_dict()) == list(theirs.state_dict()), name
+        for k, v in theirs.state_dict().items():
+            assert ours.state_dict()[k].shape == tuple(v.shape), (name, k)
+        if name not in ("MultiheadAttention", "TransformerEncoderLayer"):
+            # (PyTorch's out_proj is a Linear subclass with a longer name.)
+            assert repr(ours) == repr(theirs), name
+
+
+def _from_torch(ours, theirs, device):
+    state = {
+        k: vkgrad.tensor(v.detach().numpy(), device=device, dtype=ours.state_dict()[k].dtype)
+        for k, v in theirs.state_dict().items()
+    }
+    ours.load_state_dict(state)
+
+
+def test_transformer_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True).double()
+    for p in theirs.parameters():  # non-trivial biases and norms
+        torch.nn.init.normal_(p, 0.0, 0.3)
+    ours = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, device=device)
+    _from_torch(ours, theirs, device)
+    x = _rng(40).standard_normal((2, 7, 16))
+    pad = np.zeros((2, 7), bool)
+    pad[0, 4:] = True
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt, src_key_padding_mask=torch.tensor(pad))
+    ours_x = _t(x, device, grad=True)
+    y = ours(ours_x, src_key_padding_mask=vkgrad.tensor(pad, device=device))
+    _close(_np(y), yt.detach().numpy(), "encoder layer vs torch", atol=1e-4)
+    r = _rng(41).standard_normal(x.shape)
+    (yt * torch.tensor(r)).sum().backward()
+    (y * _t(r, device)).sum().backward()
+    _close(_np(ours_x.grad), xt.grad.numpy(), "input grad vs torch", rtol=1e-3, atol=1e-4)
+    tg = dict(theirs.named_parameters())
+    for k, p in ours.named_parameters():
+        _close(_np(p.grad), tg[k].grad.numpy(), f"{k} grad vs torch", rtol=1e-3, atol=1e-4)
