@@ -82,8 +82,9 @@ class Op:
     # (in_shapes, attrs) -> out shape, for rows whose shape the kind alone does not fix
     # (new kinds, reductions with int32 indices, ...). It raises the op's shape errors.
     shape: Callable | None = None
-    # False when a composed backward uses rows that have no gradient (docs/ops.md says so).
-    double_backward: bool = True
+    # Whether double backward works, for docs/ops.md: None infers it (a backward kernel row
+    # must have a rule of its own); True or False where the rule decides otherwise.
+    double_backward: bool | None = None
 
     def shader_names(self) -> tuple:
         return self.shaders or (self.name,)

@@ -237,6 +237,7 @@ _row(
     attrs=("eps",),
     saves="i",
     shape=_norm_fwd_shape("layer_norm"),
+    double_backward=True,  # under create_graph the rule switches to differentiable ops
 )
 _row(
     "rms_norm",
@@ -246,6 +247,7 @@ _row(
     attrs=("eps",),
     saves="i",
     shape=_norm_fwd_shape("rms_norm"),
+    double_backward=True,  # under create_graph the rule switches to differentiable ops
 )
 # Backward kernels: under create_graph the rules above use differentiable ops instead, so
 # these rows need no rule of their own.

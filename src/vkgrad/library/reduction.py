@@ -176,7 +176,16 @@ _row("logsumexp", "axis", 1, _logsumexp_rule, saves="i", shape=_rows_to_vector("
 _row("norm", "axis", 1, _norm_rule, attrs=("p",), saves="io", shape=_rows_to_vector("norm"))
 _row("norm_backward", "map", 3, _norm_bw_rule, attrs=("p",), saves="i")
 _row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"))
-_row("cumprod", "axis", 1, _cumprod_rule, attrs=_SCAN, saves="i", shape=_rows_same("cumprod"))
+_row(
+    "cumprod",
+    "axis",
+    1,
+    _cumprod_rule,
+    attrs=_SCAN,
+    saves="i",
+    shape=_rows_same("cumprod"),
+    double_backward=False,  # cumprod_grad has no derivative rule
+)
 _row(
     "cumprod_grad",
     "axis",
@@ -184,6 +193,7 @@ _row(
     _cumprod_grad_rule,
     attrs=_SCAN,
     shape=_rows_same("cumprod_grad", 2),
+    double_backward=False,
 )
 _row("all", "axis", 1, out_dtype="bool", shape=_rows_to_vector("all"))
 _row("any", "axis", 1, out_dtype="bool", shape=_rows_to_vector("any"))
