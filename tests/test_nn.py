@@ -815,3 +815,19 @@ def test_summary_multiple_inputs_and_export():
     out = []
     assert vkgrad.nn.summary(bl, [(5, 3), (5, 4)], print_fn=out.append) == 3 * 4 * 2 + 2
     assert "Output (Bilinear)" in out[0] and "(5, 2)" in out[0]
+
+
+def test_deepcopy_of_a_model_copies_values_on_its_device(device):
+    import copy
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).to(device)
+    twin = copy.deepcopy(model)
+    for (n, p), (n2, q) in zip(model.named_parameters(), twin.named_parameters()):
+        assert n == n2 and q is not p and type(q) is type(p)
+        assert q.device == p.device and q.dtype is p.dtype and q.requires_grad
+        assert np.array_equal(q.numpy(), p.numpy())
+    with vkgrad.no_grad():
+        twin[0].weight.add_(1.0)  # the copy owns its storage
+    assert not np.array_equal(twin[0].weight.numpy(), model[0].weight.numpy())
+    y = vkgrad.randn(5, 3, device=device)
+    assert twin(y).shape == (5, 2)

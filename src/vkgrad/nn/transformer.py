@@ -321,20 +321,6 @@ class TransformerEncoderLayer(Module):
         return self.dropout2(x)
 
 
-def _clone(module: Module) -> Module:
-    """A deep copy of ``module`` whose parameters and buffers are new tensors holding the
-    same values (device tensors cannot be pickled, so they are cloned, not deep-copied)."""
-    memo: dict = {}
-    for t in list(module.parameters()) + list(module.buffers()):
-        if id(t) in memo:
-            continue
-        c = t.detach().clone()
-        if isinstance(t, Parameter):
-            c = Parameter(c, requires_grad=t.requires_grad)
-        memo[id(t)] = c
-    return copy.deepcopy(module, memo)
-
-
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (each starting from its parameter values)
     applied in turn, then ``norm`` if given.
@@ -353,7 +339,7 @@ class TransformerEncoder(Module):
         mask_check: bool = True,
     ) -> None:
         super().__init__()
-        self.layers = ModuleList([_clone(encoder_layer) for _ in range(num_layers)])
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
         # Accepted for compatibility: there are no nested tensors here.
