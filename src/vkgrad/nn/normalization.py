@@ -19,6 +19,19 @@ def _shape_tuple(normalized_shape) -> tuple:
     return tuple(int(s) for s in normalized_shape)
 
 
+def _affine(module: Module, shape: tuple, weight: bool, bias: bool, kw: dict) -> None:
+    """Register ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None for those off."""
+    module.register_parameter("weight", Parameter(ones(*shape, **kw)) if weight else None)
+    module.register_parameter("bias", Parameter(zeros(*shape, **kw)) if weight and bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if getattr(module, "bias", None) is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d: parameters, running statistics and the forward."""
 
@@ -43,15 +56,7 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         kw = dict(device=device, dtype=dtype)
-        if affine:
-            self.weight = Parameter(ones(self.num_features, **kw))
-            if bias:
-                self.bias = Parameter(zeros(self.num_features, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, (self.num_features,), affine, bias, kw)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(self.num_features, **kw))
             self.register_buffer("running_var", ones(self.num_features, **kw))
@@ -74,10 +79,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim not in self._expected_dims:
@@ -166,22 +168,11 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         kw = dict(device=device, dtype=dtype)
-        if elementwise_affine:
-            self.weight = Parameter(ones(*self.normalized_shape, **kw))
-            if bias:
-                self.bias = Parameter(zeros(*self.normalized_shape, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.normalized_shape, elementwise_affine, bias, kw)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -224,22 +215,11 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         kw = dict(device=device, dtype=dtype)
-        if affine:
-            self.weight = Parameter(ones(self.num_channels, **kw))
-            if bias:
-                self.bias = Parameter(zeros(self.num_channels, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, (self.num_channels,), affine, bias, kw)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -272,15 +252,14 @@ class RMSNorm(Module):
         self.normalized_shape = _shape_tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(ones(*self.normalized_shape, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
+        kw = dict(device=device, dtype=dtype)
+        self.register_parameter(
+            "weight", Parameter(ones(*self.normalized_shape, **kw)) if elementwise_affine else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
