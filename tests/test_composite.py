@@ -33,6 +33,15 @@ UNARY = {
     "clamp": lambda x: x.clamp(-0.8, 0.9),
     "softmax_last": lambda x: x.softmax(-1),
     "log_softmax_first": lambda x: x.log_softmax(0) * 0.3,
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "atan": lambda x: x.atan(),
+    "softplus": lambda x: vkgrad.nn.functional.softplus(x) * 0.5,
+    "elu": lambda x: vkgrad.nn.functional.elu(x),
+    "mish": lambda x: vkgrad.nn.functional.mish(x),
+    "logsigmoid": lambda x: vkgrad.nn.functional.logsigmoid(x) * 0.3,
+    "leaky_relu": lambda x: vkgrad.nn.functional.leaky_relu(x, 0.1),
+    "expm1_tanh": lambda x: x.tanh().expm1(),
 }
 BINARY = {
     "add": lambda a, b: a + b,
@@ -46,6 +55,11 @@ REDUCE = {
     "sum_keep": lambda x, d: x.sum(d, keepdim=True) * 0.1,
     "mean_keep": lambda x, d: x.mean(d, keepdim=True),
     "max_keep": lambda x, d: x.max(d, keepdim=True).values,
+    "min_keep": lambda x, d: x.min(d, keepdim=True).values,
+    "logsumexp_keep": lambda x, d: x.logsumexp(d, keepdim=True) * 0.3,
+    "var_keep": lambda x, d: x.var(d, keepdim=True, correction=0),
+    "norm_keep": lambda x, d: x.norm(dim=d, keepdim=True) * 0.3,
+    "cumsum": lambda x, d: x.cumsum(d) * 0.1,
 }
 SHAPES = [(1,), (7,), (33,), (257,), (1, 7), (7, 1), (33, 7), (7, 33), (257, 1), (1, 33, 7)]
 N_CASES = 24
@@ -120,3 +134,6 @@ def test_plans_cover_the_unaligned_sizes_and_broadcasting():
     assert {1, 7, 33, 257} <= sizes, sizes
     assert any(len(values) > 1 and values[0].shape != values[1].shape for _, values in plans)
     assert all(len(steps) == N_OPS for steps, _ in plans)
+    used = {name for steps, _ in plans for _, name, _ in steps}
+    missing = (set(UNARY) | set(BINARY) | set(REDUCE)) - used
+    assert not missing, f"ops no chain draws: {sorted(missing)}"

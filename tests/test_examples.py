@@ -24,6 +24,7 @@ SHORT_RUNS = {
     "char_transformer": ["--steps", "12", "--batch-size", "4", "--sample-chars", "10"],
     "custom_function": ["--steps", "20"],
     "digits_cnn": ["--max-steps", "20"],
+    "iris_ag": ["--epochs", "5"],
     "nanograd_tour": ["--steps", "20"],
 }
 
@@ -61,3 +62,9 @@ def test_example_short_run(name, device, tmp_path):
     # the progress bar (redrawn with \r, read back as newlines) reached the end
     assert re.search(r"\[#{30}\] loss", out), out
     assert plot.is_file() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no PNG written"
+
+
+def test_iris_ag_reaches_its_target():
+    out = run_example("iris_ag", "--device", "cpu", "--plot", os.devnull)
+    acc = float(re.search(r"^validation accuracy: ([\d.]+) \(target", out, re.M).group(1))
+    assert acc >= 0.9, out

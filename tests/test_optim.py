@@ -105,11 +105,16 @@ def _run(opt, params, grads, device):
         assert p.is_leaf and p.requires_grad
 
 
-def sgd_ref(w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+# Float64 references written from PyTorch's documented update rules (torch.optim docs).
+
+
+def sgd_ref(
+    w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False
+):
     w = w.copy()
     buf = None
     for g in grads:
-        d = g + weight_decay * w
+        d = (-g if maximize else g) + weight_decay * w
         if momentum:
             buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
             d = d + momentum * buf if nesterov else buf
@@ -117,11 +122,16 @@ def sgd_ref(w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nestero
     return w
 
 
-def adam_ref(w, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=False):
+def adam_ref(
+    w, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=False, amsgrad=False, maximize=False
+):
     w = w.copy()
     m = np.zeros_like(w)
     v = np.zeros_like(w)
+    vmax = np.zeros_like(w)
     for t, g in enumerate(grads, start=1):
+        if maximize:
+            g = -g
         if weight_decay and not decoupled:
             g = g + weight_decay * w
         if weight_decay and decoupled:
@@ -129,8 +139,67 @@ def adam_ref(w, grads, lr, b1, b2, eps, weight_decay=0.0, decoupled=False):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         mhat = m / (1 - b1**t)
-        vhat = v / (1 - b2**t)
-        w = w - lr * mhat / (np.sqrt(vhat) + eps)
+        if amsgrad:
+            vmax = np.maximum(vmax, v)
+            denom = np.sqrt(vmax) / np.sqrt(1 - b2**t) + eps
+        else:
+            denom = np.sqrt(v) / np.sqrt(1 - b2**t) + eps
+        w = w - lr * mhat / denom
+    return w
+
+
+def rmsprop_ref(
+    w,
+    grads,
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum=0.0,
+    centered=False,
+    maximize=False,
+):
+    w = w.copy()
+    sq = np.zeros_like(w)
+    gavg = np.zeros_like(w)
+    buf = np.zeros_like(w)
+    for g in grads:
+        if maximize:
+            g = -g
+        g = g + weight_decay * w
+        sq = alpha * sq + (1 - alpha) * g**2
+        if centered:
+            gavg = alpha * gavg + (1 - alpha) * g
+            avg = np.sqrt(sq - gavg**2) + eps
+        else:
+            avg = np.sqrt(sq) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / avg
+            w = w - lr * buf
+        else:
+            w = w - lr * g / avg
+    return w
+
+
+def adagrad_ref(
+    w,
+    grads,
+    lr=1e-2,
+    lr_decay=0.0,
+    weight_decay=0.0,
+    initial_accumulator_value=0.0,
+    eps=1e-10,
+    maximize=False,
+):
+    w = w.copy()
+    acc = np.full_like(w, initial_accumulator_value)
+    for t, g in enumerate(grads, start=1):
+        if maximize:
+            g = -g
+        g = g + weight_decay * w
+        clr = lr / (1 + (t - 1) * lr_decay)
+        acc = acc + g * g
+        w = w - clr * g / (np.sqrt(acc) + eps)
     return w
 
 
@@ -142,6 +211,7 @@ SGD_CONFIGS = [
     dict(lr=0.05, momentum=0.8, nesterov=True),
     dict(lr=0.05, momentum=0.9, weight_decay=0.1),
     dict(lr=0.1, weight_decay=0.5),
+    dict(lr=0.05, momentum=0.9, weight_decay=0.1, maximize=True),
 ]
 
 
@@ -170,6 +240,8 @@ ADAM_CONFIGS = [
     dict(lr=0.01),
     dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
     dict(lr=0.01, weight_decay=0.1),
+    dict(lr=0.02, amsgrad=True),
+    dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True),
 ]
 
 
@@ -188,24 +260,147 @@ def test_adam_vs_numpy(device, dtype, decoupled, cfg):
     wd = cfg.get("weight_decay", 1e-2 if decoupled else 0.0)
     for i, p in enumerate(params):
         gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
-        ref = adam_ref(w0[i], gnp, cfg["lr"], b1, b2, cfg.get("eps", 1e-8), wd, decoupled)
+        ref = adam_ref(
+            w0[i],
+            gnp,
+            cfg["lr"],
+            b1,
+            b2,
+            cfg.get("eps", 1e-8),
+            wd,
+            decoupled,
+            cfg.get("amsgrad", False),
+            cfg.get("maximize", False),
+        )
         np.testing.assert_allclose(p.numpy().astype(np.float64), ref, **_tol(dtype))
         st = opt.state[p]
         assert st["step"] == 5
         sdt = vkgrad.float64 if dtype == "f64" else vkgrad.float32
-        for key in ("exp_avg", "exp_avg_sq"):
+        keys = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if cfg.get("amsgrad") else ())
+        for key in keys:
             assert st[key].device == p.device and st[key].dtype is sdt
+        assert ("max_exp_avg_sq" in st) == bool(cfg.get("amsgrad"))
         assert ("master" in st) == (dtype == "f16")
 
 
-def test_adamw_default_weight_decay_and_amsgrad():
+RMSPROP_CONFIGS = [
+    dict(),
+    dict(lr=0.005, alpha=0.9, eps=1e-6),
+    dict(lr=0.01, momentum=0.9),
+    dict(lr=0.01, centered=True),
+    dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1, maximize=True),
+]
+
+
+@pytest.mark.parametrize("device,dtype", CASES)
+@pytest.mark.parametrize(
+    "cfg", RMSPROP_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()) or "default"
+)
+def test_rmsprop_vs_numpy(device, dtype, cfg):
+    _skip_no_vulkan(device)
+    params, w0 = _params(device, dtype, SHAPES)
+    grads = _grads(device, dtype, SHAPES, steps=5)
+    opt = optim.RMSprop(params, **cfg)
+    _run(opt, params, grads, device)
+    for i, p in enumerate(params):
+        gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
+        ref = rmsprop_ref(w0[i], gnp, **cfg)
+        assert not np.allclose(ref, w0[i])
+        np.testing.assert_allclose(p.numpy().astype(np.float64), ref, **_tol(dtype))
+        st = opt.state[p]
+        assert st["step"] == 5
+        assert ("momentum_buffer" in st) == (cfg.get("momentum", 0) > 0)
+        assert ("grad_avg" in st) == bool(cfg.get("centered"))
+
+
+ADAGRAD_CONFIGS = [
+    dict(),
+    dict(lr=0.1, lr_decay=0.1),
+    dict(lr=0.05, initial_accumulator_value=0.5, eps=1e-6),
+    dict(lr=0.05, weight_decay=0.2, lr_decay=0.01, maximize=True),
+]
+
+
+@pytest.mark.parametrize("device,dtype", CASES)
+@pytest.mark.parametrize(
+    "cfg", ADAGRAD_CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()) or "default"
+)
+def test_adagrad_vs_numpy(device, dtype, cfg):
+    _skip_no_vulkan(device)
+    params, w0 = _params(device, dtype, SHAPES)
+    grads = _grads(device, dtype, SHAPES, steps=5)
+    opt = optim.Adagrad(params, **cfg)
+    # As PyTorch, the accumulator exists before the first step.
+    assert opt.state[params[0]]["step"] == 0
+    np.testing.assert_allclose(
+        opt.state[params[0]]["sum"].numpy(), cfg.get("initial_accumulator_value", 0.0)
+    )
+    _run(opt, params, grads, device)
+    for i, p in enumerate(params):
+        gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
+        ref = adagrad_ref(w0[i], gnp, **cfg)
+        assert not np.allclose(ref, w0[i])
+        np.testing.assert_allclose(p.numpy().astype(np.float64), ref, **_tol(dtype))
+        assert opt.state[p]["step"] == 5
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_large_parameter_many_workgroups(device):
+    # > 1e5 elements: the update kernels loop over many workgroups (f32 and f16 packing).
+    _skip_no_vulkan(device)
+    shapes = [(257, 513)]
+    for dtype in ("f32", "f16"):
+        params, w0 = _params(device, dtype, shapes)
+        grads = _grads(device, dtype, shapes, steps=2)
+        opt = optim.RMSprop(params, lr=0.01, momentum=0.9, centered=True)
+        _run(opt, params, grads, device)
+        gnp = [gs[0].numpy().astype(np.float64) for gs in grads]
+        ref = rmsprop_ref(w0[0], gnp, lr=0.01, momentum=0.9, centered=True)
+        np.testing.assert_allclose(params[0].numpy().astype(np.float64), ref, **_tol(dtype))
+
+
+def test_defaults_like_pytorch():
     p = nn.Parameter(vkgrad.ones(2))
     assert optim.AdamW([p]).defaults["weight_decay"] == 1e-2
     assert optim.Adam([p]).defaults["weight_decay"] == 0
-    with pytest.raises(NotImplementedError, match="amsgrad"):
-        optim.Adam([p], amsgrad=True)
-    with pytest.raises(NotImplementedError, match="amsgrad"):
-        optim.AdamW([p], amsgrad=True)
+    assert optim.Adam([p]).defaults["amsgrad"] is False
+    d = optim.RMSprop([p]).defaults
+    assert (d["lr"], d["alpha"], d["eps"], d["momentum"], d["centered"]) == (
+        1e-2,
+        0.99,
+        1e-8,
+        0,
+        False,
+    )
+    d = optim.Adagrad([p]).defaults
+    assert (d["lr"], d["lr_decay"], d["eps"], d["initial_accumulator_value"]) == (
+        1e-2,
+        0,
+        1e-10,
+        0,
+    )
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        optim.Adam([p], differentiable=True)
+    optim.Adam([p], foreach=False, fused=True)  # accepted: updates are fused anyway
+
+
+def test_param_groups_with_their_own_options():
+    a = nn.Parameter(vkgrad.tensor([1.0, 2.0]))
+    b = nn.Parameter(vkgrad.tensor([3.0, -1.0]))
+    opt = optim.SGD([{"params": [a], "momentum": 0.9, "weight_decay": 0.1}], lr=0.1)
+    opt.add_param_group({"params": b, "lr": 0.5, "maximize": True})
+    assert opt.param_groups[1]["momentum"] == 0 and opt.param_groups[1]["lr"] == 0.5
+    g = [np.array([0.5, -1.0]), np.array([2.0, 1.0])]
+    for _ in range(3):
+        a.grad = vkgrad.tensor(g[0])
+        b.grad = vkgrad.tensor(g[1])
+        opt.step()
+    ra = sgd_ref(np.array([1.0, 2.0]), [g[0]] * 3, 0.1, momentum=0.9, weight_decay=0.1)
+    rb = sgd_ref(np.array([3.0, -1.0]), [g[1]] * 3, 0.5, maximize=True)
+    np.testing.assert_allclose(a.numpy(), ra, rtol=1e-6)
+    np.testing.assert_allclose(b.numpy(), rb, rtol=1e-6)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [a]})
 
 
 def test_argument_checks():
@@ -253,34 +448,47 @@ def test_zero_grad():
     assert a.grad is None
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kind", ["adam", "sgd"])
-def test_optimizer_state_dict_round_trip(device, kind):
+ROUND_TRIP = {
+    "sgd": (optim.SGD, dict(lr=0.05, momentum=0.9), sgd_ref),
+    "adam": (optim.Adam, dict(lr=0.05, betas=(0.8, 0.9), amsgrad=True), None),
+    "adamw": (optim.AdamW, dict(lr=0.05, weight_decay=0.1), None),
+    "rmsprop": (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True), rmsprop_ref),
+    "adagrad": (optim.Adagrad, dict(lr=0.1, lr_decay=0.1), adagrad_ref),
+}
+
+
+def _round_trip_ref(kind, w, gnp):
+    cls, cfg, ref = ROUND_TRIP[kind]
+    if kind == "adam":
+        return adam_ref(w, gnp, 0.05, 0.8, 0.9, 1e-8, amsgrad=True)
+    if kind == "adamw":
+        return adam_ref(w, gnp, 0.05, 0.9, 0.999, 1e-8, 0.1, decoupled=True)
+    return ref(w, gnp, **cfg)
+
+
+@pytest.mark.parametrize("device,dtype", [c for c in CASES if "f64" not in str(c)])
+@pytest.mark.parametrize("kind", sorted(ROUND_TRIP))
+def test_optimizer_state_dict_round_trip(device, dtype, kind):
     _skip_no_vulkan(device)
-
-    def make(params):
-        if kind == "adam":
-            return optim.Adam(params, lr=0.05, betas=(0.8, 0.9))
-        return optim.SGD(params, lr=0.05, momentum=0.9)
-
-    pa, w0 = _params(device, "f32", SHAPES)
-    grads = _grads(device, "f32", SHAPES, steps=5)
-    opt_a = make(pa)
+    cls, cfg, _ = ROUND_TRIP[kind]
+    pa, w0 = _params(device, dtype, SHAPES)
+    grads = _grads(device, dtype, SHAPES, steps=5)
+    opt_a = cls(pa, **cfg)
     _run(opt_a, pa, grads[:3], device)
     sd = opt_a.state_dict()
     assert sorted(sd["state"]) == [0, 1]
     assert sd["param_groups"][0]["params"] == [0, 1]
-    assert sd["param_groups"][0]["lr"] == 0.05
-    if kind == "adam":
+    assert sd["param_groups"][0]["lr"] == cfg["lr"]
+    if kind != "sgd":  # PyTorch's SGD keeps no step count
         assert sd["state"][0]["step"] == 3
     else:
         assert sd["state"][0]["momentum_buffer"].shape == SHAPES[0]
 
-    pb = [nn.Parameter(vkgrad.tensor(p.numpy(), device=device, dtype="f32")) for p in pa]
-    opt_b = make(pb)
+    pb = [nn.Parameter(vkgrad.tensor(p.numpy(), device=device, dtype=dtype)) for p in pa]
+    opt_b = cls(pb, **cfg)
     opt_b.param_groups[0]["lr"] = 123.0  # overwritten by the load
     opt_b.load_state_dict(sd)
-    assert opt_b.param_groups[0]["lr"] == 0.05
+    assert opt_b.param_groups[0]["lr"] == cfg["lr"]
     _run(opt_a, pa, grads[3:], device)
     _run(opt_b, pb, grads[3:], device)
     for x, y in zip(pa, pb):
@@ -288,11 +496,8 @@ def test_optimizer_state_dict_round_trip(device, kind):
     # and both match an uninterrupted reference run
     for i, p in enumerate(pb):
         gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
-        if kind == "adam":
-            ref = adam_ref(w0[i], gnp, 0.05, 0.8, 0.9, 1e-8)
-        else:
-            ref = sgd_ref(w0[i], gnp, 0.05, momentum=0.9)
-        np.testing.assert_allclose(p.numpy(), ref, rtol=1e-5, atol=1e-5)
+        ref = _round_trip_ref(kind, w0[i], gnp)
+        np.testing.assert_allclose(p.numpy(), ref, **_tol(dtype))
 
 
 def test_load_state_dict_mismatch():

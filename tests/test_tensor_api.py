@@ -167,3 +167,23 @@ def test_iteration_and_len(device):
     assert [row.tolist() for row in t] == [[1.0, 2.0], [3.0, 4.0]]
     with pytest.raises(TypeError):
         len(vkgrad.tensor(1.0, device=device))
+
+
+def test_views_of_int_and_bool_tensors_keep_their_dtype(device):
+    x = vkgrad.tensor([[1, 2, 3], [4, 5, 6]], device=device)
+    for name, y in {
+        "slice": x[1:],
+        "column": x[:, 1],
+        "T": x.T,
+        "expand": x.expand(2, 2, 3),
+        "flip": x.flip(0),
+    }.items():
+        assert y.dtype is vkgrad.int32, f"{name}: {y.dtype}"
+    assert x.T.tolist() == [[1, 4], [2, 5], [3, 6]]
+    assert x[:, 1].tolist() == [2, 5]
+    mask = x > 2
+    assert mask.T.dtype is vkgrad.bool and mask.T.tolist() == [
+        [False, True],
+        [False, True],
+        [True, True],
+    ]

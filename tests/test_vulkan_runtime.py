@@ -318,7 +318,17 @@ def test_matmul(be, dt, ta, tb):
         np.testing.assert_allclose(y.astype(np.float64), ref, **t, err_msg=str((ba, bb, m, k, n)))
 
 
-ADAM = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1, bias1=0.1, bias2=0.001)
+ADAM = dict(
+    lr=0.01,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.1,
+    bias1=0.1,
+    bias2=0.001,
+    amsgrad=0,
+    maximize=0,
+)
 
 
 @pytest.mark.parametrize("decoupled", [0, 1])
@@ -337,9 +347,9 @@ def test_adam_step(be, dt, decoupled):
     )
     P = W if dt is f32 else be.from_numpy(w, dt)  # f32: p and master are the same array
     attrs = dict(ADAM, decoupled=decoupled)
-    assert run(be, "adam_step", [P, G, M, V, W], **attrs) is None
+    assert run(be, "adam_step", [P, G, M, V, V, W], **attrs) is None
     rp, rg, rm, rv, rw = (x.astype(np.float64) for x in (w, g, m, v, w))
-    KERNELS["adam_step"](rp, rg, rm, rv, rw, **attrs)
+    KERNELS["adam_step"](rp, rg, rm, rv, rv, rw, **attrs)
     np.testing.assert_allclose(be.to_numpy(W, f32), rw, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(be.to_numpy(M, f32), rm, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(be.to_numpy(V, f32), rv, rtol=1e-5, atol=1e-6)
@@ -363,7 +373,7 @@ def test_sgd_step(be, dt, attrs):
     buf = RNG.standard_normal(n).astype(np.float32)
     W, G, B = be.from_numpy(w, f32), be.from_numpy(g, dt), be.from_numpy(buf, f32)
     P = W if dt is f32 else be.from_numpy(w, dt)
-    attrs = dict(attrs, lr=0.1, weight_decay=0.01)
+    attrs = dict(attrs, lr=0.1, weight_decay=0.01, maximize=0)
     run(be, "sgd_step", [P, G, B, W], **attrs)
     rp, rg, rb, rw = (x.astype(np.float64) for x in (w, g, buf, w))
     KERNELS["sgd_step"](rp, rg, rb, rw, **attrs)
@@ -377,7 +387,7 @@ def _train_step(be, x, w, m, v):
     r = run(be, "relu", [h])
     s = run(be, "sum", [be.reshape(r, (1, r.size))])
     g = run(be, "matmul", [x, run(be, "relu_backward", [h, 1.0])], ta=1, tb=0)
-    run(be, "adam_step", [w, g, m, v, w], **ADAM, decoupled=0)
+    run(be, "adam_step", [w, g, m, v, v, w], **ADAM, decoupled=0)
     return be.to_numpy(s, f32)
 
 

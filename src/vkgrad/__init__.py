@@ -39,6 +39,7 @@ from .functional import (
 )
 from .functional import max as max
 from .random import manual_seed
+from .serialization import load, save
 from .tensor import (
     Tensor,
     arange,
@@ -82,4 +83,4 @@ def _export_families() -> None:
 
 _export_families()
 
-from . import nn, optim  # noqa: E402  (after Tensor: both build on it)
+from . import data, linalg, nn, optim  # noqa: E402  (after Tensor: all build on it)

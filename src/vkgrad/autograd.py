@@ -269,7 +269,8 @@ def apply(name: str, *inputs, **attrs):
     dtype = ops.out_dtype(op, in_dtypes, attrs)
     data = device.backend.run(op, args, attrs, shape, dtype)
     out = Tensor._make(data, shape, dtype, device)
-    if requires and op.backward is not None and is_grad_enabled():
+    # Integer and bool outputs are never differentiable (casts to int, floor_divide, ...).
+    if requires and op.backward is not None and dtype.is_floating and is_grad_enabled():
         needs = tuple(
             isinstance(x, Tensor) and x.requires_grad and i not in op.no_grad_inputs
             for i, x in enumerate(inputs)

@@ -24,6 +24,13 @@ class Device:
 
     __slots__ = ("type", "index", "_backend")
 
+    # A device holds its backend (a Vulkan manager, buffer pools): copies share it.
+    def __copy__(self) -> Device:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Device:
+        return self
+
     def __init__(self, type: str, index: int = 0) -> None:
         self.type = type
         self.index = index

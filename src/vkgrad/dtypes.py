@@ -10,6 +10,13 @@ class DType:
 
     __slots__ = ("name", "short", "np", "is_floating", "itemsize")
 
+    # The instances are singletons (compared with ``is``): copies are the instance itself.
+    def __copy__(self) -> DType:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> DType:
+        return self
+
     def __init__(self, name: str, short: str, np_dtype: type, is_floating: bool) -> None:
         self.name = name
         self.short = short

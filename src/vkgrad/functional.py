@@ -7,6 +7,7 @@ the last axis, and matmul multiplies 3-D batches.
 
 from __future__ import annotations
 
+import builtins  # this module defines sum, max, min, any, all, ... as ops
 from collections import namedtuple
 
 from . import autograd, dtypes
@@ -60,7 +61,44 @@ def _binary(name: str, a, b):
         raise TypeError(
             f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}"
         )
+    if not (isinstance(a, T) and isinstance(b, T)):
+        dt = scalar_result_dtype(name, a, b)
+        if dt is not None:
+            return apply(name, _scalar_ok(name, a), _scalar_ok(name, b), dtype=dt)
     return apply(name, _scalar_ok(name, a), _scalar_ok(name, b))
+
+
+def scalar_result_dtype(name: str, *inputs):
+    """PyTorch's result dtype where Python numbers meet only integer/bool tensors in a row of
+    out_dtype "keep" (``int_tensor * 2.5`` is float32, ``bool_tensor + 1`` int32); else None
+    (the row's own rule applies)."""
+    from . import ops
+
+    op = ops.OPS[name]
+    if op.out_dtype != "keep":
+        return None
+    T = _t()
+    rank = {dtypes.bool_: 0, dtypes.int32: 1}
+    tensors = [x for i, x in enumerate(inputs) if isinstance(x, T) and i not in op.no_grad_inputs]
+    if builtins.any(x._dtype.is_floating for x in tensors):
+        return None
+    have = -1  # the highest of bool 0, int 1 (float 2) among tensors, then among scalars
+    for x in tensors:
+        have = rank[x._dtype] if rank[x._dtype] > have else have
+    want = have
+    for i, x in enumerate(inputs):
+        if not isinstance(x, T) and i not in op.no_grad_inputs:
+            k = 0 if isinstance(x, bool) else 1 if _is_int(x) else 2
+            want = k if k > want else want
+    if want <= have:
+        return None
+    return (dtypes.bool_, dtypes.int32, dtypes.float32)[want]
+
+
+def _is_int(x) -> bool:
+    import numpy as np
+
+    return isinstance(x, (int, np.integer))
 
 
 def _scalar_ok(name: str, x):
@@ -127,6 +165,17 @@ def silu(x):
 def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    T = _t()
+    if isinstance(min, T) or isinstance(max, T):
+        # Tensor bounds (the elementwise family's row): gradients flow to the bounds too.
+        return apply(
+            "clamp_tensor",
+            x,
+            0.0 if min is None else _scalar_ok("clamp", min),
+            0.0 if max is None else _scalar_ok("clamp", max),
+            has_min=int(min is not None),
+            has_max=int(max is not None),
+        )
     return apply(
         "clamp",
         x,
@@ -143,6 +192,9 @@ def where(cond, a, b):
         raise TypeError(f"where: condition must be a tensor, got {type(cond).__name__}")
     if cond.dtype is not dtypes.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
+    dt = scalar_result_dtype("where", cond, a, b)
+    if dt is not None:
+        return apply("where", cond, _scalar_ok("where", a), _scalar_ok("where", b), dtype=dt)
     return apply("where", cond, _scalar_ok("where", a), _scalar_ok("where", b))
 
 
@@ -337,7 +389,9 @@ def sum(x, dim=None, keepdim: bool = False, dtype=None):
     if dtype is not None:
         x = to_dtype(x, dtype)
     elif not x.dtype.is_floating:
-        x = to_dtype(x, dtypes.float32)
+        # int32 (PyTorch: int64), summed in f32: exact up to 2^24.
+        out = _last_axis("sum", "sum", to_dtype(x, dtypes.float32), dim, keepdim)
+        return to_dtype(out, dtypes.int32)
     return _last_axis("sum", "sum", x, dim, keepdim)
 
 
@@ -475,7 +529,7 @@ def getitem(x, index):
     if not isinstance(index, tuple):
         index = (index,)
     # As in PyTorch: True is a new axis (never the int 1), NumPy integers are ints.
-    if any(i is False for i in index):
+    if builtins.any(i is False for i in index):
         raise TypeError("getitem: a False index (an empty selection) is not supported")
     import numpy as np
 
@@ -533,8 +587,8 @@ def getitem(x, index):
             final.append(length)
         dim += 1
     if (
-        all(st == 0 for st in starts)
-        and all(s == 1 for s in steps)
+        builtins.all(st == 0 for st in starts)
+        and builtins.all(s == 1 for s in steps)
         and tuple(sizes) == tuple(x.shape)
     ):
         out = x
@@ -546,12 +600,36 @@ def getitem(x, index):
 # ---------------------------------------------------------------- losses
 
 
-def cross_entropy(input, target, reduction: str = "mean"):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int | None = None,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
     """Fused, numerically stable cross entropy from logits.
 
     ``target`` holds class indices (an int32 tensor of shape (N,)) or class probabilities
-    (a float tensor of the input's shape (N, C)).
+    (a float tensor of the input's shape (N, C)). With ``weight``, ``ignore_index`` or
+    ``label_smoothing`` (and (N, C, d1, ...) inputs) it is composed of log_softmax and nll_loss
+    (``library/loss.py``). Without them the fused kernels run, which ignore no target: unlike
+    PyTorch, targets of -100 are ignored only when ``ignore_index=-100`` is given (checking
+    every call would cost a pass over the targets).
     """
+    if weight is not None or ignore_index is not None or label_smoothing:
+        from .library.loss import cross_entropy_options
+
+        return cross_entropy_options(
+            input,
+            target,
+            weight,
+            -100 if ignore_index is None else ignore_index,
+            reduction,
+            float(label_smoothing),
+        )
     _check_reduction("cross_entropy", reduction)
     T = _t()
     if not isinstance(target, T):

@@ -33,11 +33,14 @@ def _backward(op: ops.Op) -> tuple:
     if op.backward is None:
         return "none (no gradient)", "-"
     kernels = sorted(n for n in ops.OPS if n.startswith(op.name + "_backward"))
-    if op.name + "_backward" in ops.OPS or kernels:
-        shown = ", ".join(f"`{k}`" for k in kernels)
-        twice = all(ops.OPS[k].backward is not None for k in kernels)
-        return f"kernel {shown}", "yes" if twice else "no"
-    return "composed of other rows", "yes" if op.double_backward else "no"
+    twice = op.double_backward
+    if kernels:
+        if twice is None:
+            twice = all(ops.OPS[k].backward is not None for k in kernels)
+        how = "kernel " + ", ".join(f"`{k}`" for k in kernels)
+    else:
+        how = "composed of other rows"
+    return how, "no" if twice is False else "yes"
 
 
 def _vulkan_dtypes(op: ops.Op) -> str:

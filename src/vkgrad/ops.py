@@ -68,7 +68,8 @@ class Op:
     attrs: tuple = ()  # attribute names, in the order the shader reads them
     # What backward needs: "i" the inputs, "o" the output.
     saves: str = ""
-    # out dtype: "promote" (of the float inputs), "bool", "int32", or "input0".
+    # out dtype: "promote" (of the float inputs), "bool", "int32", "input0", or "keep" (of all
+    # tensor inputs but no_grad_inputs, int32 and bool kept: int + int is int, as PyTorch).
     out_dtype: str = "promote"
     # For map rows with a strided view: (shape, attrs) -> (out shape, strides, offset),
     # in elements; see the module docstring.
@@ -81,8 +82,9 @@ class Op:
     # (in_shapes, attrs) -> out shape, for rows whose shape the kind alone does not fix
     # (new kinds, reductions with int32 indices, ...). It raises the op's shape errors.
     shape: Callable | None = None
-    # False when a composed backward uses rows that have no gradient (docs/ops.md says so).
-    double_backward: bool = True
+    # Whether double backward works, for docs/ops.md: None infers it (a backward kernel row
+    # must have a rule of its own); True or False where the rule decides otherwise.
+    double_backward: bool | None = None
 
     def shader_names(self) -> tuple:
         return self.shaders or (self.name,)
@@ -319,19 +321,19 @@ def _clamp_bw(ctx, h):
 # ---------------------------------------------------------------- the table
 
 # Elementwise, any broadcastable inputs; Python scalars are accepted as inputs.
-_row("add", "map", 2, _add)
-_row("sub", "map", 2, _sub)
-_row("mul", "map", 2, _mul, saves="i")
+_row("add", "map", 2, _add, out_dtype="keep")
+_row("sub", "map", 2, _sub, out_dtype="keep")
+_row("mul", "map", 2, _mul, saves="i", out_dtype="keep")
 _row("div", "map", 2, _div, saves="i")
 _row("pow", "map", 2, _pow, saves="io")
-_row("maximum", "map", 2, lambda c, g: _tie_split(c, g, "gt"), saves="i")
-_row("minimum", "map", 2, lambda c, g: _tie_split(c, g, "lt"), saves="i")
-_row("where", "map", 3, _where, saves="i", no_grad_inputs=(0,))
-_row("neg", "map", 1, lambda c, g: (F.neg(g),))
+_row("maximum", "map", 2, lambda c, g: _tie_split(c, g, "gt"), saves="i", out_dtype="keep")
+_row("minimum", "map", 2, lambda c, g: _tie_split(c, g, "lt"), saves="i", out_dtype="keep")
+_row("where", "map", 3, _where, saves="i", no_grad_inputs=(0,), out_dtype="keep")
+_row("neg", "map", 1, lambda c, g: (F.neg(g),), out_dtype="keep")
 _row("exp", "map", 1, _unary(lambda c: c.out), saves="o")
 _row("log", "map", 1, lambda c, g: (F.div(g, c.inputs[0]),), saves="i")
 _row("sqrt", "map", 1, lambda c, g: (F.div(g, F.mul(c.out, 2.0)),), saves="o")
-_row("abs", "map", 1, _unary(lambda c: F.call("sign", c.inputs[0])), saves="i")
+_row("abs", "map", 1, _unary(lambda c: F.call("sign", c.inputs[0])), saves="i", out_dtype="keep")
 _row("sign", "map", 1, out_dtype="input0")
 _row("relu", "map", 1, _kernel_rule("relu_backward"), saves="i")
 _row("relu_backward", "map", 2, _relu_bw, saves="i")
@@ -390,10 +392,12 @@ def _contiguous_strides(shape) -> tuple:
     return tuple(reversed(strides))
 
 
-_row("permute", "map", 1, _permute, attrs=("dims",), view=_permute_view)
-_row("expand", "map", 1, _expand, attrs=("shape",), saves="i", view=_expand_view)
+# Views keep their input's dtype: an int32 tensor sliced or permuted stays int32.
+_VIEW = dict(out_dtype="input0")
+_row("permute", "map", 1, _permute, attrs=("dims",), view=_permute_view, **_VIEW)
+_row("expand", "map", 1, _expand, attrs=("shape",), saves="i", view=_expand_view, **_VIEW)
 _SLICE = ("starts", "steps", "out_shape")
-_row("slice", "map", 1, _slice, attrs=_SLICE, saves="i", view=_slice_view)
+_row("slice", "map", 1, _slice, attrs=_SLICE, saves="i", view=_slice_view, **_VIEW)
 _row(
     "slice_backward",
     "map",
@@ -402,6 +406,7 @@ _row(
     attrs=("in_shape",) + _SLICE,
     view=_slice_view,
     scatter=True,
+    **_VIEW,
 )
 
 _row("sum", "reduce", 1, _sum, saves="i")
@@ -428,9 +433,12 @@ _row("matmul", "matmul", 2, _matmul, attrs=("ta", "tb"), saves="i")
 
 # Optimizer updates, in place. Inputs in binding order; see each shader's header.
 _ADAM = ("lr", "beta1", "beta2", "eps", "weight_decay", "bias1", "bias2", "decoupled")
-_row("adam_step", "update", 5, attrs=_ADAM)
+_row("adam_step", "update", 6, attrs=(*_ADAM, "amsgrad", "maximize"))
 _SGD = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "first_step")
-_row("sgd_step", "update", 4, attrs=_SGD)
+_row("sgd_step", "update", 4, attrs=(*_SGD, "maximize"))
+_RMSPROP = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+_row("rmsprop_step", "update", 6, attrs=_RMSPROP)
+_row("adagrad_step", "update", 4, attrs=("clr", "weight_decay", "eps", "maximize"))
 
 
 def out_shape(op: Op, in_shapes: list, attrs: dict) -> Shape:
@@ -498,6 +506,14 @@ def out_dtype(op: Op, in_dtypes: list, attrs: dict) -> dtypes.DType:
         return dtypes.int32
     if op.out_dtype == "input0":
         return real[0] if real else dtypes.float32
+    if op.out_dtype == "keep":
+        # Python scalars do not take part: the functional layer passes dtype= where a float
+        # scalar meets integer tensors (``int_tensor * 2.5`` is float32, as PyTorch).
+        kept = [d for i, d in enumerate(in_dtypes) if d is not None and i not in op.no_grad_inputs]
+        out = kept[0] if kept else dtypes.float32
+        for d in kept[1:]:
+            out = dtypes.promote(out, d)
+        return out
     floats = [d for d in real if d.is_floating]
     if not floats:
         return dtypes.float32

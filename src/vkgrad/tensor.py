@@ -223,6 +223,25 @@ class Tensor:
     def clone(self) -> Tensor:
         return autograd.apply("copy", self, dtype=self._dtype)
 
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A copy of the values on the same device (``copy.deepcopy`` of tensors and
+        modules); as in PyTorch, only leaves can be deep-copied."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                "deepcopy: only tensors created explicitly by the user (graph leaves) support "
+                "the deepcopy protocol; use .detach().clone()"
+            )
+        with autograd.no_grad():
+            new = self.clone()
+        if type(self) is not Tensor:  # Parameter and other subclasses keep their class
+            new = type(self)(new, self.requires_grad)
+        else:
+            new.requires_grad = self.requires_grad
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = new
+        return new
+
     def contiguous(self) -> Tensor:
         return self
 

@@ -291,15 +291,36 @@ def matmul(a, b, ta=0, tb=0, **_):
 
 @kernel
 def adam_step(
-    p, g, m, v, master, lr, beta1, beta2, eps, weight_decay, bias1, bias2, decoupled, **_
+    p,
+    g,
+    m,
+    v,
+    vmax,
+    master,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    bias1,
+    bias2,
+    decoupled,
+    amsgrad,
+    maximize,
+    **_,
 ):
     g = g.astype(master.dtype, copy=False)
+    if maximize:
+        g = -g
     if weight_decay and not decoupled:
         g = g + weight_decay * master
     m *= beta1
     m += (1 - beta1) * g
     v *= beta2
     v += (1 - beta2) * g * g
+    if amsgrad:
+        np.maximum(vmax, v, out=vmax)
+        v = vmax
     if weight_decay and decoupled:
         master *= 1 - lr * weight_decay
     master -= lr * (m / bias1) / (np.sqrt(v / bias2) + eps)
@@ -308,8 +329,12 @@ def adam_step(
 
 
 @kernel
-def sgd_step(p, g, buf, master, lr, momentum, dampening, weight_decay, nesterov, first_step, **_):
+def sgd_step(
+    p, g, buf, master, lr, momentum, dampening, weight_decay, nesterov, first_step, maximize, **_
+):
     d = g.astype(master.dtype, copy=False)
+    if maximize:
+        d = -d
     if weight_decay:
         d = d + weight_decay * master
     if momentum:
@@ -324,6 +349,46 @@ def sgd_step(p, g, buf, master, lr, momentum, dampening, weight_decay, nesterov,
         p[...] = master
 
 
+@kernel
+def rmsprop_step(
+    p, g, sq, gavg, buf, master, lr, alpha, eps, weight_decay, momentum, centered, maximize, **_
+):
+    g = g.astype(master.dtype, copy=False)
+    if maximize:
+        g = -g
+    if weight_decay:
+        g = g + weight_decay * master
+    sq *= alpha
+    sq += (1 - alpha) * g * g
+    if centered:
+        gavg *= alpha
+        gavg += (1 - alpha) * g
+        avg = np.sqrt(sq - gavg * gavg) + eps
+    else:
+        avg = np.sqrt(sq) + eps
+    if momentum:
+        buf *= momentum
+        buf += g / avg
+        master -= lr * buf
+    else:
+        master -= lr * g / avg
+    if p is not master:
+        p[...] = master
+
+
+@kernel
+def adagrad_step(p, g, acc, master, clr, weight_decay, eps, maximize, **_):
+    g = g.astype(master.dtype, copy=False)
+    if maximize:
+        g = -g
+    if weight_decay:
+        g = g + weight_decay * master
+    acc += g * g
+    master -= clr * g / (np.sqrt(acc) + eps)
+    if p is not master:
+        p[...] = master
+
+
 # ---------------------------------------------------------------- the backend
 
 
@@ -334,9 +399,9 @@ def _compute_dtype(a: np.ndarray) -> np.ndarray:
 
 
 # NumPy warns on log(0), 0/0 and overflow; PyTorch does not, and the inf/nan result is the
-# same either way. A filter scoped to this module costs nothing until a warning fires, unlike
+# same either way. A filter scoped to the NumPy kernels costs nothing until one fires, unlike
 # np.errstate around every kernel.
-warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"vkgrad\.backends\.numpy")
 
 
 class NumpyBackend(Backend):

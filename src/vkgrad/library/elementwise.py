@@ -1,16 +1,585 @@
 """Elementwise math and activations beyond the core: trigonometry, log1p/expm1, rounding,
-leaky_relu/elu/selu/softplus/hardswish/mish/..., lerp/addcmul/addcdiv.
+leaky_relu/elu/selu/softplus/hardswish/mish/..., clamp with tensor bounds, lerp/addcmul/addcdiv.
 
 The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
+
+Backward rules are either composed of other map ops (at most two kernels per gradient) or a
+dedicated ``<op>_backward`` kernel whose own rule is written with ops, so that double backward
+works everywhere.
 """
 
 from __future__ import annotations
 
-from ..ops import F, _row  # noqa: F401
+import math
+from typing import TYPE_CHECKING, Callable
+
+from ..ops import F, _kernel_rule, _row, _second_derivative
+from ..ops import _unary as _g_times
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+# ---------------------------------------------------------------- backward rules
+
+
+def _x(ctx):
+    return ctx.inputs[0]
+
+
+def _cos_bw(ctx, h):
+    # out = -g sin(x); inputs (x, g)
+    x, g = ctx.inputs
+    return F.neg(F.mul(F.mul(h, g), F.call("cos", x))), F.call("cos_backward", x, h)
+
+
+def _tan_bw(ctx, h):
+    # out = g (1 + y^2); inputs (y, g)
+    y, g = ctx.inputs
+    return F.mul(F.mul(h, g), F.mul(y, 2.0)), F.call("tan_backward", y, h)
+
+
+def _atan_bw(ctx, h):
+    # out = g / (1 + x^2); d/dx = -2 x g / (1 + x^2)^2: the kernel applied twice, times -2x.
+    x, g = ctx.inputs
+    twice = F.call("atan_backward", x, F.call("atan_backward", x, F.mul(h, g)))
+    return F.mul(twice, F.mul(x, -2.0)), F.call("atan_backward", x, h)
+
+
+def _asin_bw(ctx, h):
+    # out = g (1 - x^2)^(-1/2); d/dx = x g (1 - x^2)^(-3/2): the kernel applied three times.
+    x, g = ctx.inputs
+    hg = F.mul(h, g)
+    for _ in range(3):
+        hg = F.call("asin_backward", x, hg)
+    return F.mul(hg, x), F.call("asin_backward", x, h)
+
+
+def _rsqrt_bw(ctx, h):
+    # out = -g y^3 / 2; inputs (y, g)
+    y, g = ctx.inputs
+    return F.mul(F.mul(h, g), F.mul(F.mul(y, y), -1.5)), F.call("rsqrt_backward", y, h)
+
+
+def _reciprocal_bw(ctx, h):
+    # out = -g y^2; inputs (y, g)
+    y, g = ctx.inputs
+    return F.mul(F.mul(h, g), F.mul(y, -2.0)), F.call("reciprocal_backward", y, h)
+
+
+def _piecewise_linear_bw(ctx, h):
+    """Rule for ``<f>_backward(x, g) = g f'(x)`` with f' piecewise constant: d/dx = 0."""
+    x, g = ctx.inputs
+    return None, F.call(ctx.op.name, x, h, **ctx.attrs)
+
+
+def _elu_bw(ctx, h):
+    # out = g scale (x > 0 ? 1 : alpha e^x); d/dx = h g scale alpha e^x where x <= 0, which is
+    # the kernel itself applied to h g there (and its exp never sees a positive x).
+    x, g = ctx.inputs
+    a = ctx.attrs
+    neg = F.call("elu_backward", x, F.mul(h, g), **a)
+    return F.where(F.call("gt", x, 0.0), 0.0, neg), F.call("elu_backward", x, h, **a)
+
+
+def _softplus_bw(ctx, h):
+    # out = g sigmoid(beta x) below the threshold, g above; d/dx = h g beta s (1 - s) below.
+    x, g = ctx.inputs
+    a = ctx.attrs
+    z = F.mul(x, a["beta"])
+    s = F.call("sigmoid", z)
+    below = F.call("sigmoid_backward", s, F.mul(F.mul(h, g), a["beta"]))
+    gx = F.where(F.call("gt", z, a["threshold"]), 0.0, below)
+    return gx, F.call("softplus_backward", x, h, **a)
+
+
+def _hardswish_bw(ctx, h):
+    # out = g (x / 3 + 1/2) on (-3, 3); d/dx = h g / 3 there = 2 * hardsigmoid_backward(x, h g).
+    x, g = ctx.inputs
+    gx = F.mul(F.call("hardsigmoid_backward", x, F.mul(h, g)), 2.0)
+    return gx, F.call("hardswish_backward", x, h)
+
+
+def _logsigmoid_bw(ctx, h):
+    # out = g sigmoid(-x); d/dx = -h g s (1 - s), s = sigmoid(x)
+    x, g = ctx.inputs
+    gx = F.neg(F.call("sigmoid_backward", F.call("sigmoid", x), F.mul(h, g)))
+    return gx, F.call("logsigmoid_backward", x, h)
+
+
+def _clamp_tensor(ctx, g):
+    x, lo, hi = ctx.inputs
+    a = ctx.attrs
+    out = []
+    for which in range(3):
+        if not ctx.needs_input_grad[which]:
+            out.append(None)
+            continue
+        mask = F.call("clamp_tensor_mask", x, lo, hi, which=which, **a)
+        out.append(F.mul(g, mask))
+    return tuple(out)
+
+
+def _lerp(ctx, g):
+    a, b, w = ctx.inputs
+    need = ctx.needs_input_grad
+    gb = F.mul(g, w)
+    ga = F.sub(g, gb) if need[0] else None
+    gw = F.mul(g, F.sub(b, a)) if need[2] else None
+    return ga, gb if need[1] else None, gw
+
+
+def _addcmul(ctx, g):
+    _, t1, t2 = ctx.inputs
+    v = ctx.attrs["value"]
+    need = ctx.needs_input_grad
+    # value * g * t: addcmul with a zero input is that product in one kernel.
+    g1 = F.call("addcmul", 0.0, g, t2, value=v) if need[1] else None
+    g2 = F.call("addcmul", 0.0, g, t1, value=v) if need[2] else None
+    return g, g1, g2
+
+
+def _addcdiv(ctx, g):
+    _, t1, t2 = ctx.inputs
+    v = ctx.attrs["value"]
+    need = ctx.needs_input_grad
+    g1 = F.call("addcdiv", 0.0, g, t2, value=v) if need[1] else None
+    g2 = None
+    if need[2]:
+        # d/dt2 = -value g t1 / t2^2
+        g2 = F.call("addcdiv", 0.0, F.mul(g, t1), F.mul(t2, t2), value=-v)
+    return g, g1, g2
+
+
+def _remainder(ctx, g):
+    # a - b floor(a / b): d/da = 1, d/db = -floor(a / b) (as PyTorch)
+    a, b = ctx.inputs
+    gb = None
+    if ctx.needs_input_grad[1]:
+        gb = F.call("addcmul", 0.0, g, F.call("floor_divide", a, b), value=-1.0)
+    return g, gb
+
+
+# ---------------------------------------------------------------- the rows
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+_row("sin", "map", 1, _g_times(lambda c: F.call("cos", _x(c))), saves="i")
+_row("cos", "map", 1, _kernel_rule("cos_backward"), saves="i")
+_row("cos_backward", "map", 2, _cos_bw, saves="i")
+_row("tan", "map", 1, _kernel_rule("tan_backward", use_out=True), saves="o")
+_row("tan_backward", "map", 2, _tan_bw, saves="i")
+_row("atan", "map", 1, _kernel_rule("atan_backward"), saves="i")
+_row("atan_backward", "map", 2, _atan_bw, saves="i")
+_row("asin", "map", 1, _kernel_rule("asin_backward"), saves="i")
+_row("asin_backward", "map", 2, _asin_bw, saves="i")
+_row("acos", "map", 1, lambda c, g: (F.neg(F.call("asin_backward", _x(c), g)),), saves="i")
+_row("sinh", "map", 1, _g_times(lambda c: F.call("cosh", _x(c))), saves="i")
+_row("cosh", "map", 1, _g_times(lambda c: F.call("sinh", _x(c))), saves="i")
+_row("log1p", "map", 1, lambda c, g: (F.div(g, F.add(_x(c), 1.0)),), saves="i")
+_row("expm1", "map", 1, _g_times(lambda c: F.add(c.out, 1.0)), saves="o")
+_row("log2", "map", 1, lambda c, g: (F.div(g, F.mul(_x(c), _LN2)),), saves="i")
+_row("log10", "map", 1, lambda c, g: (F.div(g, F.mul(_x(c), _LN10)),), saves="i")
+_row("rsqrt", "map", 1, _kernel_rule("rsqrt_backward", use_out=True), saves="o")
+_row("rsqrt_backward", "map", 2, _rsqrt_bw, saves="i")
+_row("reciprocal", "map", 1, _kernel_rule("reciprocal_backward", use_out=True), saves="o")
+_row("reciprocal_backward", "map", 2, _reciprocal_bw, saves="i")
+_row("square", "map", 1, _g_times(lambda c: F.mul(_x(c), 2.0)), saves="i", out_dtype="input0")
+# Rounding: piecewise constant, no gradient (as sign). Integer inputs stay integer.
+for _name in ("floor", "ceil", "trunc"):
+    _row(_name, "map", 1, out_dtype="input0")
+_row("round", "map", 1, attrs=("decimals",), out_dtype="input0")
+
+_OPTS = dict(saves="i")
+_row(
+    "leaky_relu", "map", 1, _kernel_rule("leaky_relu_backward"), attrs=("negative_slope",), **_OPTS
+)
+_row("leaky_relu_backward", "map", 2, _piecewise_linear_bw, attrs=("negative_slope",), **_OPTS)
+# selu is elu with fixed alpha and scale.
+_row("elu", "map", 1, _kernel_rule("elu_backward"), attrs=("alpha", "scale"), **_OPTS)
+_row("elu_backward", "map", 2, _elu_bw, attrs=("alpha", "scale"), **_OPTS)
+_SOFTPLUS = ("beta", "threshold")
+_row("softplus", "map", 1, _kernel_rule("softplus_backward"), attrs=_SOFTPLUS, **_OPTS)
+_row("softplus_backward", "map", 2, _softplus_bw, attrs=_SOFTPLUS, **_OPTS)
+_row("hardswish", "map", 1, _kernel_rule("hardswish_backward"), **_OPTS)
+_row("hardswish_backward", "map", 2, _hardswish_bw, **_OPTS)
+_row("hardsigmoid", "map", 1, _kernel_rule("hardsigmoid_backward"), **_OPTS)
+_row("hardsigmoid_backward", "map", 2, _piecewise_linear_bw, **_OPTS)
+_row("mish", "map", 1, _kernel_rule("mish_backward"), **_OPTS)
+_row("mish_backward", "map", 2, _second_derivative("mish_grad2"), **_OPTS)
+_row("mish_grad2", "map", 1)
+_row("logsigmoid", "map", 1, _kernel_rule("logsigmoid_backward"), **_OPTS)
+_row("logsigmoid_backward", "map", 2, _logsigmoid_bw, **_OPTS)
+
+# clamp(x, min, max) with a tensor bound; a bound may also be a Python number, or absent
+# (has_min / has_max 0, the input then a placeholder 0.0).
+_CLAMP_T = ("has_min", "has_max")
+_row("clamp_tensor", "map", 3, _clamp_tensor, attrs=_CLAMP_T, **_OPTS)
+# 1 where the gradient goes to input `which` (0 x, 1 min, 2 max), else 0.
+_row("clamp_tensor_mask", "map", 3, attrs=("which",) + _CLAMP_T)
+
+# Integer division and logic: no gradient but remainder's. "keep": int op int stays int.
+_row("floor_divide", "map", 2, out_dtype="keep")
+_row("remainder", "map", 2, _remainder, saves="i", out_dtype="keep")
+for _name in ("logical_and", "logical_or", "logical_xor"):
+    _row(_name, "map", 2, out_dtype="bool")
+_row("logical_not", "map", 1, out_dtype="bool")
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    _row(_name, "map", 2, out_dtype="keep")
+_row("bitwise_not", "map", 1, out_dtype="keep")
+
+_row("lerp", "map", 3, _lerp, **_OPTS)
+_row("addcmul", "map", 3, _addcmul, attrs=("value",), **_OPTS)
+_row("addcdiv", "map", 3, _addcdiv, attrs=("value",), **_OPTS)
+
+
+# ---------------------------------------------------------------- public functions
+
+
+def _tensor_arg(op: str, x) -> None:
+    from ..autograd import _tensor_cls
+
+    if not isinstance(x, _tensor_cls()):
+        raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
+
+
+def _unary_fn(name: str, math_: str, example: str) -> Callable:
+    def fn(input: Tensor) -> Tensor:
+        _tensor_arg(name, input)
+        return F.call(name, input)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"{math_}, elementwise.\n\n    >>> {example}\n    "
+    return fn
+
+
+sin = _unary_fn("sin", "sin(x)", "vkgrad.sin(vkgrad.tensor([0.0, 1.5708]))  # [0., 1.]")
+cos = _unary_fn("cos", "cos(x)", "vkgrad.cos(vkgrad.tensor([0.0]))  # [1.]")
+tan = _unary_fn("tan", "tan(x)", "vkgrad.tan(vkgrad.tensor([0.7854]))  # [1.]")
+atan = _unary_fn("atan", "arctan(x)", "vkgrad.atan(vkgrad.tensor([1.0]))  # [0.7854]")
+asin = _unary_fn("asin", "arcsin(x), for x in [-1, 1]", "vkgrad.asin(vkgrad.tensor([1.0]))")
+acos = _unary_fn("acos", "arccos(x), for x in [-1, 1]", "vkgrad.acos(vkgrad.tensor([0.0]))")
+sinh = _unary_fn("sinh", "sinh(x)", "vkgrad.sinh(vkgrad.tensor([0.0]))  # [0.]")
+cosh = _unary_fn("cosh", "cosh(x)", "vkgrad.cosh(vkgrad.tensor([0.0]))  # [1.]")
+log1p = _unary_fn(
+    "log1p", "log(1 + x), accurate for small x", "vkgrad.log1p(vkgrad.tensor([1e-8]))  # [1e-8]"
+)
+expm1 = _unary_fn(
+    "expm1", "exp(x) - 1, accurate for small x", "vkgrad.expm1(vkgrad.tensor([1e-8]))  # [1e-8]"
+)
+log2 = _unary_fn("log2", "log base 2", "vkgrad.log2(vkgrad.tensor([8.0]))  # [3.]")
+log10 = _unary_fn("log10", "log base 10", "vkgrad.log10(vkgrad.tensor([100.0]))  # [2.]")
+rsqrt = _unary_fn("rsqrt", "1 / sqrt(x)", "vkgrad.rsqrt(vkgrad.tensor([4.0]))  # [0.5]")
+reciprocal = _unary_fn("reciprocal", "1 / x", "vkgrad.reciprocal(vkgrad.tensor([4.0]))  # [0.25]")
+square = _unary_fn("square", "x * x", "vkgrad.square(vkgrad.tensor([3.0]))  # [9.]")
+floor = _unary_fn("floor", "The largest integer <= x (no gradient)", "vkgrad.floor(t)")
+ceil = _unary_fn("ceil", "The smallest integer >= x (no gradient)", "vkgrad.ceil(t)")
+trunc = _unary_fn("trunc", "x rounded toward zero (no gradient)", "vkgrad.trunc(t)")
+sign = _unary_fn("sign", "-1, 0 or 1 by the sign of x (no gradient)", "vkgrad.sign(t)")
+# NumPy's names, which PyTorch also has.
+arcsin, arccos, arctan = asin, acos, atan
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """x rounded to ``decimals`` decimal places, halves to even (as PyTorch); no gradient.
+
+    >>> vkgrad.round(vkgrad.tensor([0.5, 1.5, 2.5]))  # [0., 2., 2.]
+    """
+    _tensor_arg("round", input)
+    return F.call("round", input, decimals=int(decimals))
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x.
+
+    >>> F.leaky_relu(vkgrad.tensor([-1.0, 2.0]), 0.1)  # [-0.1, 2.]
+    """
+    _tensor_arg("leaky_relu", input)
+    return F.call("leaky_relu", input, negative_slope=float(negative_slope))
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1).
+
+    >>> F.elu(vkgrad.tensor([-1.0, 2.0]))  # [-0.6321, 2.]
+    """
+    _tensor_arg("elu", input)
+    return F.call("elu", input, alpha=float(alpha), scale=1.0)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalizing constants (alpha 1.6733, scale 1.0507).
+
+    >>> F.selu(vkgrad.tensor([1.0]))  # [1.0507]
+    """
+    _tensor_arg("selu", input)
+    return F.call("elu", input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta; x itself where beta x > threshold.
+
+    >>> F.softplus(vkgrad.tensor([0.0]))  # [0.6931]
+    """
+    _tensor_arg("softplus", input)
+    return F.call("softplus", input, beta=float(beta), threshold=float(threshold))
+
+
+def hardswish(input: Tensor) -> Tensor:
+    """x * relu6(x + 3) / 6.
+
+    >>> F.hardswish(vkgrad.tensor([-4.0, 1.0, 4.0]))  # [0., 0.6667, 4.]
+    """
+    _tensor_arg("hardswish", input)
+    return F.call("hardswish", input)
+
+
+def hardsigmoid(input: Tensor) -> Tensor:
+    """relu6(x + 3) / 6.
+
+    >>> F.hardsigmoid(vkgrad.tensor([-4.0, 0.0, 4.0]))  # [0., 0.5, 1.]
+    """
+    _tensor_arg("hardsigmoid", input)
+    return F.call("hardsigmoid", input)
+
+
+def mish(input: Tensor) -> Tensor:
+    """x * tanh(softplus(x)).
+
+    >>> F.mish(vkgrad.tensor([1.0]))  # [0.8651]
+    """
+    _tensor_arg("mish", input)
+    return F.call("mish", input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), stable for large |x|.
+
+    >>> F.logsigmoid(vkgrad.tensor([-100.0]))  # [-100.]
+    """
+    _tensor_arg("logsigmoid", input)
+    return F.call("logsigmoid", input)
+
+
+def clip(input: Tensor, min=None, max=None) -> Tensor:
+    """Alias of :func:`vkgrad.clamp`.
+
+    >>> vkgrad.clip(vkgrad.tensor([-2.0, 2.0]), -1, 1)  # [-1., 1.]
+    """
+    return F.clamp(input, min, max)
+
+
+def _scalar_or_tensor(op: str, x):
+    from ..autograd import _tensor_cls
+
+    if isinstance(x, _tensor_cls()):
+        return x
+    if isinstance(x, (bool, int, float)):
+        return float(x)
+    raise TypeError(f"{op}: expected a tensor or a Python number, got {type(x).__name__}")
+
+
+def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+    """input + weight * (end - input); weight is a number or a tensor (all broadcast).
+
+    >>> vkgrad.lerp(vkgrad.zeros(2), vkgrad.ones(2), 0.25)  # [0.25, 0.25]
+    """
+    _tensor_arg("lerp", input)
+    _tensor_arg("lerp", end)
+    return F.call("lerp", input, end, _scalar_or_tensor("lerp", weight))
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """input + value * tensor1 * tensor2 (all broadcast).
+
+    >>> vkgrad.addcmul(vkgrad.ones(2), vkgrad.ones(2), vkgrad.ones(2), value=0.5)  # [1.5, 1.5]
+    """
+    for t in (input, tensor1, tensor2):
+        _tensor_arg("addcmul", t)
+    return F.call("addcmul", input, tensor1, tensor2, value=float(value))
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """input + value * tensor1 / tensor2 (all broadcast).
+
+    >>> vkgrad.addcdiv(vkgrad.ones(2), vkgrad.ones(2), vkgrad.ones(2) * 4)  # [1.25, 1.25]
+    """
+    for t in (input, tensor1, tensor2):
+        _tensor_arg("addcdiv", t)
+    return F.call("addcdiv", input, tensor1, tensor2, value=float(value))
+
+
+def _binary(name: str, a, b) -> Tensor:
+    from ..autograd import _tensor_cls
+
+    T = _tensor_cls()
+    if not isinstance(a, T) and not isinstance(b, T):
+        raise TypeError(
+            f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}"
+        )
+    dt = None if isinstance(a, T) and isinstance(b, T) else F.scalar_result_dtype(name, a, b)
+    extra = {} if dt is None else {"dtype": dt}
+    return F.call(name, _scalar_or_tensor(name, a), _scalar_or_tensor(name, b), **extra)
+
+
+def floor_divide(input, other) -> Tensor:
+    """input / other rounded toward -inf (``//``); int32 stays int32. No gradient.
+
+    >>> vkgrad.tensor([7, -7]) // 2  # tensor([ 3, -4], dtype=vkgrad.int32)
+    """
+    return _binary("floor_divide", input, other)
+
+
+def remainder(input, other) -> Tensor:
+    """input - other * floor(input / other) (``%``): the sign of ``other``, as Python.
+
+    >>> vkgrad.tensor([7, -7]) % 3  # tensor([1, 2], dtype=vkgrad.int32)
+    """
+    return _binary("remainder", input, other)
+
+
+def logical_and(input: Tensor, other) -> Tensor:
+    """(input != 0) and (other != 0), as a bool tensor.
+
+    >>> vkgrad.logical_and(vkgrad.tensor([True, True]), vkgrad.tensor([True, False]))
+    """
+    return _binary("logical_and", input, other)
+
+
+def logical_or(input: Tensor, other) -> Tensor:
+    """(input != 0) or (other != 0), as a bool tensor.
+
+    >>> vkgrad.logical_or(vkgrad.tensor([True, False]), vkgrad.tensor([False, False]))
+    """
+    return _binary("logical_or", input, other)
+
+
+def logical_xor(input: Tensor, other) -> Tensor:
+    """(input != 0) xor (other != 0), as a bool tensor.
+
+    >>> vkgrad.logical_xor(vkgrad.tensor([True, True]), vkgrad.tensor([True, False]))
+    """
+    return _binary("logical_xor", input, other)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    """input == 0, as a bool tensor.
+
+    >>> vkgrad.logical_not(vkgrad.tensor([True, False]))  # [False, True]
+    """
+    _tensor_arg("logical_not", input)
+    return F.call("logical_not", input)
+
+
+def _integral(name: str, *xs) -> None:
+    from ..autograd import _tensor_cls
+
+    for x in xs:
+        bad = x.dtype if isinstance(x, _tensor_cls()) else type(x).__name__
+        ok = (not x.dtype.is_floating) if isinstance(x, _tensor_cls()) else not isinstance(x, float)
+        if not ok:
+            raise TypeError(f"{name}: expected integer or bool tensors and numbers, got {bad}")
+
+
+def bitwise_and(input: Tensor, other) -> Tensor:
+    """input & other, bitwise on int32 (exact below 2^24 on Vulkan), logical on bool.
+
+    >>> vkgrad.tensor([6, 5]) & 3  # tensor([2, 1], dtype=vkgrad.int32)
+    """
+    _integral("bitwise_and", input, other)
+    return _binary("bitwise_and", input, other)
+
+
+def bitwise_or(input: Tensor, other) -> Tensor:
+    """input | other, bitwise on int32 (exact below 2^24 on Vulkan), logical on bool.
+
+    >>> vkgrad.tensor([4, 1]) | 2  # tensor([6, 3], dtype=vkgrad.int32)
+    """
+    _integral("bitwise_or", input, other)
+    return _binary("bitwise_or", input, other)
+
+
+def bitwise_xor(input: Tensor, other) -> Tensor:
+    """input ^ other, bitwise on int32 (exact below 2^24 on Vulkan), logical on bool.
+
+    >>> vkgrad.tensor([6, 5]) ^ 3  # tensor([5, 6], dtype=vkgrad.int32)
+    """
+    _integral("bitwise_xor", input, other)
+    return _binary("bitwise_xor", input, other)
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    """~input: -input - 1 on int32, not on bool.
+
+    >>> ~vkgrad.tensor([True, False])  # tensor([False,  True], dtype=vkgrad.bool)
+    """
+    _tensor_arg("bitwise_not", input)
+    _integral("bitwise_not", input)
+    return F.call("bitwise_not", input)
+
+
+_MATH = [
+    "sin", "cos", "tan", "atan", "asin", "acos", "arcsin", "arccos", "arctan", "sinh", "cosh",
+    "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square", "floor", "ceil", "round",
+    "trunc", "sign",
+]  # fmt: skip
+_ACTIVATIONS = [
+    "leaky_relu", "elu", "selu", "softplus", "hardswish", "hardsigmoid", "mish", "logsigmoid",
+]  # fmt: skip
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
-__all__: list[str] = []
+_INT_LOGIC = [
+    "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+]  # fmt: skip
+__all__: list[str] = _MATH + _ACTIVATIONS + _INT_LOGIC + ["clip", "lerp", "addcmul", "addcdiv"]
 # Names exported by ``vkgrad.nn.functional``.
-NN_FUNCTIONAL: list[str] = []
+NN_FUNCTIONAL: list[str] = list(_ACTIVATIONS)
+
+
+def _method(fn: Callable) -> Callable:
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
 # Tensor methods: {method name: function(self, ...)}.
-TENSOR_METHODS: dict = {}
+TENSOR_METHODS: dict = {
+    name: _method(globals()[name]) for name in _MATH + _INT_LOGIC + ["lerp", "addcmul", "addcdiv"]
+}
+
+
+def _reflected(fn: Callable) -> Callable:
+    def method(self, other):
+        return fn(other, self)
+
+    return method
+
+
+def _long(self) -> Tensor:
+    """int32: vkgrad has no int64 (``.long()`` is ``.int()``)."""
+    return self.int()
+
+
+TENSOR_METHODS.update(
+    {
+        "__floordiv__": _method(floor_divide),
+        "__rfloordiv__": _reflected(floor_divide),
+        "__mod__": _method(remainder),
+        "__rmod__": _reflected(remainder),
+        "__and__": _method(bitwise_and),
+        "__rand__": _reflected(bitwise_and),
+        "__or__": _method(bitwise_or),
+        "__ror__": _reflected(bitwise_or),
+        "__xor__": _method(bitwise_xor),
+        "__rxor__": _reflected(bitwise_xor),
+        "__invert__": _method(bitwise_not),
+        "long": _long,
+    }
+)

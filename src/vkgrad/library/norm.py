@@ -5,8 +5,9 @@ The family's rows (added to ``ops.OPS``), their backward rules and the public fu
 
 Layer and RMS norm are row kernels over the flattened normalized dims (one workgroup per
 row, two-pass statistics). Their backward recomputes the per-row (mean, rstd) with
-``norm_stats`` (one (M, 2) tensor, not saved by the forward) and runs ``norm_backward`` (grad
-input per row) and ``norm_backward_affine`` (grad weight and bias, reductions over rows).
+``layer_norm_stats`` (one (M, 2) tensor, not saved by the forward) and runs
+``layer_norm_backward`` (grad input per row) and ``layer_norm_backward_affine`` (grad weight
+and bias, reductions over rows).
 Under ``create_graph=True`` the same gradients are built from differentiable ops instead, so
 double backward works. Group and batch norm reuse the layer-norm row kernel over
 (N*G, C/G*spatial) and (C, N*spatial) rows, then a per-channel affine.
@@ -47,9 +48,9 @@ TENSOR_METHODS: dict = {}
 # Vulkan variants whose bindings do not all take the op's dtype (kinds/norm.py lists them):
 # {row: {binding define: dtype names, None meaning the op's dtype}}.
 VULKAN_DTYPES = {
-    "norm_stats": {"D0": ("float32",)},
-    "norm_backward": {"D4": ("float32",)},
-    "norm_backward_affine": {"D3": ("float32",)},
+    "layer_norm_stats": {"D0": ("float32",)},
+    "layer_norm_backward": {"D4": ("float32",)},
+    "layer_norm_backward_affine": {"D3": ("float32",)},
     "attn_softmax": {"D2": (None, "bool")},
 }
 
@@ -93,7 +94,7 @@ def _norm_fwd_shape(op: str):
 
 
 def _stats_shape(in_shapes, attrs):
-    return (_check_2d("norm_stats", in_shapes[0])[0], 2)
+    return (_check_2d("layer_norm_stats", in_shapes[0])[0], 2)
 
 
 def _check_stats(op: str, x, stats) -> None:
@@ -102,19 +103,21 @@ def _check_stats(op: str, x, stats) -> None:
 
 
 def _norm_bw_shape(in_shapes, attrs):
-    x = _check_2d("norm_backward", in_shapes[0])
-    _check_affine("norm_backward", x[1], [in_shapes[1]])
+    x = _check_2d("layer_norm_backward", in_shapes[0])
+    _check_affine("layer_norm_backward", x[1], [in_shapes[1]])
     if tuple(in_shapes[2]) != x:
-        raise ValueError(f"norm_backward: grad shape {tuple(in_shapes[2])}, expected {x}")
-    _check_stats("norm_backward", x, in_shapes[3])
+        raise ValueError(f"layer_norm_backward: grad shape {tuple(in_shapes[2])}, expected {x}")
+    _check_stats("layer_norm_backward", x, in_shapes[3])
     return x
 
 
 def _affine_bw_shape(in_shapes, attrs):
-    x = _check_2d("norm_backward_affine", in_shapes[0])
+    x = _check_2d("layer_norm_backward_affine", in_shapes[0])
     if tuple(in_shapes[1]) != x:
-        raise ValueError(f"norm_backward_affine: grad shape {tuple(in_shapes[1])}, expected {x}")
-    _check_stats("norm_backward_affine", x, in_shapes[2])
+        raise ValueError(
+            f"layer_norm_backward_affine: grad shape {tuple(in_shapes[1])}, expected {x}"
+        )
+    _check_stats("layer_norm_backward_affine", x, in_shapes[2])
     return (2, x[1])
 
 
@@ -155,12 +158,12 @@ def _norm_rule(rms: bool):
         need = ctx.needs_input_grad
         if _grad_mode():
             return _norm_backward_graph(x, w, g, eps, rms, need)
-        stats = F.call("norm_stats", x, eps=eps, rms=int(rms), dtype=_stats_dtype(x))
+        stats = F.call("layer_norm_stats", x, eps=eps, rms=int(rms), dtype=_stats_dtype(x))
         gx = gw = gb = None
         if need[0]:
-            gx = F.call("norm_backward", x, w, g, stats, rms=int(rms), dtype=x.dtype)
+            gx = F.call("layer_norm_backward", x, w, g, stats, rms=int(rms), dtype=x.dtype)
         if need[1] or (not rms and need[2]):
-            aff = F.call("norm_backward_affine", x, g, stats, dtype=x.dtype)
+            aff = F.call("layer_norm_backward_affine", x, g, stats, dtype=x.dtype)
             gw, gb = aff[0], aff[1]
         return (gx, gw) if rms else (gx, gw, gb)
 
@@ -234,6 +237,7 @@ _row(
     attrs=("eps",),
     saves="i",
     shape=_norm_fwd_shape("layer_norm"),
+    double_backward=True,  # under create_graph the rule switches to differentiable ops
 )
 _row(
     "rms_norm",
@@ -243,12 +247,13 @@ _row(
     attrs=("eps",),
     saves="i",
     shape=_norm_fwd_shape("rms_norm"),
+    double_backward=True,  # under create_graph the rule switches to differentiable ops
 )
 # Backward kernels: under create_graph the rules above use differentiable ops instead, so
 # these rows need no rule of their own.
-_row("norm_stats", "norm_row", 1, attrs=("eps", "rms"), shape=_stats_shape)
-_row("norm_backward", "norm_row", 4, attrs=("rms",), shape=_norm_bw_shape)
-_row("norm_backward_affine", "norm_col", 3, shape=_affine_bw_shape)
+_row("layer_norm_stats", "norm_row", 1, attrs=("eps", "rms"), shape=_stats_shape)
+_row("layer_norm_backward", "norm_row", 4, attrs=("rms",), shape=_norm_bw_shape)
+_row("layer_norm_backward_affine", "norm_col", 3, shape=_affine_bw_shape)
 _DROP = ("seed0", "seed1", "threshold", "group", "scale")
 _row("dropout", "norm_elem", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
 _row(
@@ -430,7 +435,7 @@ def _update_running(rows, running_mean, running_var, momentum: float, n: int) ->
 
     with no_grad():
         # eps 0: rstd = 1/sqrt(var), so var = 1 / rstd^2 (0 when rstd is inf).
-        stats = F.call("norm_stats", rows.detach(), eps=0.0, rms=0, dtype=_stats_dtype(rows))
+        stats = F.call("layer_norm_stats", rows.detach(), eps=0.0, rms=0, dtype=_stats_dtype(rows))
         if running_mean is not None:
             running_mean.mul_(1.0 - momentum).add_(stats[:, 0] * momentum)
         if running_var is not None:

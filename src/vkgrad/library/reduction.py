@@ -1,16 +1,516 @@
-"""Reductions beyond sum/mean/max: prod, min, argmax/argmin, var/std, norm, logsumexp,
-cumsum/cumprod, all/any.
+"""Reductions beyond sum/mean/max: prod, min, amax/amin, argmax/argmin, var/std, norm,
+logsumexp, cumsum/cumprod, all/any; and normalize, cosine_similarity, pairwise_distance.
 
 The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
+Reductions run on ``(M, K)`` rows: the functions below move the reduced dims last, as core
+``sum``/``max`` do, and scans (cumsum, cumprod) move their one dim last.
 """
 
 from __future__ import annotations
 
-from ..ops import F, _row  # noqa: F401
+import builtins
+import math
+from collections import namedtuple
+
+from .. import dtypes
+from ..ops import F, _max, _row
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
-__all__: list[str] = []
+__all__: list[str] = [
+    "prod",
+    "min",
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "var",
+    "std",
+    "logsumexp",
+    "norm",
+    "cumsum",
+    "cumprod",
+    "all",
+    "any",
+]
 # Names exported by ``vkgrad.nn.functional``.
-NN_FUNCTIONAL: list[str] = []
+NN_FUNCTIONAL: list[str] = ["normalize", "cosine_similarity", "pairwise_distance"]
+
+
+# ---------------------------------------------------------------- shape rules
+
+
+def _rows_to_vector(op: str):
+    """(M, K) -> (M,): the shape rule of an ``axis`` reduction."""
+
+    def shape(in_shapes, attrs):
+        x = tuple(in_shapes[0])
+        if len(x) != 2:
+            raise ValueError(f"{op}: expected a 2-D (rows, cols) input, got shape {x}")
+        return x[:1]
+
+    return shape
+
+
+def _rows_same(op: str, n_full: int = 1):
+    """(M, K) inputs (the first ``n_full``) and (M,) per-row inputs -> (M, K)."""
+
+    def shape(in_shapes, attrs):
+        x = tuple(in_shapes[0])
+        if len(x) != 2:
+            raise ValueError(f"{op}: expected a 2-D (rows, cols) input, got shape {x}")
+        for i, s in enumerate(in_shapes[1:], 1):
+            want = x if i < n_full else x[:1]
+            if tuple(s) != want:
+                raise ValueError(f"{op}: input {i} has shape {tuple(s)}, expected {want}")
+        return x
+
+    return shape
+
+
+# ---------------------------------------------------------------- backward rules
+
+
+def _prod_rule(ctx, g):
+    # d/dx_k prod(x) = prod_{j != k} x_j = (product left of k) * (product right of k): exact
+    # with zeros in the row, where dividing the product by x_k is not.
+    (x,) = ctx.inputs
+    left = F.call("cumprod", x, reverse=0, exclusive=1)
+    right = F.call("cumprod", x, reverse=1, exclusive=1)
+    return (F.mul(F.mul(left, right), F.unsqueeze(g, -1)),)
+
+
+def _cumsum_rule(ctx, g):
+    a = ctx.attrs
+    return (F.call("cumsum", g, reverse=1 - a["reverse"], exclusive=a["exclusive"]),)
+
+
+def _cumprod_rule(ctx, g):
+    # gx_k = (product of the elements before k in scan order) * R_k, where R is a linear
+    # recurrence over g run the other way (cumprod_grad): no division by x.
+    (x,) = ctx.inputs
+    r, e = ctx.attrs["reverse"], ctx.attrs["exclusive"]
+    before = F.call("cumprod", x, reverse=r, exclusive=1)
+    return (F.mul(before, F.call("cumprod_grad", x, g, reverse=r, exclusive=e)),)
+
+
+def _cumprod_grad_rule(ctx, h):
+    raise NotImplementedError(
+        "cumprod: double backward is not implemented (the derivative of cumprod's gradient)"
+    )
+
+
+def _var_rule(ctx, g):
+    (x,) = ctx.inputs
+    return (F.call("var_backward", x, g, **ctx.attrs),)
+
+
+def _var_bw_rule(ctx, h):
+    # out = (x - mean(x)) * 2 g / (K - c): linear in x for a fixed g.
+    x, g = ctx.inputs
+    gx = F.call("var_backward", h, g, **ctx.attrs)
+    gg = None
+    if ctx.needs_input_grad[1]:
+        ones = F.full_like(g, 1.0)
+        gg = F.call("sum", F.mul(h, F.call("var_backward", x, ones, **ctx.attrs)))
+    return gx, gg
+
+
+def _logsumexp_rule(ctx, g):
+    (x,) = ctx.inputs
+    return (F.mul(F.call("softmax", x), F.unsqueeze(g, -1)),)
+
+
+def _norm_rule(ctx, g):
+    (x,) = ctx.inputs
+    p = ctx.attrs["p"]
+    y = F.unsqueeze(ctx.out, -1)
+    g1 = F.unsqueeze(g, -1)
+    if p == 0:
+        return (F.mul(F.zeros_like(x), g1),)
+    if math.isinf(p):
+        # As amax/amin: the gradient is split evenly between the elements that reach the norm.
+        hit = F.to_dtype(F.call("eq", F.abs(x), y), x.dtype)
+        share = F.div(hit, F.unsqueeze(F.call("sum", hit), -1))
+        return (F.mul(F.mul(share, F.call("sign", x)), g1),)
+    return (F.call("norm_backward", x, y, g1, p=p),)
+
+
+def _norm_bw_rule(ctx, h):
+    # out = g sign(x) (|x| / y)^(p - 1), zero where x = 0 or y = 0.
+    x, y, g = ctx.inputs
+    p = ctx.attrs["p"]
+    out = F.call("norm_backward", x, y, g, p=p)
+    gx = gy = gg = None
+    if ctx.needs_input_grad[0] and p != 1:
+        # d/dx = g (p - 1) (|x| / y)^(p - 2) / y
+        if p == 2:
+            d = F.div(g, y)
+        else:
+            r = F.div(F.abs(x), y)
+            d = F.mul(F.div(g, y), F.mul(F.pow(r, p - 2.0), p - 1.0))
+        gx = F.mul(h, F.where(F.call("eq", x, 0.0), 0.0, d))
+    if ctx.needs_input_grad[1]:
+        gy = F.mul(F.mul(h, out), F.div(1.0 - p, y))
+    if ctx.needs_input_grad[2]:
+        gg = F.mul(h, F.call("norm_backward", x, y, 1.0, p=p))
+    return gx, gy, gg
+
+
+_SCAN = ("reverse", "exclusive")
+
+_row("prod", "reduce", 1, _prod_rule, saves="i")
+_row("min", "reduce", 1, _max, saves="io")  # core max's rule: shared between tied minima
+_row("argmax", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmax"))
+_row("argmin", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmin"))
+_row("var", "axis", 1, _var_rule, attrs=("correction",), saves="i", shape=_rows_to_vector("var"))
+_row(
+    "var_backward",
+    "axis",
+    2,
+    _var_bw_rule,
+    attrs=("correction",),
+    saves="i",
+    shape=_rows_same("var_backward"),
+)
+_row("logsumexp", "axis", 1, _logsumexp_rule, saves="i", shape=_rows_to_vector("logsumexp"))
+_row("norm", "axis", 1, _norm_rule, attrs=("p",), saves="io", shape=_rows_to_vector("norm"))
+_row("norm_backward", "map", 3, _norm_bw_rule, attrs=("p",), saves="i")
+_row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"))
+_row(
+    "cumprod",
+    "axis",
+    1,
+    _cumprod_rule,
+    attrs=_SCAN,
+    saves="i",
+    shape=_rows_same("cumprod"),
+    double_backward=False,  # cumprod_grad has no derivative rule
+)
+_row(
+    "cumprod_grad",
+    "axis",
+    2,
+    _cumprod_grad_rule,
+    attrs=_SCAN,
+    shape=_rows_same("cumprod_grad", 2),
+    double_backward=False,
+)
+_row("all", "axis", 1, out_dtype="bool", shape=_rows_to_vector("all"))
+_row("any", "axis", 1, out_dtype="bool", shape=_rows_to_vector("any"))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _numel(shape) -> int:
+    return math.prod(shape)
+
+
+def _check_tensor(op: str, x) -> None:
+    if not isinstance(x, F._t()):
+        raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
+
+
+def _over_dims(op: str, kernel: str, x, dim, keepdim: bool, **attrs):
+    """Run the ``(M, K) -> (M,)`` kernel over ``dim`` (int, tuple or None = all) of x."""
+    dims = F._reduce_dims(op, x, dim)
+    if x.ndim == 0:
+        out = F.call(kernel, F.reshape(x, (1, 1)), **attrs)
+        return F.reshape(out, ())
+    keep = [d for d in range(x.ndim) if d not in dims]
+    xp = F.permute(x, keep + dims)
+    kept_shape = tuple(x.shape[d] for d in keep)
+    k = _numel(tuple(x.shape[d] for d in dims))
+    out = F.call(kernel, F.reshape(xp, (_numel(kept_shape), k)), **attrs)
+    if keepdim:
+        return F.reshape(out, tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
+    return F.reshape(out, kept_shape)
+
+
+def _nonempty(op: str, x, dim) -> None:
+    dims = F._reduce_dims(op, x, dim)
+    if x.ndim and _numel(tuple(x.shape[d] for d in dims)) == 0:
+        raise RuntimeError(f"{op}: cannot reduce an empty dimension (shape {tuple(x.shape)})")
+
+
+def _along(op: str, kernel: str, x, dim: int, **attrs):
+    """Run the ``(M, K) -> (M, K)`` kernel along one dim of x."""
+    if x.ndim == 0:
+        F._norm_dim(op, dim, 0)
+        return F.reshape(F.call(kernel, F.reshape(x, (1, 1)), **attrs), ())
+    d = F._norm_dim(op, dim, x.ndim)
+    order = [i for i in range(x.ndim) if i != d] + [d]
+    xp = F.permute(x, order)
+    shape = tuple(xp.shape)
+    out = F.reshape(F.call(kernel, F.reshape(xp, (_numel(shape[:-1]), shape[-1])), **attrs), shape)
+    inverse = [0] * len(order)
+    for i, o in enumerate(order):
+        inverse[o] = i
+    return F.permute(out, inverse)
+
+
+def _floating(op: str, x, dtype=None):
+    if dtype is not None:
+        return F.to_dtype(x, dtype)
+    if not x.dtype.is_floating:
+        return F.to_dtype(x, dtypes.float32)
+    return x
+
+
+def _need_float(op: str, x) -> None:
+    if not x.dtype.is_floating:
+        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+
+
+# ---------------------------------------------------------------- public functions
+
+
+def prod(input, dim=None, keepdim: bool = False, dtype=None):
+    """Product of the elements over ``dim`` (all when None); gradients are exact with zeros.
+
+    >>> vkgrad.prod(vkgrad.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1)   # tensor([2., 12.])
+    """
+    _check_tensor("prod", input)
+    return _over_dims("prod", "prod", _floating("prod", input, dtype), dim, keepdim)
+
+
+MinResult = namedtuple("min", "values indices")
+
+
+def min(input, dim=None, keepdim: bool = False):
+    """``min(x)``: the smallest value; ``min(x, dim)``: (values, indices) along dim.
+
+    >>> vkgrad.min(vkgrad.tensor([[3.0, 1.0], [0.0, 2.0]]), dim=1).indices   # tensor([1, 0])
+    """
+    _check_tensor("min", input)
+    _nonempty("min", input, dim)
+    x = _floating("min", input)
+    if dim is None:
+        return _over_dims("min", "min", x, None, False)
+    if not isinstance(dim, int):
+        raise TypeError(f"min: dim must be an int, got {type(dim).__name__}")
+    values = _over_dims("min", "min", x, dim, keepdim)
+    return MinResult(values, argmin(input, dim, keepdim))
+
+
+def amax(input, dim=(), keepdim: bool = False):
+    """Largest values over ``dim`` (all dims when empty); ties share the gradient evenly.
+
+    >>> vkgrad.amax(vkgrad.tensor([[1.0, 5.0], [7.0, 2.0]]), dim=0)   # tensor([7., 5.])
+    """
+    _check_tensor("amax", input)
+    dim = None if dim == () else dim
+    _nonempty("amax", input, dim)
+    return _over_dims("amax", "max", _floating("amax", input), dim, keepdim)
+
+
+def amin(input, dim=(), keepdim: bool = False):
+    """Smallest values over ``dim`` (all dims when empty); ties share the gradient evenly.
+
+    >>> vkgrad.amin(vkgrad.tensor([[1.0, 5.0], [7.0, 2.0]]), dim=1)   # tensor([1., 2.])
+    """
+    _check_tensor("amin", input)
+    dim = None if dim == () else dim
+    _nonempty("amin", input, dim)
+    return _over_dims("amin", "min", _floating("amin", input), dim, keepdim)
+
+
+def _arg(op: str, input, dim, keepdim: bool):
+    _check_tensor(op, input)
+    x = _floating(op, input)
+    if dim is None:
+        if x.numel() == 0:
+            raise RuntimeError(f"{op}: cannot reduce an empty tensor")
+        out = F.call(op, F.reshape(x, (1, x.numel())))
+        return F.reshape(out, (1,) * x.ndim if keepdim else ())
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int or None, got {type(dim).__name__}")
+    _nonempty(op, x, dim)
+    return _over_dims(op, op, x, dim, keepdim)
+
+
+def argmax(input, dim=None, keepdim: bool = False):
+    """Index (int32) of the largest value along ``dim``; the first on ties, NaN counts as max.
+
+    >>> vkgrad.argmax(vkgrad.tensor([[1.0, 3.0, 3.0]]), dim=1)   # tensor([1], dtype=int32)
+    """
+    return _arg("argmax", input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim: bool = False):
+    """Index (int32) of the smallest value along ``dim``; the first on ties, NaN counts as min.
+
+    >>> vkgrad.argmin(vkgrad.tensor([2.0, 0.5, 0.5]))   # tensor(1, dtype=int32)
+    """
+    return _arg("argmin", input, dim, keepdim)
+
+
+def _correction(op: str, dim, unbiased, correction):
+    if isinstance(dim, bool):  # var(x, True): the legacy unbiased flag in dim's place
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: give either unbiased or correction, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, float(correction)
+
+
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """Variance over ``dim`` with ``correction`` (default 1, Bessel's); two-pass, stable.
+
+    >>> vkgrad.var(vkgrad.tensor([1.0, 2.0, 3.0, 4.0]))   # tensor(1.6667)
+    """
+    _check_tensor("var", input)
+    _need_float("var", input)
+    dim, c = _correction("var", dim, unbiased, correction)
+    return _over_dims("var", "var", input, dim, keepdim, correction=c)
+
+
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """Standard deviation over ``dim`` with ``correction`` (default 1).
+
+    >>> vkgrad.std(vkgrad.tensor([[1.0, 3.0]]), dim=1)   # tensor([1.4142])
+    """
+    _check_tensor("std", input)
+    _need_float("std", input)
+    dim, c = _correction("std", dim, unbiased, correction)
+    return F.sqrt(_over_dims("std", "var", input, dim, keepdim, correction=c))
+
+
+def logsumexp(input, dim=None, keepdim: bool = False):
+    """log(sum(exp(x))) over ``dim``, computed stably (max subtracted first).
+
+    >>> vkgrad.logsumexp(vkgrad.tensor([[1000.0, 1000.0]]), dim=1)   # tensor([1000.6931])
+    """
+    _check_tensor("logsumexp", input)
+    return _over_dims("logsumexp", "logsumexp", _floating("logsumexp", input), dim, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
+    """Vector p-norm over ``dim`` (all elements when None): p > 0, 0, inf, -inf or 'fro'.
+
+    >>> vkgrad.norm(vkgrad.tensor([[3.0, 4.0]]), dim=1)   # tensor([5.])
+    """
+    _check_tensor("norm", input)
+    if p == "fro" or p is None:
+        p = 2.0
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number or 'fro', got {p!r} ('nuc' is not supported)")
+    p = float(p)
+    if p < 0 and not math.isinf(p):
+        raise ValueError(f"norm: p must be >= 0, inf or -inf, got {p}")
+    x = _floating("norm", input, dtype)
+    if p == -math.inf:
+        _nonempty("norm", x, dim)
+    return _over_dims("norm", "norm", x, dim, keepdim, p=p)
+
+
+def cumsum(input, dim: int, *, dtype=None):
+    """Cumulative sum along ``dim``.
+
+    >>> vkgrad.cumsum(vkgrad.tensor([1.0, 2.0, 3.0]), 0)   # tensor([1., 3., 6.])
+    """
+    _check_tensor("cumsum", input)
+    x = _floating("cumsum", input, dtype)
+    return _along("cumsum", "cumsum", x, dim, reverse=0, exclusive=0)
+
+
+def cumprod(input, dim: int, *, dtype=None):
+    """Cumulative product along ``dim``; its gradient is exact with zeros in the input.
+
+    >>> vkgrad.cumprod(vkgrad.tensor([1.0, 2.0, 3.0]), 0)   # tensor([1., 2., 6.])
+    """
+    _check_tensor("cumprod", input)
+    x = _floating("cumprod", input, dtype)
+    return _along("cumprod", "cumprod", x, dim, reverse=0, exclusive=0)
+
+
+def _bool_reduce(op: str, input, dim, keepdim: bool):
+    _check_tensor(op, input)
+    x = input if input.dtype is dtypes.bool_ else F.compare("ne", input, 0.0)
+    return _over_dims(op, op, x, dim, keepdim)
+
+
+def all(input, dim=None, keepdim: bool = False):
+    """True where every element over ``dim`` is nonzero (bool output, no gradient).
+
+    >>> vkgrad.all(vkgrad.tensor([[1.0, 0.0], [2.0, 3.0]]), dim=1)   # tensor([False, True])
+    """
+    return _bool_reduce("all", input, dim, keepdim)
+
+
+def any(input, dim=None, keepdim: bool = False):
+    """True where some element over ``dim`` is nonzero (bool output, no gradient).
+
+    >>> vkgrad.any(vkgrad.tensor([[0.0, 0.0], [0.0, 3.0]]), dim=1)   # tensor([False, True])
+    """
+    return _bool_reduce("any", input, dim, keepdim)
+
+
+# ---------------------------------------------------------------- nn.functional
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+    """``x / max(||x||_p, eps)`` along ``dim``.
+
+    >>> F.normalize(vkgrad.tensor([[3.0, 4.0]]), dim=1)   # tensor([[0.6, 0.8]])
+    """
+    _check_tensor("normalize", input)
+    n = norm(input, p, dim, keepdim=True)
+    return F.div(input, F.clamp(n, min=eps))
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
+    """``sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps))`` along ``dim`` (broadcasting).
+
+    >>> F.cosine_similarity(vkgrad.tensor([[1.0, 0.0]]), vkgrad.tensor([[1.0, 1.0]]))
+    """
+    _check_tensor("cosine_similarity", x1)
+    _check_tensor("cosine_similarity", x2)
+    from ..ops import broadcast_shapes
+
+    shape = broadcast_shapes("cosine_similarity", tuple(x1.shape), tuple(x2.shape))
+    F._norm_dim("cosine_similarity", dim, builtins.max(len(shape), 1))
+    if tuple(x1.shape) != shape:
+        x1 = F.expand(x1, shape)
+    if tuple(x2.shape) != shape:
+        x2 = F.expand(x2, shape)
+    # Each norm clamped separately, as PyTorch does since 1.12.
+    n1 = F.clamp(norm(x1, 2.0, dim), min=eps)
+    n2 = F.clamp(norm(x2, 2.0, dim), min=eps)
+    return F.div(F.sum(F.mul(x1, x2), dim), F.mul(n1, n2))
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+    """``||x1 - x2 + eps||_p`` over the last dim.
+
+    >>> F.pairwise_distance(vkgrad.tensor([[0.0, 0.0]]), vkgrad.tensor([[3.0, 4.0]]))
+    """
+    _check_tensor("pairwise_distance", x1)
+    _check_tensor("pairwise_distance", x2)
+    d = F.add(F.sub(x1, x2), eps)
+    if d.ndim == 0:
+        raise ValueError("pairwise_distance: expected inputs with at least 1 dimension")
+    return norm(d, p, -1, keepdim)
+
+
 # Tensor methods: {method name: function(self, ...)}.
-TENSOR_METHODS: dict = {}
+TENSOR_METHODS: dict = {
+    name: globals()[name]
+    for name in (
+        "prod",
+        "min",
+        "amax",
+        "amin",
+        "argmax",
+        "argmin",
+        "var",
+        "std",
+        "logsumexp",
+        "norm",
+        "cumsum",
+        "cumprod",
+        "all",
+        "any",
+    )
+}

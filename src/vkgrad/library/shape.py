@@ -549,6 +549,7 @@ _row(
     lambda c, g: (F.call("flip", g, dims=c.attrs["dims"]),),
     attrs=("dims",),
     view=_flip_view,
+    out_dtype="input0",
 )
 
 
@@ -676,7 +677,7 @@ def _embed_shape(in_shapes, attrs):
 
 
 _DIAG = ("offset", "dim1", "dim2")
-_row("diagonal", "map", 1, _diagonal_rule, attrs=_DIAG, view=_diagonal_view)
+_row("diagonal", "map", 1, _diagonal_rule, attrs=_DIAG, view=_diagonal_view, out_dtype="input0")
 # The diagonal written into zeros of in_shape (diag of a vector, backward of diagonal).
 _row(
     "diagonal_backward",

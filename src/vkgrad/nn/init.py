@@ -64,16 +64,19 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill with ``val``. ``nn.init.constant_(b, 0.1)``"""
     with no_grad():
         tensor.fill_(val)
     return tensor
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0."""
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1."""
     return constant_(tensor, 1.0)
 
 
@@ -94,6 +97,9 @@ def kaiming_uniform_(
 def kaiming_normal_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
+    """He init: N(0, std^2) with std = gain / sqrt(fan). ``nn.init.kaiming_normal_(w)``"""
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming_normal_: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
     if fan == 0:
@@ -109,5 +115,52 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot init: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def trunc_normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+) -> Tensor:
+    """Fill with N(mean, std^2) restricted to [a, b] (redrawn until inside, so exactly the
+    truncated distribution). ``nn.init.trunc_normal_(w, std=0.02)``"""
+    rng = host_rng()
+    n = math.prod(tensor.shape)
+    out = np.empty(0)
+    while out.size < n:
+        draw = rng.normal(mean, std, size=max(2 * (n - out.size), 16))
+        out = np.concatenate([out, draw[(draw >= a) & (draw <= b)]])
+    return _write(tensor, out[:n])
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """The 2-D identity (ones on the diagonal of a possibly non-square matrix)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
+    return _write(tensor, np.eye(*tensor.shape))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """A (semi-)orthogonal matrix times ``gain``, from the QR decomposition of a Gaussian
+    matrix (Saxe et al. 2013); dims after the first are flattened.
+
+    >>> nn.init.orthogonal_(w, gain=nn.init.calculate_gain("relu"))
+    """
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+            f"{tuple(tensor.shape)}"
+        )
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = host_rng().normal(0.0, 1.0, size=(rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))  # makes the distribution uniform (Haar)
+    if rows < cols:
+        q = q.T
+    return _write(tensor, gain * q)

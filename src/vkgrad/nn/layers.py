@@ -1,8 +1,10 @@
-"""Layers: Linear, activations, Identity, Flatten and the Sequential container."""
+"""Layers: Linear, Bilinear, activations, Softmax/LogSoftmax, Identity, Flatten, Unflatten and
+the Sequential container."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -122,6 +124,157 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim ``dim`` into ``unflattened_size`` (the inverse of Flatten).
+
+    >>> nn.Unflatten(1, (2, 5))(vkgrad.ones(3, 10)).shape
+    (3, 2, 5)
+    """
+
+    def __init__(self, dim: int, unflattened_size: tuple) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+            isinstance(s, int) for s in unflattened_size
+        ):
+            raise TypeError(
+                f"unflattened_size must be a tuple of ints, but found {unflattened_size!r}"
+            )
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        d = self.dim + input.ndim if self.dim < 0 else self.dim
+        if not 0 <= d < input.ndim:
+            raise IndexError(
+                f"Unflatten: dim {self.dim} is out of range for an input of shape "
+                f"{tuple(input.shape)}"
+            )
+        sizes = list(self.unflattened_size)
+        n = input.shape[d]
+        if sizes.count(-1) == 1:
+            known = math.prod(s for s in sizes if s != -1)
+            sizes[sizes.index(-1)] = n // known if known else 0
+        if math.prod(sizes) != n:
+            raise RuntimeError(
+                f"Unflatten: unflattened_size {self.unflattened_size} does not multiply to the "
+                f"size {n} of dim {self.dim} of the input (shape {tuple(input.shape)})"
+            )
+        shape = tuple(input.shape[:d]) + tuple(sizes) + tuple(input.shape[d + 1 :])
+        return _F.reshape(input, shape)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+def _legacy_softmax_dim(name: str, ndim: int) -> int:
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+        "dim=X as an argument.",
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class Softmax(Module):
+    """softmax along ``dim``. ``nn.Softmax(dim=-1)(logits)``"""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim("softmax", input.ndim)
+        return _F.softmax(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log(softmax) along ``dim``, computed stably. ``nn.LogSoftmax(dim=1)(logits)``"""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim("log_softmax", input.ndim)
+        return _F.log_softmax(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Bilinear(Module):
+    """``y[..., o] = x1 @ weight[o] @ x2 + bias[o]``; weight (out, in1, in2).
+
+    Default init as PyTorch: weight and bias ~ U(-k, k) with k = 1/sqrt(in1_features).
+
+    >>> nn.Bilinear(3, 4, 5)(vkgrad.ones(8, 3), vkgrad.ones(8, 4)).shape
+    (8, 5)
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.in1_features = int(in1_features)
+        self.in2_features = int(in2_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(
+            zeros(out_features, in1_features, in2_features, device=device, dtype=dtype)
+        )
+        if bias:
+            self.bias = Parameter(zeros(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1]) if self.weight.shape[1] else 0.0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        i1, i2, o = self.in1_features, self.in2_features, self.out_features
+        if (
+            input1.ndim == 0
+            or input1.shape[-1] != i1
+            or input2.ndim == 0
+            or input2.shape[-1] != i2
+            or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1])
+        ):
+            raise RuntimeError(
+                f"bilinear: inputs of shapes {tuple(input1.shape)} and {tuple(input2.shape)} "
+                f"do not match (*, {i1}) and (*, {i2}) with the same leading dims"
+            )
+        lead = tuple(input1.shape[:-1])
+        n = math.prod(lead)
+        x1 = _F.reshape(input1, (n, i1))
+        x2 = _F.reshape(input2, (n, 1, i2))
+        # (in1, out*in2): one matmul gives x1 @ weight[o] for every o, then a product with x2
+        # and a sum over in2 finish the bilinear form.
+        w = _F.reshape(_F.permute(self.weight, (1, 0, 2)), (i1, o * i2))
+        t = _F.reshape(_F.matmul(x1, w), (n, o, i2))
+        y = _F.sum(t * x2, -1)
+        if self.bias is not None:
+            y = y + self.bias
+        return _F.reshape(y, lead + (o,))
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
 
 
 class Sequential(Module):

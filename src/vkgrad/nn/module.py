@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import dtypes
-from ..autograd import no_grad, zero_grads
+from ..autograd import Function, is_grad_enabled, no_grad, zero_grads
 from ..device import Device
 from ..tensor import Tensor
 from .parameter import Parameter, is_parameter
@@ -26,13 +26,16 @@ class RemovableHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks: dict) -> None:
+    def __init__(self, hooks: dict, extra: set | None = None) -> None:
         self._hooks = hooks
+        self._extra = extra
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        if self._extra is not None:
+            self._extra.discard(self.id)
 
     def __enter__(self) -> RemovableHandle:
         return self
@@ -89,6 +92,10 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
+        d["_forward_hooks_with_kwargs"] = set()
+        d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -96,17 +103,46 @@ class Module:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not self._forward_hooks and not self._forward_pre_hooks:
+        d = self.__dict__
+        if not (
+            d["_forward_hooks"]
+            or d["_forward_pre_hooks"]
+            or d.get("_backward_hooks")
+            or d.get("_backward_pre_hooks")
+        ):
             return self.forward(*args, **kwargs)
-        for hook in list(self._forward_pre_hooks.values()):
-            r = hook(self, args)
-            if r is not None:
-                args = r if isinstance(r, tuple) else (r,)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        d = self.__dict__
+        for hid, hook in list(self._forward_pre_hooks.items()):
+            if hid in d["_forward_pre_hooks_with_kwargs"]:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError(
+                            "forward pre-hook must return None or a tuple of (new_args, "
+                            f"new_kwargs), but got {r}."
+                        )
+                    args, kwargs = r
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        bw = None
+        if (d.get("_backward_hooks") or d.get("_backward_pre_hooks")) and is_grad_enabled():
+            bw = _BackwardHookState(self)
+            args = bw.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            r = hook(self, args, out)
+        for hid, hook in list(self._forward_hooks.items()):
+            if hid in d["_forward_hooks_with_kwargs"]:
+                r = hook(self, args, kwargs, out)
+            else:
+                r = hook(self, args, out)
             if r is not None:
                 out = r
+        if bw is not None:
+            out = bw.wrap_outputs(out)
         return out
 
     # ------------------------------------------------------------ registration
@@ -245,19 +281,32 @@ class Module:
             raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
         return mod._parameters[name]
 
+    def get_buffer(self, target: str) -> Tensor:
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
+        return mod._buffers[name]
+
     # ------------------------------------------------------------ traversal
 
-    def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator:
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator:
+        """(dotted name, module) for self and every submodule, depth first, each once unless
+        ``remove_duplicate=False``."""
         if memo is None:
             memo = set()
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, mod in self._modules.items():
             if mod is None:
                 continue
-            yield from mod.named_modules(memo, prefix + ("." if prefix else "") + name)
+            sub = prefix + ("." if prefix else "") + name
+            yield from mod.named_modules(memo, sub, remove_duplicate)
 
     def modules(self) -> Iterator:
         for _, m in self.named_modules():
@@ -274,26 +323,36 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def _named_members(self, table: str, prefix: str, recurse: bool) -> Iterator:
+    def _named_members(
+        self, table: str, prefix: str, recurse: bool, remove_duplicate: bool = True
+    ) -> Iterator:
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for mod_prefix, mod in mods:
             for name, t in getattr(mod, table).items():
-                if t is None or id(t) in seen:
+                if t is None or (remove_duplicate and id(t) in seen):
                     continue
                 seen.add(id(t))
                 yield mod_prefix + ("." if mod_prefix else "") + name, t
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator:
         """(dotted name, parameter) pairs, in registration order, each parameter once."""
-        return self._named_members("_parameters", prefix, recurse)
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator:
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator:
         for _, b in self.named_buffers(recurse=recurse):
@@ -440,16 +499,50 @@ class Module:
 
     # ------------------------------------------------------------ hooks
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """``hook(module, args, output)``, called after forward; may return a new output."""
-        h = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[h.id] = hook
-        return h
+    def register_forward_hook(
+        self,
+        hook: Callable,
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``), called after forward; may return a new output."""
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs)
 
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """``hook(module, args)``, called before forward; may return new args."""
-        h = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[h.id] = hook
+    def register_forward_pre_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)`` returning ``(args,
+        kwargs)`` with ``with_kwargs``), called before forward; may return new args."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)``, called once the gradients with respect
+        to the module's tensor inputs are known; may return a new ``grad_input`` tuple.
+        ``grad_input`` has one entry per positional tensor input (None where it needs no
+        gradient); ``grad_output`` one per tensor output.
+
+        >>> lin.register_full_backward_hook(lambda m, gi, go: print(go[0].shape))
+        """
+        return self._add_hook("_backward_hooks", hook, prepend, False)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable, prepend: bool = False
+    ) -> RemovableHandle:
+        """``hook(module, grad_output)``, called when the gradients with respect to the
+        module's outputs are known; may return a new ``grad_output`` tuple."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend, False)
+
+    def _add_hook(self, table: str, hook: Callable, prepend: bool, kw: bool) -> RemovableHandle:
+        hooks = self.__dict__[table]
+        h = RemovableHandle(hooks, self.__dict__.get(table + "_with_kwargs"))
+        hooks[h.id] = hook
+        if prepend:
+            hooks.move_to_end(h.id, last=False)
+        if kw:
+            self.__dict__[table + "_with_kwargs"].add(h.id)
         return h
 
     # ------------------------------------------------------------ repr
@@ -500,3 +593,97 @@ def _swap_storage(p: Tensor, new: Tensor) -> None:
     p._device = new.device
     p._version[0] += 1
     p._accum = None  # a graph node made for the old storage must not be reused
+
+
+# ---------------------------------------------------------------- full backward hooks
+
+
+class _BackwardHookState:
+    """One forward call's backward hooks: identity nodes around the module's tensor inputs
+    and outputs catch grad_output (outputs' node, which runs first) and grad_input (inputs'
+    node), and call the hooks there."""
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self.positions: list = []
+        self.requires: list = []
+        self.grad_output: tuple = ()
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        self.positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.requires = [args[i].requires_grad for i in self.positions]
+        if not any(self.requires):
+            return args
+        # Only inputs that need a gradient go through the node (an int tensor must not start
+        # requiring grad); the others get None in grad_input.
+        wrapped = [i for i, r in zip(self.positions, self.requires) if r]
+        new = _HookInputs.apply(self, *(args[i] for i in wrapped))
+        args = list(args)
+        for i, t in zip(wrapped, new):
+            args[i] = t
+        return tuple(args)
+
+    def wrap_outputs(self, out: Any) -> Any:
+        single = isinstance(out, Tensor)
+        outs = (out,) if single else out
+        if not isinstance(outs, (tuple, list)):
+            return out
+        idx = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+        if not idx:
+            return out
+        new = _HookOutputs.apply(self, *(outs[i] for i in idx))
+        res = list(outs)
+        for i, t in zip(idx, new):
+            res[i] = t
+        return res[0] if single else type(outs)(res)
+
+    def grads_of_outputs(self, grads: tuple) -> tuple:
+        m = self.module
+        for hook in list(m._backward_pre_hooks.values()):
+            r = hook(m, grads)
+            if r is not None:
+                grads = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+        self.grad_output = grads
+        if not any(self.requires):
+            # No input needs a gradient: the hooks run now, with grad_input all None.
+            self.grads_of_inputs(())
+        return grads
+
+    def grads_of_inputs(self, wrapped_grads: tuple) -> tuple:
+        """Runs the hooks; takes and returns the gradients of the inputs that need one."""
+        m = self.module
+        it = iter(wrapped_grads)
+        grads = tuple(next(it) if need else None for need in self.requires)
+        for hook in list(m._backward_hooks.values()):
+            r = hook(m, grads, self.grad_output)
+            if r is not None:
+                r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+                if len(r) != len(grads):
+                    raise RuntimeError(
+                        f"backward hook returned {len(r)} gradients, but the module has "
+                        f"{len(grads)} tensor inputs"
+                    )
+                grads = r
+        return tuple(g for g, need in zip(grads, self.requires) if need)
+
+
+class _HookInputs(Function):
+    @staticmethod
+    def forward(ctx, state, *xs):
+        ctx.state = state
+        return tuple(x.detach() for x in xs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None, *ctx.state.grads_of_inputs(grads))
+
+
+class _HookOutputs(Function):
+    @staticmethod
+    def forward(ctx, state, *xs):
+        ctx.state = state
+        return tuple(x.detach() for x in xs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None, *ctx.state.grads_of_outputs(grads))

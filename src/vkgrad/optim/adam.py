@@ -7,13 +7,14 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..functional import update
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_compat_flags
 
 
 class Adam(Optimizer):
-    """PyTorch's Adam (L2 weight decay added to the gradient).
+    """PyTorch's Adam (L2 weight decay added to the gradient), with amsgrad and maximize.
 
-    m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+    g = -g if maximize; g += wd w; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    v_max = max(v_max, v) if amsgrad; w -= lr (m / (1-b1^t)) / (sqrt(v[_max] / (1-b2^t)) + eps)
 
     >>> opt = vkgrad.optim.Adam(model.parameters(), lr=1e-3)
     """
@@ -29,9 +30,12 @@ class Adam(Optimizer):
         weight_decay: float = 0,
         amsgrad: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
-        name = type(self).__name__
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if eps < 0.0:
@@ -42,15 +46,15 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if amsgrad:
-            raise NotImplementedError(
-                f"{name}: amsgrad=True is not supported in vkgrad (no amsgrad kernel); "
-                "use amsgrad=False"
-            )
-        if maximize:
-            raise NotImplementedError(f"{name}: maximize=True is not supported in vkgrad")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
-        defaults["amsgrad"] = False
+        check_compat_flags(type(self).__name__, differentiable)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=bool(amsgrad),
+            maximize=bool(maximize),
+        )
         super().__init__(params, defaults)
 
     def step(self, closure: Callable | None = None) -> Any:
@@ -58,11 +62,11 @@ class Adam(Optimizer):
         decoupled = int(self._decoupled)
         with no_grad():
             for group in self.param_groups:
-                if group.get("amsgrad"):
-                    raise NotImplementedError("amsgrad=True is not supported in vkgrad")
                 beta1, beta2 = (float(b) for b in group["betas"])
                 lr, eps = float(group["lr"]), float(group["eps"])
                 wd = float(group["weight_decay"])
+                amsgrad = bool(group.get("amsgrad", False))
+                maximize = int(bool(group.get("maximize", False)))
                 for p in group["params"]:
                     g = p.grad
                     if g is None:
@@ -74,14 +78,18 @@ class Adam(Optimizer):
                             "exp_avg": self._zeros_state(p),
                             "exp_avg_sq": self._zeros_state(p),
                         }
+                    if amsgrad and "max_exp_avg_sq" not in st:
+                        st["max_exp_avg_sq"] = self._zeros_state(p)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
+                    v = st["exp_avg_sq"]
                     update(
                         "adam_step",
                         p,
                         g,
                         st["exp_avg"],
-                        st["exp_avg_sq"],
+                        v,
+                        st["max_exp_avg_sq"] if amsgrad else v,  # unread without amsgrad
                         master,
                         lr=lr,
                         beta1=beta1,
@@ -91,6 +99,8 @@ class Adam(Optimizer):
                         bias1=1.0 - beta1**t,
                         bias2=1.0 - beta2**t,
                         decoupled=decoupled,
+                        amsgrad=int(amsgrad),
+                        maximize=maximize,
                     )
         return loss
 
@@ -112,6 +122,19 @@ class AdamW(Adam):
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            differentiable=differentiable,
+        )

@@ -25,6 +25,13 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 
+def check_compat_flags(name: str, differentiable: bool) -> None:
+    """PyTorch's ``foreach``/``fused``/``capturable`` are accepted and ignored (every update is
+    already one fused kernel per parameter on its device); ``differentiable`` is not offered."""
+    if differentiable:
+        raise NotImplementedError(f"{name}: differentiable=True is not supported in vkgrad")
+
+
 class Optimizer:
     """Base class: subclasses implement ``step``.
 

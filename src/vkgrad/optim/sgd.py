@@ -7,12 +7,12 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..functional import update
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_compat_flags
 
 
 class SGD(Optimizer):
-    """PyTorch's SGD: d = g + wd*w; buf = momentum*buf + (1-dampening)*d (buf = d on the
-    first step); d = d + momentum*buf if nesterov else buf; w -= lr*d.
+    """PyTorch's SGD: d = (-g if maximize else g) + wd*w; buf = momentum*buf + (1-dampening)*d
+    (buf = d on the first step); d = d + momentum*buf if nesterov else buf; w -= lr*d.
 
     >>> opt = vkgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     """
@@ -27,6 +27,9 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
@@ -36,14 +39,14 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        if maximize:
-            raise NotImplementedError("SGD: maximize=True is not supported in vkgrad")
+        check_compat_flags("SGD", differentiable)
         defaults = dict(
             lr=lr,
             momentum=momentum,
             dampening=dampening,
             weight_decay=weight_decay,
             nesterov=nesterov,
+            maximize=bool(maximize),
         )
         super().__init__(params, defaults)
 
@@ -59,6 +62,7 @@ class SGD(Optimizer):
                     dampening=float(group["dampening"]),
                     weight_decay=float(group["weight_decay"]),
                     nesterov=int(bool(group["nesterov"])),
+                    maximize=int(bool(group.get("maximize", False))),
                 )
                 for p in group["params"]:
                     g = p.grad

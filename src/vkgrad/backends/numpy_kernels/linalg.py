@@ -1,7 +1,92 @@
-"""NumPy kernels of the linalg family (``vkgrad/library/linalg.py``)."""
+"""NumPy kernels of the linalg family (``vkgrad/library/linalg.py``).
+
+Inputs are (batch, n, n) stacks of matrices (and (batch, n, k) right-hand sides); a batch of
+1 broadcasts. Singular or non-positive-definite inputs raise with PyTorch's wording.
+"""
 
 from __future__ import annotations
 
-import numpy as np  # noqa: F401
+import numpy as np
 
-from ..numpy_backend import kernel  # noqa: F401
+from ..numpy_backend import kernel
+
+
+def _batch_prefix(a: np.ndarray, i: int) -> str:
+    return f"(Batch element {i}): " if a.shape[0] > 1 else ""
+
+
+def _first_zero_pivot(m: np.ndarray) -> int:
+    """1-based index of the first zero pivot of Gaussian elimination with partial pivoting
+    (LAPACK getrf's info), or 0. Runs only to word an error."""
+    u = np.array(m, dtype=np.float64)
+    n = u.shape[0]
+    for p in range(n):
+        r = p + int(np.argmax(np.abs(u[p:, p])))
+        if u[r, p] == 0:
+            return p + 1
+        u[[p, r]] = u[[r, p]]
+        u[p + 1 :, p:] -= np.outer(u[p + 1 :, p] / u[p, p], u[p, p:])
+    return 0
+
+
+@kernel
+def linalg_solve(a, b, caller="linalg.solve", **_):
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        pass
+    for i in range(a.shape[0]):
+        info = _first_zero_pivot(a[i])
+        if info:
+            pre = _batch_prefix(a, i)
+            if caller == "linalg.inv":
+                raise RuntimeError(
+                    f"{caller}: {pre}The diagonal element {info} is zero, the inversion could "
+                    f"not be completed because the input matrix is singular."
+                )
+            raise RuntimeError(
+                f"{caller}: {pre}The solver failed because the input matrix is singular "
+                f"(the diagonal element {info} of its LU factor is zero)."
+            )
+    raise RuntimeError(f"{caller}: the solver failed (LAPACK reported a singular matrix)")
+
+
+@kernel
+def solve_triangular(a, b, upper=0, unitriangular=0, **_):
+    n, k = a.shape[-1], b.shape[-1]
+    batch = max(a.shape[0], b.shape[0])
+    x = np.array(np.broadcast_to(b, (batch, n, k)), dtype=np.result_type(a, b))
+    a = np.broadcast_to(a, (batch, n, n))
+    # Substitution, one row of X per step, vectorised over the batch and the columns.
+    for p in range(n - 1, -1, -1) if upper else range(n):
+        if not unitriangular:
+            x[:, p] /= a[:, p, p, None]
+        rows = slice(0, p) if upper else slice(p + 1, n)
+        x[:, rows] -= a[:, rows, p, None] * x[:, p, None, :]
+    return x
+
+
+@kernel
+def linalg_cholesky(a, caller="linalg.cholesky", **_):
+    # NumPy's cholesky (LAPACK potrf, 'L') reads only the lower triangle, as PyTorch's.
+    try:
+        return np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        pass
+    for i in range(a.shape[0]):
+        for order in range(1, a.shape[-1] + 1):
+            try:
+                np.linalg.cholesky(a[i, :order, :order])
+            except np.linalg.LinAlgError:
+                raise RuntimeError(
+                    f"{caller}: {_batch_prefix(a, i)}The factorization could not be completed "
+                    f"because the input is not positive-definite (the leading minor of order "
+                    f"{order} is not positive-definite)."
+                ) from None
+    raise RuntimeError(f"{caller}: the input is not positive-definite")
+
+
+@kernel
+def linalg_slogdet(a, **_):
+    sign, logabs = np.linalg.slogdet(a)
+    return np.stack([sign, logabs], axis=-1)

@@ -28,13 +28,13 @@ def rms_norm(x, w, eps=1e-6, **_):
 
 
 @kernel
-def norm_stats(x, eps=1e-5, rms=0, **_):
+def layer_norm_stats(x, eps=1e-5, rms=0, **_):
     mean, rstd = _stats(x, eps, rms)
     return np.concatenate([mean, rstd], axis=-1)
 
 
 @kernel
-def norm_backward(x, w, g, stats, rms=0, **_):
+def layer_norm_backward(x, w, g, stats, rms=0, **_):
     mean, rstd = stats[:, :1], stats[:, 1:]
     xh = (x - mean) * rstd
     gw = g * w
@@ -44,7 +44,7 @@ def norm_backward(x, w, g, stats, rms=0, **_):
 
 
 @kernel
-def norm_backward_affine(x, g, stats, **_):
+def layer_norm_backward_affine(x, g, stats, **_):
     xh = (x - stats[:, :1]) * stats[:, 1:]
     return np.stack([(g * xh).sum(0), g.sum(0)])
 

@@ -167,6 +167,9 @@ def _map_variants(op) -> list[dict]:
         out.append(dv(BOOL, [I32] * n))  # integer comparisons (class indices, masks)
     if op.name == "sign":
         out.append(dv(I32, [I32]))
+    if op.out_dtype in ("keep", "input0") and op.name not in ("sign", "where"):
+        # integer arithmetic: int op int stays int (some kernels have an int32 branch)
+        out += [dv(I32, [I32] * n), dv(BOOL, [BOOL] * n)]
     return out
 
 

@@ -1,0 +1,9 @@
+// y = a + value t1 t2  (inputs: a, t1, t2; attr value)
+// bindings: 0 out, 1-3 inputs, 4 meta; see map.glsl
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "map.glsl"
+
+float op(float a, float b, float c) {
+    return a + attr(0u) * b * c;
+}

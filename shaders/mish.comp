@@ -1,0 +1,12 @@
+// y = x tanh(softplus(x)), stable for large |x|
+// bindings: 0 out, 1-3 inputs, 4 meta; see map.glsl
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "map.glsl"
+#include "elementwise.glsl"
+
+float op(float a, float b, float c) {
+    float t, q;
+    mish_parts(a, t, q);
+    return a * t;
+}

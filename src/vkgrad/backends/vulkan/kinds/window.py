@@ -1,0 +1,62 @@
+"""The ``window`` kind: kernels over the sliding windows of (N, C, H, W) images (im2col,
+col2im, pooling and their backward rows; see ``vkgrad/library/conv.py`` for the geometry).
+
+One thread per output element (f16: per output word). The geometry travels in the push
+constants; inputs listed in the row's ``no_grad_inputs`` are int32 (max-pool indices).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import DT_CODE, PUSH_WORDS, VkArray, _f32_bits
+from . import runner, variants
+
+F32, F16, I32 = 0, 1, 2
+
+
+def _geometry_words(out, batch: int, attrs: dict) -> list:
+    c, h, w = attrs["image"]
+    ho, wo = attrs["grid"]
+    kh, kw = attrs.get("kernel", (1, 1))
+    sh, sw = attrs.get("stride", (1, 1))
+    pt, pl = attrs.get("padding", (0, 0))
+    dh, dw = attrs.get("dilation", (1, 1))
+    flag = int(attrs.get("count_include_pad", 0))
+    divisor = _f32_bits(float(attrs.get("divisor", 0.0)))
+    cout, groups = int(attrs.get("out_channels", 0)), int(attrs.get("groups", 1))
+    return [out.size, batch, c, h, w, ho, wo, kh, kw, sh, sw, pt, pl, dh, dw, flag, divisor] + [
+        cout,
+        groups,
+    ]
+
+
+@runner("window")
+def run(be, op, inputs, attrs, out) -> None:
+    if out.size == 0:
+        return
+    defines = {"D0": DT_CODE[out.dtype.name]}
+    bufs = [out.buf, be._dummy, be._dummy]
+    for k, x in enumerate(inputs):
+        if not isinstance(x, VkArray):
+            raise TypeError(f"{op.name}: expected Vulkan arrays, got {x!r}")
+        defines[f"D{k + 1}"] = DT_CODE[x.dtype.name]
+        bufs[1 + k] = x.buf
+    push = np.zeros(PUSH_WORDS, dtype=np.uint32)
+    words = _geometry_words(out, inputs[0].shape[0], attrs)  # input 0 is always batched
+    push[: len(words)] = words
+    items = (out.size + 1) // 2 if out.dtype.name == "float16" else out.size
+    hold = [out.storage] + [x.storage for x in inputs]
+    reads = [x.buf for x in inputs]
+    be._dispatch(op.name, defines, bufs, (be._groups(items), 1, 1), push, reads, [out.buf], hold)
+
+
+@variants("window")
+def window_variants(op) -> list:
+    res = []
+    for f in (F32, F16):
+        d = {"D0": I32 if op.out_dtype == "int32" else f}
+        for k in range(op.nin):
+            d[f"D{k + 1}"] = I32 if k in op.no_grad_inputs else f
+        res += [(name, dict(d)) for name in op.shader_names()]
+    return res

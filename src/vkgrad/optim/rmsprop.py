@@ -1,0 +1,92 @@
+"""RMSprop, one fused in-place kernel per parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Callable
+
+from ..autograd import no_grad
+from ..functional import update
+from .optimizer import Optimizer, check_compat_flags
+
+
+class RMSprop(Optimizer):
+    """PyTorch's RMSprop.
+
+    g = -g if maximize; g += wd w; sq = alpha sq + (1-alpha) g^2; centered: gavg = alpha gavg
+    + (1-alpha) g, avg = sqrt(sq - gavg^2) + eps, else avg = sqrt(sq) + eps; momentum > 0:
+    buf = momentum buf + g / avg, w -= lr buf; else w -= lr g / avg.
+
+    >>> opt = vkgrad.optim.RMSprop(model.parameters(), lr=1e-2, momentum=0.9)
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if alpha < 0.0:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_compat_flags("RMSprop", differentiable)
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=bool(centered),
+            maximize=bool(maximize),
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None) -> Any:
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                momentum = float(group["momentum"])
+                centered = bool(group["centered"])
+                attrs = dict(
+                    lr=float(group["lr"]),
+                    alpha=float(group["alpha"]),
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    momentum=momentum,
+                    centered=int(centered),
+                    maximize=int(bool(group.get("maximize", False))),
+                )
+                for p in group["params"]:
+                    g = p.grad
+                    if g is None:
+                        continue
+                    st = self.state.get(p)
+                    if st is None:
+                        st = self.state[p] = {"step": 0, "square_avg": self._zeros_state(p)}
+                    if momentum > 0 and "momentum_buffer" not in st:
+                        st["momentum_buffer"] = self._zeros_state(p)
+                    if centered and "grad_avg" not in st:
+                        st["grad_avg"] = self._zeros_state(p)
+                    master = self._master(p, st)
+                    st["step"] += 1
+                    sq = st["square_avg"]
+                    # State the kernel does not read (no centering / no momentum) aliases sq.
+                    gavg = st["grad_avg"] if centered else sq
+                    buf = st["momentum_buffer"] if momentum > 0 else sq
+                    update("rmsprop_step", p, g, sq, gavg, buf, master, **attrs)
+        return loss
