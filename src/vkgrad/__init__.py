@@ -7,7 +7,7 @@
 tensor([2., 4., 6.])
 """
 
-from . import autograd, dtypes, functional, ops
+from . import autograd, dtypes, functional, library, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .device import Device, devices
 from .device import device as device
@@ -73,14 +73,6 @@ def synchronize() -> None:
         b.synchronize()
 
 
-def _export_families() -> None:
-    from .library import FAMILIES
-
-    for fam in FAMILIES:
-        for name in fam.__all__:
-            globals()[name] = getattr(fam, name)
-
-
-_export_families()
+globals().update(library.exported("__all__"))
 
 from . import data, linalg, nn, optim  # noqa: E402  (after Tensor: all build on it)

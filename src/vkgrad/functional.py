@@ -10,6 +10,8 @@ from __future__ import annotations
 import builtins  # this module defines sum, max, min, any, all, ... as ops
 from collections import namedtuple
 
+import numpy as np
+
 from . import autograd, dtypes
 from .autograd import apply
 
@@ -96,8 +98,6 @@ def scalar_result_dtype(name: str, *inputs):
 
 
 def _is_int(x) -> bool:
-    import numpy as np
-
     return isinstance(x, (int, np.integer))
 
 
@@ -106,13 +106,8 @@ def _scalar_ok(name: str, x):
         return x
     if isinstance(x, (bool, int, float)):
         return float(x)
-    try:
-        import numpy as np
-
-        if isinstance(x, np.generic) and np.ndim(x) == 0:
-            return float(x)
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(x, np.generic) and np.ndim(x) == 0:
+        return float(x)
     raise TypeError(f"{name}: expected a tensor or a Python number, got {type(x).__name__}")
 
 
@@ -531,8 +526,6 @@ def getitem(x, index):
     # As in PyTorch: True is a new axis (never the int 1), NumPy integers are ints.
     if builtins.any(i is False for i in index):
         raise TypeError("getitem: a False index (an empty selection) is not supported")
-    import numpy as np
-
     index = tuple(None if i is True else int(i) if isinstance(i, np.integer) else i for i in index)
     from .library import indexing
 
@@ -767,12 +760,6 @@ def update(name: str, *tensors, **attrs) -> None:
 
 # The op families' public functions (vkgrad/library), so that rules and users find every op
 # here. A family may extend a core function above by defining the same name.
-def _export_families() -> None:
-    from .library import FAMILIES
+from .library import exported as _exported  # noqa: E402  (the families need this module)
 
-    for fam in FAMILIES:
-        for name in (*fam.__all__, *fam.NN_FUNCTIONAL):
-            globals()[name] = getattr(fam, name)
-
-
-_export_families()
+globals().update(_exported("__all__", "NN_FUNCTIONAL"))

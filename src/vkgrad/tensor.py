@@ -691,18 +691,12 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
 
 
 from . import ops as _ops  # noqa: E402
+from .library import exported as _exported  # noqa: E402
 
 _COPY = _ops.OPS["copy"]
 _FILL = _ops.OPS["fill"]
 
 
-def _attach_family_methods() -> None:
-    """The op families' Tensor methods (``TENSOR_METHODS`` in each vkgrad/library module)."""
-    from .library import FAMILIES
-
-    for fam in FAMILIES:
-        for name, fn in fam.TENSOR_METHODS.items():
-            setattr(Tensor, name, fn)
-
-
-_attach_family_methods()
+# The op families' Tensor methods (``TENSOR_METHODS`` in each vkgrad/library module).
+for _name, _fn in _exported("TENSOR_METHODS").items():
+    setattr(Tensor, _name, _fn)

@@ -10,3 +10,17 @@ from __future__ import annotations
 from . import conv, elementwise, indexing, linalg, loss, norm, reduction, shape
 
 FAMILIES = (elementwise, reduction, shape, indexing, linalg, conv, norm, loss)
+
+
+def exported(*lists: str) -> dict:
+    """``{name: function}`` over every family's ``lists`` (``"__all__"``, ``"NN_FUNCTIONAL"``),
+    or the families' ``TENSOR_METHODS`` when ``lists`` is ``("TENSOR_METHODS",)``."""
+    out = {}
+    for fam in FAMILIES:
+        for attr in lists:
+            table = getattr(fam, attr)
+            if isinstance(table, dict):
+                out.update(table)
+            else:
+                out.update((name, getattr(fam, name)) for name in table)
+    return out

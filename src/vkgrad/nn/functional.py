@@ -15,6 +15,7 @@ from ..functional import (
     tanh,
     view,
 )
+from ..library import exported
 from ..tensor import Tensor, full
 
 __all__ = [
@@ -107,13 +108,6 @@ def _prod(shape) -> int:
     return n
 
 
-def _export_families() -> None:
-    from ..library import FAMILIES
-
-    for fam in FAMILIES:
-        for name in fam.NN_FUNCTIONAL:
-            globals()[name] = getattr(fam, name)
-            __all__.append(name)
-
-
-_export_families()
+_FAMILY_FUNCTIONS = exported("NN_FUNCTIONAL")
+globals().update(_FAMILY_FUNCTIONS)
+__all__ += list(_FAMILY_FUNCTIONS)
