@@ -1,8 +1,11 @@
-// update.glsl: optimizer steps, in place. Push: u0 n (elements of p), u8.. attrs (f32 bits).
+// update.glsl: optimizer steps, in place. Push: u0 n (elements of p). The row's attrs are read
+// from a small f32 buffer at binding HYPER (after the row's tensors), not from push constants:
+// a captured step is replayed with new values (lr, bias corrections) written into that buffer.
 // p (binding 0) may be f16: a thread then owns one word of p, i.e. elements 2w and 2w+1.
 #include "common.glsl"
 
-float attr(uint k) { return pcf(8u + k); }
+layout(std430, binding = HYPER) readonly buffer Hyper { float hyper_[]; };
+float attr(uint k) { return hyper_[k]; }
 float step_(uint i);  // updates the f32 state of element i, returns the new master value
 
 layout(std430, binding = 0) buffer P { uint p_[]; };

@@ -9,6 +9,7 @@ tensor([2., 4., 6.])
 
 from . import autograd, dtypes, functional, library, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .capturing import capture
 from .device import Device, devices
 from .device import device as device
 from .device import dtype as dtype

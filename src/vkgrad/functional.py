@@ -729,11 +729,16 @@ class _ReshapeNode(autograd.Node):
 def update(name: str, *tensors, **attrs) -> None:
     """Run an in-place ``update`` row (an optimizer step) on the tensors' device.
 
+    The row's attrs travel to the kernel as a small array of their own (f64 on the cpu, f32
+    on Vulkan), not as constants baked into the dispatch, so that a captured step
+    (``vkgrad.capture``) replays with the new learning rate and bias corrections.
     No graph is recorded; every tensor's version goes up, as for any in-place op.
     """
-    from . import ops
+    from . import capturing, ops
 
     op = ops.OPS[name]
+    if capturing.ACTIVE is not None and capturing.refresh_update(name, attrs, op.attrs):
+        return  # a replay's host pass: the new values went into the recorded array
     if op.kind != "update":
         raise ValueError(f"update: {name} is not an update op")
     if len(tensors) != op.nin:
@@ -750,12 +755,19 @@ def update(name: str, *tensors, **attrs) -> None:
     missing = [a for a in op.attrs if a not in attrs]
     if missing:
         raise TypeError(f"{name}: missing attributes {missing}")
-    dev.backend.run(op, [t._data for t in tensors], attrs, (), tensors[0].dtype)
+    values = np.array([float(attrs[a]) for a in op.attrs], dtype=np.float64)
+    hyper = dev.backend.from_numpy(values, _HYPER_DTYPE[dev.type])
+    capturing.note_update(name, hyper)
+    dev.backend.run(op, [t._data for t in tensors] + [hyper], attrs, (), tensors[0].dtype)
     seen = set()
     for t in tensors:
         if id(t._version) not in seen:
             seen.add(id(t._version))
             t._version[0] += 1
+
+
+# The cpu computes updates in the parameter's precision (f64 included); shaders read f32.
+_HYPER_DTYPE = {"cpu": dtypes.float64, "vulkan": dtypes.float32}
 
 
 # The op families' public functions (vkgrad/library), so that rules and users find every op

@@ -6,6 +6,17 @@ import numpy as np
 
 _rng = np.random.default_rng()
 _seed: int | None = None
+capturing = False  # set while vkgrad.capture records a function: draws would be baked in
+
+
+def _refuse_in_capture() -> None:
+    if capturing:
+        from .capturing import CaptureError
+
+        raise CaptureError(
+            "capture: random numbers (dropout, rand, randn, init) are drawn inside a captured "
+            "function; every replay would repeat the same draw. Draw them outside it"
+        )
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -17,6 +28,7 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 
 def host_rng() -> np.random.Generator:
+    _refuse_in_capture()
     return _rng
 
 
@@ -24,5 +36,6 @@ def next_seed() -> tuple[int, int]:
     """Two uint32 words keying one use of the device-side counter-based generator (dropout).
 
     Drawn from, and advancing, the global state: ``manual_seed(s)`` makes them repeat."""
+    _refuse_in_capture()
     w = _rng.integers(0, 2**32, size=2, dtype=np.uint64)
     return int(w[0]), int(w[1])

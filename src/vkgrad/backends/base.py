@@ -53,3 +53,9 @@ class Backend(ABC):
 
     def synchronize(self) -> None:
         """Wait for all work submitted so far."""
+
+    def capture_program(self, inputs: list):
+        """Start recording the ops run from now on (``vkgrad.capture``); ``inputs`` are the
+        arrays a replay swaps for new ones. Returns an object with ``stop()``,
+        ``bind(tensors)``, ``write(array, values)`` and ``replay(inputs)``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot capture steps")

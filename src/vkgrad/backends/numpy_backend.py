@@ -314,16 +314,25 @@ def adam_step(
         g = -g
     if weight_decay and not decoupled:
         g = g + weight_decay * master
+    # One scratch array, reused for every intermediate: the update is memory-bound.
+    tmp = np.multiply(g, 1 - beta1)
     m *= beta1
-    m += (1 - beta1) * g
+    m += tmp
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - beta2
     v *= beta2
-    v += (1 - beta2) * g * g
+    v += tmp
     if amsgrad:
         np.maximum(vmax, v, out=vmax)
         v = vmax
     if weight_decay and decoupled:
         master *= 1 - lr * weight_decay
-    master -= lr * (m / bias1) / (np.sqrt(v / bias2) + eps)
+    np.divide(v, bias2, out=tmp)  # lr (m / bias1) / (sqrt(v / bias2) + eps)
+    np.sqrt(tmp, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr / bias1
+    master -= tmp
     if p is not master:
         p[...] = master
 
@@ -416,42 +425,60 @@ class NumpyBackend(Backend):
     def reshape(self, array: np.ndarray, shape: tuple) -> np.ndarray:
         return array.reshape(shape)
 
+    def capture_program(self, inputs: list):
+        from .numpy_capture import NumpyProgram
+
+        return NumpyProgram(self, inputs)
+
     def run(
         self, op: Op, inputs: list, attrs: dict, shape: tuple, dtype: DType, out: Any = None
     ) -> Any:
-        fn = KERNELS[op.name]
-        kw = {k: v for k, v in attrs.items() if k != "dtype"} if attrs else attrs
         if op.kind == "update":
-            fn(*inputs, **kw)
+            *tensors, hyper = inputs  # the row's attrs, as an array (see functional.update)
+            KERNELS[op.name](*tensors, **dict(zip(op.attrs, hyper.tolist())))
             return None
-        f64 = False
-        args = []
-        for x in inputs:
-            if isinstance(x, np.ndarray):
-                if x.dtype == np.float16:
-                    x = x.astype(np.float32)
-                elif x.dtype == np.float64:
-                    f64 = True
-            args.append(x)
-        if not f64 and dtype.is_floating:
-            # Python scalars must not promote f32 work to f64, as in the shaders.
-            args = [np.float32(x) if isinstance(x, float) else x for x in args]
-        result = np.asarray(fn(*args, **kw))
-        if result.shape != shape:
-            result = np.broadcast_to(result, shape)
-        if out is not None:
-            out[...] = result
-            return out
-        if (
-            result.dtype != dtype.np
-            or result.base is not None
-            or not result.flags.c_contiguous
-            or any(result is x for x in inputs)
-        ):
-            # Views (transpose, broadcast, slices of an input) and other dtypes get a fresh,
-            # contiguous array of their own.
-            return np.array(result, dtype=dtype.np, order="C")
-        return result
+        fn, args, kw = kernel_call(op, inputs, attrs, dtype)
+        return finish(fn(*args, **kw), inputs, shape, dtype, out)
+
+
+def kernel_call(op: Op, inputs: list, attrs: dict, dtype: DType) -> tuple:
+    """The kernel of ``op`` and the arguments to call it with: f16 computed in f32, and
+    Python scalars as f32 unless the op works in f64."""
+    kw = {k: v for k, v in attrs.items() if k != "dtype"} if attrs else attrs
+    f64 = False
+    args = []
+    for x in inputs:
+        if isinstance(x, np.ndarray):
+            if x.dtype == np.float16:
+                x = x.astype(np.float32)
+            elif x.dtype == np.float64:
+                f64 = True
+        args.append(x)
+    if not f64 and dtype.is_floating:
+        # Python scalars must not promote f32 work to f64, as in the shaders.
+        args = [np.float32(x) if isinstance(x, float) else x for x in args]
+    return KERNELS[op.name], args, kw
+
+
+def finish(result, inputs: list, shape: tuple, dtype: DType, out: Any = None) -> Any:
+    """A kernel's result as the backend's array: ``out`` filled, or ``result`` itself when it
+    is already a fresh contiguous array of ``shape`` and ``dtype``, else a copy that is."""
+    result = np.asarray(result)
+    if result.shape != shape:
+        result = np.broadcast_to(result, shape)
+    if out is not None:
+        out[...] = result
+        return out
+    if (
+        result.dtype != dtype.np
+        or result.base is not None
+        or not result.flags.c_contiguous
+        or any(result is x for x in inputs)
+    ):
+        # Views (transpose, broadcast, slices of an input) and other dtypes get a fresh,
+        # contiguous array of their own.
+        return np.array(result, dtype=dtype.np, order="C")
+    return result
 
 
 from . import numpy_kernels  # noqa: E402,F401  (registers the op families' kernels)

@@ -19,6 +19,7 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable
 
+from ..capturing import replayed_on_host
 from .optimizer import Optimizer
 
 __all__ = [
@@ -77,6 +78,12 @@ class LRScheduler:
         """The learning rates the last ``step()`` set, one per param group."""
         return self._last_lr
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = replayed_on_host(cls.__dict__["step"])  # see Optimizer.__init_subclass__
+
+    @replayed_on_host
     def step(self, epoch: int | None = None) -> None:
         self._step_count += 1
         if epoch is None:

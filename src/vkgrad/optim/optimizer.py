@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from .. import dtypes
 from ..autograd import no_grad, zero_grads
+from ..capturing import replayed_on_host
 from ..tensor import Tensor, zeros
 
 
@@ -82,6 +83,13 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            # Inside vkgrad.capture, a replay re-runs the host part of step() (step counts,
+            # bias corrections, the current lr) and writes it where the kernels read it.
+            cls.step = replayed_on_host(cls.__dict__["step"])
 
     def step(self, closure: Callable | None = None) -> Any:
         raise NotImplementedError

@@ -240,6 +240,11 @@ class VulkanBackend(Backend):
     def synchronize(self) -> None:
         self.recorder.flush()
 
+    def capture_program(self, inputs: list):
+        from .capture import VulkanProgram
+
+        return VulkanProgram(self, inputs)
+
     def _permanent(self, words: np.ndarray) -> Buffer:
         t = self.mgr.tensor_t(
             np.ascontiguousarray(words, dtype=np.uint32), self.kp.TensorTypes.device
@@ -542,10 +547,12 @@ class VulkanBackend(Backend):
     # update --------------------------------------------------------------
 
     def _run_update(self, op: Op, inputs: list, attrs: dict) -> None:
-        p = inputs[0]
+        *tensors, hyper = inputs  # hyper: the row's attrs as f32, written by functional.update
+        p = tensors[0]
         for x in inputs:
             if not isinstance(x, VkArray):
                 raise TypeError(f"{op.name}: every input must be an array, got {x!r}")
+        for x in tensors:
             if x.size != p.size:
                 raise ValueError(f"{op.name}: sizes differ ({x.shape} vs {p.shape})")
         for x in inputs[2:]:
@@ -553,13 +560,17 @@ class VulkanBackend(Backend):
                 raise TypeError(f"{op.name}: optimizer state must be float32, got {x.dtype.name}")
         if p.size == 0:
             return
-        defines = {"D0": DT_CODE[p.dtype.name], "D1": DT_CODE[inputs[1].dtype.name]}
+        defines = {
+            "D0": DT_CODE[p.dtype.name],
+            "D1": DT_CODE[tensors[1].dtype.name],
+            "HYPER": len(tensors),
+        }
         items = (p.size + 1) // 2 if p.dtype is dtypes.float16 else p.size
         groups = (self._groups(items), 1, 1)
-        push = self._push([p.size], self._scalar_attrs(op, attrs))
+        push = self._push([p.size], [])
         bufs = [x.buf for x in inputs]
         hold = [x.storage for x in inputs]
-        self._dispatch(op.name, defines, bufs, groups, push, bufs, bufs, hold)
+        self._dispatch(op.name, defines, bufs, groups, push, bufs, bufs[:-1], hold)
 
 
 def _broadcast_strides(in_shape: tuple, out_shape: tuple) -> tuple:

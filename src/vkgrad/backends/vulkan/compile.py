@@ -195,7 +195,8 @@ def variants_for(op) -> list[tuple[str, dict]]:
             if op.nin == 3:
                 d["D3"] = f
         elif op.kind == "update":
-            d = {"D0": f, "D1": f}  # p, g; optimizer state is always f32
+            # p, g; optimizer state is always f32; the attrs buffer comes after the tensors.
+            d = {"D0": f, "D1": f, "HYPER": op.nin}
         else:
             raise AssertionError(f"{op.name}: unknown kind {op.kind}")
         res += [(name, dict(d)) for name in op.shader_names()]

@@ -41,6 +41,7 @@ class Recorder:
         # Set to a list to keep every submitted sequence (capture / replay: a kp.Sequence
         # can be eval()ed again; nothing recorded depends on the moment of recording).
         self.captured: list | None = None
+        self.kept: list = []  # while capturing: storages the captured sequences use
 
     def _seq(self):
         if self.seq is None:
@@ -87,6 +88,7 @@ class Recorder:
         self.submits += 1
         if self.captured is not None:
             self.captured.append(seq)
+            self.kept.extend(self.held)
         self.ndispatch = 0
         self.written.clear()
         self.read.clear()

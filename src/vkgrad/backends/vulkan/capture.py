@@ -1,0 +1,54 @@
+"""The Vulkan backend's recording of a captured step: the kp sequences it submitted.
+
+Recording submits as usual (so the capture call computes its results) but keeps every
+sequence, and every storage those sequences touch, so no buffer is handed out again. A
+kp.Sequence can be evaluated again; nothing in it depends on the moment of recording, so a
+replay is: copy new inputs into the recorded input buffers, then ``eval()`` each sequence.
+Uploads recorded in the sequences (constants, optimizer attrs) are repeated from their
+staging memory, which is where ``write`` puts a replay's new optimizer attrs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...capturing import refuse_read
+
+
+class VulkanProgram:
+    def __init__(self, backend, inputs: list) -> None:
+        self.be = backend
+        self.inputs = inputs
+        rec = backend.recorder
+        rec.flush()  # earlier work is not part of the step
+        self.seqs: list = []
+        rec.captured, rec.kept = self.seqs, []
+        backend.to_numpy = refuse_read("to_numpy")
+
+    def stop(self) -> None:
+        rec = self.be.recorder
+        try:
+            rec.flush()
+        finally:
+            self.storages = rec.kept + [x.storage for x in self.inputs]
+            rec.captured, rec.kept = None, []
+            self.be.__dict__.pop("to_numpy", None)
+
+    def bind(self, tensors: list) -> None:
+        pass  # outputs live in recorded buffers: the same arrays hold each replay's values
+
+    def write(self, array, values) -> None:
+        words = np.asarray(values, dtype=np.float32).view(np.uint32)
+        array.buf.tensor.data()[: words.size] = words  # staging; the recorded upload copies it
+
+    def replay(self, inputs: list) -> None:
+        from ... import ops
+
+        be = self.be
+        for static, new in zip(self.inputs, inputs):
+            if new is not static:
+                be.run(ops.OPS["copy"], [new], {}, static.shape, static.dtype, out=static)
+        be.recorder.flush()
+        for seq in self.seqs:
+            seq.eval()
+        be.recorder.submits += len(self.seqs)

@@ -1,0 +1,236 @@
+"""Record a training step once, then replay its kernels: ``step = vkgrad.capture(fn)``.
+
+An eager step pays Python for every op: building tensors, inferring shapes, recording the
+graph, walking it backwards. None of that changes from one step to the next. ``capture``
+runs ``fn`` eagerly once (warm-up: optimizer state, shader compiles), records the second
+call's kernels, and from the third call on replays them:
+
+- on the cpu, as a flat list of NumPy kernel calls (no autograd, no tensor objects);
+- on Vulkan, by submitting the recorded ``kp.Sequence`` objects again (buffers stay where
+  they were at capture, so nothing is recorded or bound twice).
+
+What a replay repeats: every kernel ``fn`` ran (forward, backward, in-place updates of
+parameters, optimizer state and running statistics), and the host side of every
+``Optimizer.step()`` and ``LRScheduler.step()`` called in ``fn``: step counts, bias
+corrections and learning rates reach the kernels through small arrays that a replay
+rewrites. Nothing else in ``fn`` runs again: Python code, prints, host-side counters.
+
+What a replay returns: the same objects as the capture call did. Their values are the new
+step's (like CUDA graphs' static outputs): clone a tensor to keep it past the next call.
+``p.grad`` of every parameter likewise holds the latest step's gradient.
+
+Refused inside a captured function, with an error naming the reason: reading values on the
+host (``.item()``, ``.numpy()``, printing a tensor; a replay could not repeat the read),
+drawing random numbers (dropout, ``rand``: a replay would repeat the same draw), tensor
+arguments that require grad, and optimizer/scheduler steps given arguments. A call whose
+tensor shapes, dtypes or other arguments differ from every capture so far is captured anew.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any, Callable
+
+ACTIVE: _Graph | None = None  # the graph being recorded, or refreshed before a replay
+
+
+class capture:
+    """Wrap a training step: the first call runs eagerly, the second is recorded, and every
+    later call with the same argument shapes replays the recording.
+
+    >>> @vkgrad.capture
+    ... def train_step(x, y):
+    ...     opt.zero_grad()
+    ...     loss = F.cross_entropy(model(x), y)
+    ...     loss.backward()
+    ...     opt.step()
+    ...     return loss
+    """
+
+    def __init__(self, fn: Callable) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.graphs: dict = {}
+        self.replays = 0
+        self._warm = False
+
+    def __call__(self, *args, **kwargs) -> Any:
+        key, tensors, device = _signature(self.fn, args, kwargs)
+        graph = self.graphs.get(key)
+        if graph is not None:
+            graph.replay(tensors)
+            self.replays += 1
+            return graph.result
+        if not self._warm:
+            self._warm = True
+            return self.fn(*args, **kwargs)
+        graph = _Graph(self.fn, args, kwargs, tensors, device)
+        self.graphs[key] = graph
+        return graph.result
+
+    def __repr__(self) -> str:
+        return f"vkgrad.capture({getattr(self.fn, '__qualname__', self.fn)!r})"
+
+
+class CaptureError(RuntimeError):
+    """Something in a captured function that a replay could not repeat."""
+
+
+def _signature(fn, args: tuple, kwargs: dict) -> tuple:
+    from .device import Device, default_device
+    from .tensor import Tensor
+
+    name = getattr(fn, "__qualname__", "function")
+    key, tensors, device = [], [], None
+    for where, a in [(i, a) for i, a in enumerate(args)] + sorted(kwargs.items()):
+        if isinstance(a, Tensor):
+            if a.requires_grad:
+                raise CaptureError(
+                    f"capture({name}): tensor argument {where!r} requires grad; pass "
+                    "parameters through the model (closure), not as arguments"
+                )
+            device = device or a.device
+            if a.device != device:
+                raise CaptureError(
+                    f"capture({name}): tensor arguments on {device} and {a.device}; a captured "
+                    "function runs on one device"
+                )
+            key.append((where, "tensor", tuple(a.shape), a.dtype.name))
+            tensors.append(a)
+        else:
+            try:
+                hash(a)
+            except TypeError:
+                raise CaptureError(
+                    f"capture({name}): argument {where!r} of type {type(a).__name__} is neither "
+                    "a tensor nor hashable; it would be baked into the recording"
+                ) from None
+            key.append((where, "value", a))
+    device = device or Device.parse(default_device())
+    return (str(device), tuple(key)), tensors, device
+
+
+class _Graph:
+    """One recorded call: the backend's program plus the host calls and update arrays."""
+
+    def __init__(self, fn, args, kwargs, tensors: list, device) -> None:
+        from . import random
+        from .tensor import Tensor
+
+        self.backend = device.backend
+        self.updates: list = []  # (row name, attrs array) of each optimizer update, in order
+        self.host_calls: list = []  # (unwrapped step, self) of each optimizer/scheduler step
+        self.host_pass = False
+        self.in_host_call = False
+        self._next_update = 0
+        # The function sees private copies of its tensor arguments: the recording reads
+        # from (and on Vulkan, replays copy into) storage that no caller holds.
+        private = {id(t): t.detach().clone() for t in tensors}
+        args = [private.get(id(a), a) for a in args]
+        kwargs = {k: private.get(id(v), v) for k, v in kwargs.items()}
+        inputs = [private[id(t)]._data for t in tensors]
+        created: list = []
+        make = Tensor.__dict__["_make"]
+
+        def tracked_make(cls, *a):
+            t = make.__func__(cls, *a)
+            created.append(weakref.ref(t))
+            return t
+
+        global ACTIVE
+        self.program = self.backend.capture_program(inputs)
+        ACTIVE, random.capturing = self, True
+        Tensor._make = classmethod(tracked_make)
+        try:
+            self.result = fn(*args, **kwargs)
+        finally:
+            Tensor._make = make
+            ACTIVE, random.capturing = None, False
+            self.program.stop()
+        self.program.bind([t for t in (r() for r in created) if t is not None])
+
+    def replay(self, tensors: list) -> None:
+        global ACTIVE
+        ACTIVE, self.host_pass, self._next_update = self, True, 0
+        try:
+            for step, owner in self.host_calls:
+                step(owner)
+        finally:
+            ACTIVE, self.host_pass = None, False
+        if self._next_update != len(self.updates):
+            raise CaptureError(
+                f"capture: the optimizers made {self._next_update} updates on this replay's "
+                f"host pass, {len(self.updates)} at capture; capture the step again"
+            )
+        self.program.replay([t._data for t in tensors])
+
+    def refresh(self, name: str, values) -> None:
+        k = self._next_update
+        if k >= len(self.updates) or self.updates[k][0] != name:
+            had = self.updates[k][0] if k < len(self.updates) else "nothing"
+            raise CaptureError(
+                f"capture: update {k} of this replay is {name}, but the recording has {had} "
+                "there; capture the step again"
+            )
+        self.program.write(self.updates[k][1], values)
+        self._next_update = k + 1
+
+
+# ---------------------------------------------------------------- hooks for the rest of vkgrad
+
+
+def note_update(name: str, attrs_array) -> None:
+    """functional.update made ``attrs_array`` for row ``name``: remember it for replays."""
+    if ACTIVE is not None:
+        ACTIVE.updates.append((name, attrs_array))
+
+
+def refresh_update(name: str, attrs: dict, order: tuple) -> bool:
+    """On a replay's host pass: write the update's new ``attrs`` (in row ``order``) into the
+    recorded array, and tell functional.update to dispatch nothing (True)."""
+    if ACTIVE is None or not ACTIVE.host_pass:
+        return False
+    ACTIVE.refresh(name, [float(attrs[a]) for a in order])
+    return True
+
+
+def replayed_on_host(step: Callable) -> Callable:
+    """Decorate an optimizer's or scheduler's ``step``: called inside a capture, it is noted,
+    and every replay calls it again (its kernels replaced by the recording's)."""
+    if getattr(step, "_replayed_on_host", False):
+        return step
+
+    @functools.wraps(step)
+    def noted(self, *args, **kwargs):
+        cap = ACTIVE
+        if cap is None or cap.host_pass or cap.in_host_call:
+            return step(self, *args, **kwargs)
+        if any(a is not None for a in (*args, *kwargs.values())):
+            raise CaptureError(
+                f"capture: {type(self).__name__}.step() was given arguments (a closure, an "
+                "epoch or a metric); a replay cannot repeat them. Call it outside the "
+                "captured function"
+            )
+        cap.host_calls.append((step, self))
+        cap.in_host_call = True  # a subclass's step calling super().step() is one call
+        try:
+            return step(self, *args, **kwargs)
+        finally:
+            cap.in_host_call = False
+
+    noted._replayed_on_host = True
+    return noted
+
+
+def refuse_read(op: str):
+    """A backend's ``to_numpy`` while recording: reading values cannot be replayed."""
+
+    def refused(*_a, **_k):
+        raise CaptureError(
+            f"capture: {op} reads tensor values on the host (.item(), .numpy(), print, or an "
+            "op whose output size depends on values) inside a captured function; a replay "
+            "could not repeat it. Return the tensor and read it after the call"
+        )
+
+    return refused
