@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import ops
+from . import capturing, ops
 
 _state = threading.local()
 
@@ -470,6 +470,8 @@ def run_backward(
 def _accumulate(leaf, g, create_graph: bool) -> None:
     if leaf is None:
         return
+    if capturing.ACTIVE is not None:
+        capturing.note_grad(leaf)
     for hook in leaf._hooks:
         r = hook(g)
         if r is not None:
@@ -560,6 +562,8 @@ def zero_grads(params, set_to_none: bool = True) -> None:
     for p in params:
         if p.grad is None:
             continue
+        if capturing.ACTIVE is not None:
+            capturing.note_grad(p)
         if set_to_none:
             p.grad = None
         else:

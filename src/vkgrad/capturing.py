@@ -121,6 +121,7 @@ class _Graph:
         self.backend = device.backend
         self.updates: list = []  # (row name, attrs array) of each optimizer update, in order
         self.host_calls: list = []  # (unwrapped step, self) of each optimizer/scheduler step
+        self.grads: dict = {}  # id(leaf) -> leaf whose .grad the step set (or cleared)
         self.host_pass = False
         self.in_host_call = False
         self._next_update = 0
@@ -149,6 +150,10 @@ class _Graph:
             ACTIVE, random.capturing = None, False
             self.program.stop()
         self.program.bind([t for t in (r() for r in created) if t is not None])
+        # Another recording (another batch shape) may have set other .grad tensors since:
+        # each replay puts back the ones this step leaves.
+        self.final_grads = [(weakref.ref(t), t.grad) for t in self.grads.values()]
+        self.grads = {}
 
     def replay(self, tensors: list) -> None:
         global ACTIVE
@@ -163,7 +168,11 @@ class _Graph:
                 f"capture: the optimizers made {self._next_update} updates on this replay's "
                 f"host pass, {len(self.updates)} at capture; capture the step again"
             )
-        self.program.replay([t._data for t in tensors])
+        self.program.replay([t._data for t in tensors], [t._version[0] for t in tensors])
+        for ref, g in self.final_grads:
+            leaf = ref()
+            if leaf is not None:
+                leaf.grad = g
 
     def refresh(self, name: str, values) -> None:
         k = self._next_update
@@ -184,6 +193,12 @@ def note_update(name: str, attrs_array) -> None:
     """functional.update made ``attrs_array`` for row ``name``: remember it for replays."""
     if ACTIVE is not None:
         ACTIVE.updates.append((name, attrs_array))
+
+
+def note_grad(leaf) -> None:
+    """The engine (or zero_grad) is about to set ``leaf.grad``."""
+    if not ACTIVE.host_pass:
+        ACTIVE.grads[id(leaf)] = leaf
 
 
 def refresh_update(name: str, attrs: dict, order: tuple) -> bool:

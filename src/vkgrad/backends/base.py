@@ -57,5 +57,5 @@ class Backend(ABC):
     def capture_program(self, inputs: list):
         """Start recording the ops run from now on (``vkgrad.capture``); ``inputs`` are the
         arrays a replay swaps for new ones. Returns an object with ``stop()``,
-        ``bind(tensors)``, ``write(array, values)`` and ``replay(inputs)``."""
+        ``bind(tensors)``, ``write(array, values)`` and ``replay(inputs, versions)``."""
         raise NotImplementedError(f"{type(self).__name__} cannot capture steps")

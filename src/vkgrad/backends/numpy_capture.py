@@ -96,7 +96,7 @@ class NumpyProgram:
         """Set the host copy behind ``array`` (made from host data while recording)."""
         self.host[self.slot[id(array)]][...] = values
 
-    def replay(self, inputs: list) -> None:
+    def replay(self, inputs: list, versions: list) -> None:
         s = [None] * len(self.keep)
         s[: self.n_inputs] = inputs
         be, run, host = self.be, type(self.be).run, self.host
