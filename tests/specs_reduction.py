@@ -8,6 +8,7 @@ from op_specs import U, away, distinct, spec
 import vkgrad
 import vkgrad.functional as VF
 import vkgrad.nn.functional as NF
+from vkgrad.ops import F
 
 # Names beyond the family's public functions (test_ops requires a spec for each of those).
 WANTED: list[str] = []
@@ -24,6 +25,18 @@ def _with_zeros(rng, shape):
     x[0, 1] = 0.0
     x[1, [0, 3]] = 0.0
     x[2, [1, 2, 4]] = 0.0
+    return x
+
+
+def _zero_runs(rng, shape):
+    """Rows of at least 7 columns with one zero, two zeros in a row (inside, at either end),
+    and two separate zeros."""
+    x = rng.uniform(-2, 2, shape)
+    x[0, 3] = 0.0
+    x[1, [2, 3]] = 0.0
+    x[2, [0, 1]] = 0.0
+    x[3, [5, 6]] = 0.0
+    x[4, [1, 4]] = 0.0
     return x
 
 
@@ -232,22 +245,30 @@ spec("cumsum_dim1", lambda a: a.cumsum(1), lambda a: a.cumsum(1), [(3, 7)])
 spec("cumsum_dim0", lambda a: vkgrad.cumsum(a, 0), lambda a: a.cumsum(0), [(33, 2)])
 spec("cumsum_3d", lambda a: a.cumsum(-2), lambda a: a.cumsum(-2), [(2, 3, 4)])
 spec("cumsum_257", lambda a: a.cumsum(0), lambda a: a.cumsum(0), [(257,)])
-# cumprod's double backward is not implemented (cumprod_grad has no derivative rule).
-spec("cumprod_dim1", lambda a: a.cumprod(1), lambda a: a.cumprod(1), [(3, 7)], double=False)
-spec(
-    "cumprod_dim0",
-    lambda a: vkgrad.cumprod(a, 0),
-    lambda a: a.cumprod(0),
-    [(6, 4)],
-    double=False,
-)
+spec("cumprod_dim1", lambda a: a.cumprod(1), lambda a: a.cumprod(1), [(3, 7)])
+spec("cumprod_dim0", lambda a: vkgrad.cumprod(a, 0), lambda a: a.cumprod(0), [(6, 4)])
+spec("cumprod_3d", lambda a: a.cumprod(-2), lambda a: a.cumprod(-2), [(2, 3, 4)])
 spec(
     "cumprod_zeros",
     lambda a: a.cumprod(-1),
     lambda a: a.cumprod(-1),
     [(4, 5)],
     gens=(_with_zeros,),
-    double=False,
+)
+spec(
+    "cumprod_zero_runs",
+    lambda a: a.cumprod(1),
+    lambda a: a.cumprod(1),
+    [(6, 7)],
+    gens=(_zero_runs,),
+)
+# A reversed scan through flip: the gradient runs the recurrence the other way.
+spec(
+    "cumprod_flip",
+    lambda a: a.flip(1).cumprod(1).flip(1),
+    lambda a: a[:, ::-1].cumprod(1)[:, ::-1],
+    [(6, 7)],
+    gens=(_zero_runs,),
 )
 spec(
     "cumprod_257",
@@ -255,8 +276,37 @@ spec(
     lambda a: a.cumprod(0),
     [(257,)],
     gens=(U(0.95, 1.05),),
-    double=False,
 )
+
+
+def _cumprod_grad_ref(reverse, exclusive):
+    """R = M g, M_ik = product of x strictly between i and k (k included when inclusive),
+    for k at or after i in scan order (strictly after when exclusive)."""
+
+    def ref(x, g):
+        if reverse:
+            x, g = x[:, ::-1], g[:, ::-1]
+        out = np.zeros_like(g)
+        n = x.shape[1]
+        for i in range(n):
+            for k in range(i + exclusive, n):
+                out[:, i] += g[:, k] * np.prod(x[:, i + 1 : k + 1 - exclusive], axis=1)
+        return out[:, ::-1] if reverse else out
+
+    return ref
+
+
+# cumprod's gradient row in all four scan forms (cumprod and prod's backward use them): its
+# own first and second derivatives, with runs of zeros in x.
+for _r in (0, 1):
+    for _e in (0, 1):
+        spec(
+            f"cumprod_grad_r{_r}e{_e}",
+            lambda x, g, r=_r, e=_e: F.call("cumprod_grad", x, g, reverse=r, exclusive=e),
+            _cumprod_grad_ref(_r, _e),
+            [(6, 7), (6, 7)],
+            gens=(_zero_runs, U()),
+        )
 
 # ---------------------------------------------------------------- all / any
 

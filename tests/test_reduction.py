@@ -230,6 +230,72 @@ def test_cumprod_grad_with_zero(device):
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 8.0, 0.0])
 
 
+def _third_ref(x, w, sets, u, v):
+    """Third derivative of f(x) = sum_k w_k prod_{j in sets[k]} x_j (per row) contracted with
+    u and v: f is multilinear, so d3f/dx_a dx_b dx_c sums w_k times the product of x over
+    sets[k] without a, b, c, for distinct a, b, c all in sets[k]. Float64, no division."""
+    rows, n = x.shape
+    out = np.zeros((rows, n))
+    for k, idx in enumerate(sets):
+        for a in idx:
+            for b in idx:
+                for c in idx:
+                    if len({a, b, c}) < 3:
+                        continue
+                    rest = np.prod(x[:, [j for j in idx if j not in (a, b, c)]], axis=1)
+                    out[:, c] += w[:, k] * rest * u[:, a] * v[:, b]
+    return out
+
+
+def _third(f, x, u, v):
+    (g1,) = vkgrad.autograd.grad(f(x), x, create_graph=True)
+    (g2,) = vkgrad.autograd.grad((g1 * u).sum(), x, create_graph=True)
+    (g3,) = vkgrad.autograd.grad((g2 * v).sum(), x)
+    return g3.numpy()
+
+
+_CUMPROD_LIKE = {
+    # (function of x, sets[k]: the x_j in output k) for _third_ref
+    "cumprod": (lambda t: t.cumprod(1), lambda n: [list(range(k + 1)) for k in range(n)]),
+    "cumprod_flip": (
+        lambda t: t.flip(1).cumprod(1).flip(1),
+        lambda n: [list(range(k, n)) for k in range(n)],
+    ),
+    "prod": (lambda t: t.prod(1, keepdim=True), lambda n: [list(range(n))]),
+}
+
+
+@pytest.mark.parametrize("op", list(_CUMPROD_LIKE))
+@pytest.mark.parametrize(
+    "device, dt", [("cpu", "f64"), ("cpu", "f32"), vulkan_param("vulkan", "f32", id="vulkan-f32")]
+)
+def test_third_order_with_zeros(device, dt, op):
+    n = 7
+    rng = np.random.default_rng(21)
+    a = rng.uniform(-2, 2, (5, n))
+    a[1, 3] = 0.0  # one zero
+    a[2, [2, 3]] = 0.0  # two zeros in a row
+    a[3, [0, 1]] = 0.0  # two zeros in a row, first in scan order
+    a[4, [1, 5]] = 0.0  # two zeros apart
+    fn, sets = _CUMPROD_LIKE[op][0], _CUMPROD_LIKE[op][1](n)
+    w = rng.uniform(-1, 1, (5, len(sets)))
+    u, v = (rng.uniform(-1, 1, (5, n)) for _ in range(2))
+    W = vkgrad.tensor(w, dtype=dt, device=device)
+    x = vkgrad.tensor(a, dtype=dt, device=device, requires_grad=True)
+    U_, V_ = (vkgrad.tensor(b, dtype=dt, device=device) for b in (u, v))
+    got = _third(lambda t: (fn(t) * W).sum(), x, U_, V_)
+    ref = _third_ref(a, w, sets, u, v)
+    # Bound by the sum of |terms|: f32 rounds each product of up to 7 factors and the sums.
+    scale = _third_ref(np.abs(a), np.abs(w), sets, np.abs(u), np.abs(v))
+    rtol = 1e-12 if dt == "f64" else 1e-5
+    assert np.all(np.abs(got - ref) <= rtol * scale + 1e-300), (
+        f"third derivative of {op}: max err {np.abs(got - ref).max():.3g}"
+    )
+    # Rows with two zeros: a third derivative needs three factors gone, so only (a, b, c)
+    # containing both zeros survive; it is nonzero there (the test is not vacuous).
+    assert np.any(got[2] != 0) and np.any(got[4] != 0)
+
+
 def test_norm_grad_at_zero_is_zero(device):
     x = vkgrad.tensor([[0.0, 0.0], [3.0, 4.0]], device=device, requires_grad=True)
     x.norm(dim=1).sum().backward()

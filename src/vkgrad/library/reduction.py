@@ -94,9 +94,21 @@ def _cumprod_rule(ctx, g):
 
 
 def _cumprod_grad_rule(ctx, h):
-    raise NotImplementedError(
-        "cumprod: double backward is not implemented (the derivative of cumprod's gradient)"
-    )
+    # R = M(x) g with M_ik = prod of x strictly between i and k, k included when inclusive
+    # (k at or after i in scan order; after i when exclusive). With
+    # S = cumprod_grad(x, h) run the other way, exclusive (S_k = sum over i before k of h_i
+    # times the product of x strictly between i and k):
+    #   d/dg: M^T h = S (exclusive), h + x * S (inclusive: the x_k factor and the i = k term);
+    #   d/dx_j: dR_i/dx_j = (prod of x strictly between i and j) R_j for i before j, so the
+    #   gradient is R * S in both cases. Only products: exact with zeros in x.
+    x, g = ctx.inputs
+    r, e = ctx.attrs["reverse"], ctx.attrs["exclusive"]
+    s = F.call("cumprod_grad", x, h, reverse=1 - r, exclusive=1)
+    gx = F.mul(ctx.out, s) if ctx.needs_input_grad[0] else None
+    gg = None
+    if ctx.needs_input_grad[1]:
+        gg = s if e else F.add(h, F.mul(x, s))
+    return gx, gg
 
 
 def _var_rule(ctx, g):
@@ -184,7 +196,6 @@ _row(
     attrs=_SCAN,
     saves="i",
     shape=_rows_same("cumprod"),
-    double_backward=False,  # cumprod_grad has no derivative rule
 )
 _row(
     "cumprod_grad",
@@ -192,8 +203,8 @@ _row(
     2,
     _cumprod_grad_rule,
     attrs=_SCAN,
+    saves="io",
     shape=_rows_same("cumprod_grad", 2),
-    double_backward=False,
 )
 _row("all", "axis", 1, out_dtype="bool", shape=_rows_to_vector("all"))
 _row("any", "axis", 1, out_dtype="bool", shape=_rows_to_vector("any"))
