@@ -7,6 +7,7 @@ zero_grad + forward + loss + backward + optimizer step; the clock stops after
 ``vkgrad.synchronize()``. Reported: the median over ``--steps`` steps after ``--warmup``.
 
 Columns: vkgrad on each backend (cpu = NumPy; vulkan in f32 and f16 when a device exists),
+each eager and through ``vkgrad.capture`` (the step recorded once, its kernels replayed),
 the same step hand-written in NumPy, and PyTorch CPU when ``import torch`` works, with the
 ratios of each time to PyTorch's and to the hand-written NumPy step (lower is faster).
 """
@@ -99,7 +100,7 @@ def measure(runners: list, steps: int, warmup: int, rounds: int) -> None:
 # ---------------------------------------------------------------- vkgrad
 
 
-def vkgrad_runner(device: str, dtype: str, batches, weights) -> Runner:
+def vkgrad_runner(device: str, dtype: str, batches, weights, captured: bool = False) -> Runner:
     import vkgrad
     import vkgrad.nn.functional as F
     from vkgrad import nn, optim
@@ -116,16 +117,22 @@ def vkgrad_runner(device: str, dtype: str, batches, weights) -> Runner:
         for x, y in batches
     ]
 
-    def step(i):
-        x, y = data[i % len(data)]
+    def train_step(x, y):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
         return loss
 
+    if captured:
+        train_step = vkgrad.capture(train_step)
+
+    def step(i):
+        return train_step(*data[i % len(data)])
+
     dev = vkgrad.Device.parse(device)
-    return Runner(f"vkgrad {dev} {dtype}", step, vkgrad.synchronize)
+    how = " captured" if captured else ""
+    return Runner(f"vkgrad {dev} {dtype}{how}", step, vkgrad.synchronize)
 
 
 # ---------------------------------------------------------------- hand-written NumPy
@@ -269,12 +276,14 @@ def main(argv=None) -> int:
             runners.append(torch_r)
         except ImportError:
             print("torch not importable: PyTorch column skipped")
-    runners.append(vkgrad_runner("cpu", "f32", batches, weights))
+    for captured in (False, True):
+        runners.append(vkgrad_runner("cpu", "f32", batches, weights, captured))
     vk = [d for d in vkgrad.devices() if d["device"].startswith("vulkan")]
     if vk and not args.no_vulkan:
         print(f"vulkan device: {vk[0]['device']} {vk[0]['name']} ({vk[0]['type']})")
         for dt in ("f32", "f16"):
-            runners.append(vkgrad_runner("vulkan", dt, batches, weights))
+            for captured in (False, True):
+                runners.append(vkgrad_runner("vulkan", dt, batches, weights, captured))
     measure(runners, args.steps, args.warmup, args.rounds)
 
     numpy_time = runners[0].median()

@@ -181,6 +181,33 @@ def test_conv_batchnorm_running_stats(device):
     assert captured.replays == 3
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_gradient_accumulation_over_micro_batches(device):
+    """Two backward passes into the same .grad, then one update: the second accumulates in
+    place into the first's gradient (which a replay may hand over without a copy)."""
+    _skip_no_vulkan(device)
+    m1, m2 = _mlp(device, "f32"), _mlp(device, "f32")
+    o1, o2 = optim.SGD(m1.parameters(), lr=0.1), optim.SGD(m2.parameters(), lr=0.1)
+
+    def make(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            total = 0.0
+            for half in (slice(0, 8), slice(8, 16)):
+                loss = F.cross_entropy(model(x[half]), y[half])
+                loss.backward()
+                total = loss + total
+            opt.step()
+            return total
+
+        return step
+
+    eager, captured = make(m1, o1), vkgrad.capture(make(m2, o2))
+    for i, (x, y) in enumerate(_batches(device, "f32", n=5)):
+        _same(eager(x, y).numpy(), captured(x, y).numpy(), device, f"step {i}: loss")
+        _compare(m1, o1, m2, o2, device, f"step {i}")
+
+
 def test_outputs_are_static_and_grads_follow_the_replay():
     m = _mlp("cpu", "f32")
     o = optim.SGD(m.parameters(), lr=0.1)

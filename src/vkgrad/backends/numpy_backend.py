@@ -26,13 +26,17 @@ def kernel(fn: Callable) -> Callable:
 
 # ---------------------------------------------------------------- elementwise
 
-for _name, _fn in {
+# Arithmetic ufuncs: an in-place op (out=, a float output) writes straight into out.
+ARITHMETIC = {
     "add": np.add,
     "sub": np.subtract,
     "mul": np.multiply,
     "div": np.divide,
     "maximum": np.maximum,
     "minimum": np.minimum,
+}
+for _name, _fn in {
+    **ARITHMETIC,
     "eq": np.equal,
     "ne": np.not_equal,
     "lt": np.less,
@@ -438,6 +442,10 @@ class NumpyBackend(Backend):
             KERNELS[op.name](*tensors, **dict(zip(op.attrs, hyper.tolist())))
             return None
         fn, args, kw = kernel_call(op, inputs, attrs, dtype)
+        if out is not None and op.name in ARITHMETIC and dtype.is_floating:
+            # One pass instead of a fresh result copied into out (f16: computed in f32).
+            ARITHMETIC[op.name](*args, out=out, casting="same_kind")
+            return out
         return finish(fn(*args, **kw), inputs, shape, dtype, out)
 
 

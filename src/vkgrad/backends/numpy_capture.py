@@ -17,8 +17,9 @@ from ..capturing import refuse_read
 from .numpy_backend import finish, kernel_call
 
 # Step kinds. _KERNEL: a kernel whose result needed no conversion at capture (no f16 input,
-# no out=, a fresh array of the right dtype), so a replay calls it directly.
-_RUN, _KERNEL, _RESHAPE, _HOST = 0, 1, 2, 3
+# no out=, a fresh array of the right dtype), so a replay calls it directly. _ALIAS: a copy
+# whose source is dead afterwards, replaced by the source itself.
+_RUN, _KERNEL, _RESHAPE, _HOST, _ALIAS = 0, 1, 2, 3, 4
 
 
 class NumpyProgram:
@@ -57,7 +58,7 @@ class NumpyProgram:
         if out is None and res is raw and direct:
             # Constants as the kernel took them (Python floats already made f32).
             refs = tuple((k, a) if k is None else (k, None) for (k, _), a in zip(refs, args))
-            self.steps.append((_KERNEL, fn, refs, kw, self._new(res)))
+            self.steps.append((_KERNEL, fn, refs, kw, self._new(res), op.name))
             return res
         oref = None if out is None else self._ref(out)
         made = None if out is not None else self._new(res)
@@ -88,22 +89,79 @@ class NumpyProgram:
             k = self.slot.get(id(t._data))
             if k is not None and k >= self.n_inputs:
                 self.binds.append((weakref.ref(t), k))
-        # Only the arrays made from host data are looked up again (write); the rest may go.
+        self.prefill = [None] * len(self.keep)
+        self._optimize()
+        # Arrays made from host data are looked up again (write), folded constants are
+        # reused; the rest may go.
         self.slot = {i: k for i, k in self.slot.items() if k in self.host}
         self.keep = [a if k in self.host else None for k, a in enumerate(self.keep)]
+
+    def _optimize(self) -> None:
+        """Fold constants and drop dead copies.
+
+        Slots that share memory (a reshape views its source) form one group. A step with
+        no slot input makes the same values every time: unless its group is written in
+        place later or outlives the step, the array made at capture is reused (the ones and
+        zeros that backward rules build). A ``copy`` whose source group is never used again
+        (typically a gradient cloned into ``.grad``) hands over the source instead.
+        """
+        group: dict = {}
+
+        def find(k):
+            return group.get(k, k)
+
+        uses: dict = {}  # group -> index of its last use
+        written, bound = set(), {find(k) for _, k in self.binds}
+        for i, st in enumerate(self.steps):
+            if st[0] == _RESHAPE:
+                group[st[3]] = find(st[1])
+                slots = (st[1], st[3])
+            elif st[0] == _HOST:
+                slots = (st[1],)
+            else:
+                refs, made = st[2], st[4] if st[0] == _KERNEL else st[7]
+                slots = [k for k, _ in refs if k is not None] + [made]
+                if st[0] == _RUN:
+                    oref = st[6]
+                    if oref is not None and oref[0] is not None:
+                        written.add(find(oref[0]))
+                        slots.append(oref[0])
+                    if st[1].kind == "update":
+                        written.update(find(k) for k, _ in refs if k is not None)
+            for k in slots:
+                if k is not None:
+                    uses[find(k)] = i
+        steps = []
+        for i, st in enumerate(self.steps):
+            if st[0] == _KERNEL or (st[0] == _RUN and st[6] is None and st[7] is not None):
+                made = st[4] if st[0] == _KERNEL else st[7]
+                if all(k is None for k, _ in st[2]) and find(made) not in written | bound:
+                    self.prefill[made] = self.keep[made]
+                    continue
+            if st[0] == _RESHAPE and self.prefill[st[1]] is not None:
+                self.prefill[st[3]] = self.keep[st[3]]
+                continue
+            if st[0] == _KERNEL and st[5] == "copy":
+                (src, _), made = st[2][0], st[4]
+                same = src is not None and self.keep[src].dtype == self.keep[made].dtype
+                if same and uses[find(src)] == i and find(src) not in bound:
+                    steps.append((_ALIAS, src, made))
+                    continue
+            steps.append(st)
+        self.steps = steps
 
     def write(self, array, values) -> None:
         """Set the host copy behind ``array`` (made from host data while recording)."""
         self.host[self.slot[id(array)]][...] = values
 
     def replay(self, inputs: list, versions: list) -> None:
-        s = [None] * len(self.keep)
+        s = list(self.prefill)
         s[: self.n_inputs] = inputs
         be, run, host = self.be, type(self.be).run, self.host
         for step in self.steps:
             kind = step[0]
             if kind == _KERNEL:
-                _, fn, refs, kw, made = step
+                _, fn, refs, kw, made, _ = step
                 s[made] = fn(*[v if k is None else s[k] for k, v in refs], **kw)
             elif kind == _RUN:
                 _, op, refs, attrs, shape, dtype, oref, made = step
@@ -114,6 +172,8 @@ class NumpyProgram:
                     s[made] = res
             elif kind == _RESHAPE:
                 s[step[3]] = s[step[1]].reshape(step[2])
+            elif kind == _ALIAS:
+                s[step[2]] = s[step[1]]
             else:
                 s[step[1]] = host[step[1]].copy()
         for ref, k in self.binds:
