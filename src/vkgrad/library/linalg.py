@@ -884,7 +884,9 @@ def _tolerance(op: str, name: str, v) -> float | None:
     if v is None:
         return None
     if isinstance(v, _tensor_cls()):
-        raise TypeError(f"{op}: {name} must be a Python float (tensor tolerances are not supported)")
+        raise TypeError(
+            f"{op}: {name} must be a Python float (tensor tolerances are not supported)"
+        )
     return float(v)
 
 

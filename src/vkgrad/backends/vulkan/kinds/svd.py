@@ -39,8 +39,12 @@ def _loop_iterations(m: int, n: int, ku: int, wg: int, per_group: int) -> int:
         t //= 2
     passes = _cdiv(pairs, wg // t)
     red = int(math.log2(wg))
-    jac = _cdiv(n * n, wg) + _cdiv(m * n, wg) + red + SWEEPS * (
-        (big_n - 1) * passes * (2 * _cdiv(m, t) + _cdiv(n, t) + int(math.log2(t)) + 2) + 1
+    jac = (
+        _cdiv(n * n, wg)
+        + _cdiv(m * n, wg)
+        + red
+        + SWEEPS
+        * ((big_n - 1) * passes * (2 * _cdiv(m, t) + _cdiv(n, t) + int(math.log2(t)) + 2) + 1)
     )
     sort = _cdiv(n, wg) * (m + n)
     project = 2 * (_cdiv(ku, wg) * m + _cdiv(m, wg) * ku) + red
