@@ -347,7 +347,10 @@ def _vk_weights(like, k: int):
 # kernel's), so the specs of svd check sign-invariant functions of them: U diag(w) Vh with
 # fixed weights w (not S: this is no spectral function of A, so every term of the backward
 # formula matters), and the projectors U diag(w) U^T, V diag(w) V^T. Inputs have singular
-# values at least 0.5 apart: the U/V derivatives scale with 1 / (s_i - s_j).
+# values at least 0.5 apart: the U/V derivatives scale with 1 / (s_i - s_j). The default f16
+# tolerances hold: singular vectors of the f16-rounded input come out of the f32 Jacobi to
+# about eps32 * s_max / gap, and rounding the outputs to f16 (u = 4.9e-4) dominates; the
+# backward's chained roundings are amplified by s_max / gap < 5 (cf. the module docstring).
 def _usv(k: int, full: bool = False):
     def fn(a):
         u, s, vh = LA.svd(a, full_matrices=full)

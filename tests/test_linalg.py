@@ -250,9 +250,7 @@ def test_lavapipe_loop_limit_is_an_error(dev):
 
     if enumerate_devices()[a.device.backend.index]["device_type"] != "cpu":
         pytest.skip("only CPU Vulkan devices (lavapipe) limit loop iterations")
-    with pytest.raises(
-        RuntimeError, match=r"linalg_det: 1 matrices of size 400x400 .*lavapipe"
-    ):
+    with pytest.raises(RuntimeError, match=r"linalg_det: 1 matrices of size 400x400 .*lavapipe"):
         LA.det(a)
     # Just under the limit still runs, and correctly.
     rng = np.random.default_rng(6)
@@ -320,9 +318,12 @@ def test_large_batch_svd(dev):
         _check_svd(np.swapaxes(a, 1, 2), u, s, vh, 1e-6)
     a64 = a.astype(np.float64)
     _close_per_matrix(LA.pinv(A).numpy(), np.linalg.pinv(a64), 1e-5)
-    # svdvals backward: U diag(g) Vh, checked against LAPACK's (sign-invariant) product.
+    # svdvals backward: U diag(g) Vh, checked against LAPACK's (sign-invariant) product. On
+    # 300 matrices: the rule's batched matmuls of 5x5 blocks take about a second per call on
+    # lavapipe at 2000.
+    a, a64 = a[:300], a64[:300]
     X = _t(a, dev, True)
-    g = rng.uniform(-1, 1, (2000, 5))
+    g = rng.uniform(-1, 1, (300, 5))
     (LA.svdvals(X) * _t(g, dev)).sum().backward()
     u, _, vh = np.linalg.svd(a64, full_matrices=False)
     # U and V are determined to about eps32 * s_max / gap: some of 2000 random matrices have
