@@ -12,7 +12,7 @@ cond < 6: 4 * 6 * 4.9e-4 ~ 1.2e-2 against the default 2e-2.
 from __future__ import annotations
 
 import numpy as np
-from op_specs import spec
+from op_specs import away, spec
 
 import vkgrad
 import vkgrad.nn.functional as NF
@@ -28,6 +28,8 @@ WANTED: list[str] = [
     "cholesky",
     "pinv",
     "vecdot",
+    "svd",
+    "svdvals",
 ]
 
 LA = vkgrad.linalg
@@ -304,6 +306,152 @@ spec(
     lambda a: np.swapaxes(np.linalg.cholesky(_sym_np(a)), -1, -2),
     [(2, 3, 3)],
     gens=(spd,),
+)
+
+# ---------------------------------------------------------------- SVD, pinv, det at singular A
+
+
+def with_svals(svals):
+    """Q1 diag(svals) Q2^T with random orthogonal Q1, Q2: (m, n) matrices whose singular values
+    are exactly ``svals`` (min(m, n) of them; zeros make a rank-deficient matrix)."""
+
+    def gen(rng, shape):
+        m, n = shape[-2:]
+        k = min(m, n)
+        q1 = np.linalg.qr(rng.standard_normal(tuple(shape[:-2]) + (m, m)))[0][..., :k]
+        q2 = np.linalg.qr(rng.standard_normal(tuple(shape[:-2]) + (n, n)))[0][..., :k]
+        return (q1 * np.asarray(svals, np.float64)) @ np.swapaxes(q2, -1, -2)
+
+    return gen
+
+
+def factors(sv_left, sv_right):
+    """B (m, r) and C (r, n) with the given singular values: their product has rank r, and
+    stays rank r under any perturbation of B and C."""
+
+    def gen(rng, shapes):
+        return [with_svals(sv_left)(rng, shapes[0]), with_svals(sv_right)(rng, shapes[1])]
+
+    return gen
+
+
+def _weights(k: int) -> np.ndarray:
+    return np.linspace(1.0, -0.5, k)
+
+
+def _vk_weights(like, k: int):
+    return vkgrad.tensor(_weights(k), dtype=like.dtype, device=like.device)
+
+
+# Singular vectors are unique only up to sign (and LAPACK's need not match the Jacobi
+# kernel's), so the specs of svd check sign-invariant functions of them: U diag(w) Vh with
+# fixed weights w (not S: this is no spectral function of A, so every term of the backward
+# formula matters), and the projectors U diag(w) U^T, V diag(w) V^T. Inputs have singular
+# values at least 0.5 apart: the U/V derivatives scale with 1 / (s_i - s_j). The default f16
+# tolerances hold: singular vectors of the f16-rounded input come out of the f32 Jacobi to
+# about eps32 * s_max / gap, and rounding the outputs to f16 (u = 4.9e-4) dominates; the
+# backward's chained roundings are amplified by s_max / gap < 5 (cf. the module docstring).
+def _usv(k: int, full: bool = False):
+    def fn(a):
+        u, s, vh = LA.svd(a, full_matrices=full)
+        return (u[..., :k] * _vk_weights(a, k)) @ vh[..., :k, :]
+
+    def ref(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return (u * _weights(k)) @ vh
+
+    return fn, ref
+
+
+def _left_proj(a):
+    u = LA.svd(a, full_matrices=False).U
+    k = u.shape[-1]
+    return (u * _vk_weights(a, k)) @ u.mT
+
+
+def _left_proj_ref(a):
+    u = np.linalg.svd(a, full_matrices=False)[0]
+    return (u * _weights(u.shape[-1])) @ np.swapaxes(u, -1, -2)
+
+
+def _right_proj(a):
+    vh = LA.svd(a).Vh
+    k = min(a.shape[-2:])
+    vh = vh[..., :k, :]
+    return (vh.mT * _vk_weights(a, k)) @ vh
+
+
+def _right_proj_ref(a):
+    vh = np.linalg.svd(a, full_matrices=False)[2]
+    return (np.swapaxes(vh, -1, -2) * _weights(vh.shape[-2])) @ vh
+
+
+_SV3 = with_svals([2.0, 1.4, 0.8])
+_SV4 = with_svals([2.2, 1.6, 1.0, 0.5])
+spec("svd", *_usv(3), [(5, 3)], gens=(_SV3,))
+spec("svd_wide_full", *_usv(3, full=True), [(3, 5)], gens=(_SV3,))
+spec("svd_square_batch", *_usv(4), [(2, 4, 4)], gens=(_SV4,))
+spec("svd_left_projector", _left_proj, _left_proj_ref, [(4, 3)], gens=(_SV3,))
+spec("svd_right_projector", _right_proj, _right_proj_ref, [(3, 4)], gens=(_SV3,))
+_sv = lambda a: np.linalg.svd(a, compute_uv=False)  # noqa: E731
+spec("svdvals", LA.svdvals, _sv, [(5, 3)], gens=(_SV3,))
+spec("svdvals_wide", LA.svdvals, _sv, [(3, 7)], gens=(_SV3,))
+spec("svdvals_batch", LA.svdvals, _sv, [(2, 4, 4)], gens=(_SV4,))
+spec("svdvals_1x1", LA.svdvals, _sv, [(1, 1)], gens=(away(-2.0, 2.0),))
+
+
+def _pinv_ref(atol=None, rtol=None):
+    def ref(*xs):
+        a = xs[0] if len(xs) == 1 else xs[0] @ xs[1]
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        cut = max(atol or 0.0, (rtol or 0.0) * s[..., 0].max())
+        s_inv = np.where(s > cut, 1.0 / np.where(s > cut, s, 1.0), 0.0)
+        return np.swapaxes(vh, -1, -2) @ (s_inv[..., None] * np.swapaxes(u, -1, -2))
+
+    return ref
+
+
+# Rank-deficient pinv: finite differences of pinv(A) perturbing single entries of a rank-r A
+# would change its rank, where pinv jumps (not differentiable). So the input is the pair of
+# factors B (m, r), C (r, n) and the function pinv(B C): every perturbation keeps rank r, and
+# dA = dB C + B dC spans the whole tangent space of the rank-r matrices at A, so these
+# differences check the gradient's tangent part completely. Its normal part (U_perp^T gA
+# V_perp) is zero by the formula's structure; test_linalg checks it against a float64 NumPy
+# reference of the formula. rtol (atol) cuts the rounding-level singular values of B C in
+# every dtype (f16: ~1e-3 of s_max), far below the kept ones (>= 0.5).
+_FAC = factors([1.2, 0.8], [1.1, 0.7])
+spec(
+    "pinv_rank_deficient_rtol",
+    lambda b, c: LA.pinv(b @ c, rtol=0.05),
+    _pinv_ref(rtol=0.05),
+    [(5, 2), (2, 4)],
+    gen=_FAC,
+)
+spec(
+    "pinv_rank_deficient_atol_wide",
+    lambda b, c: LA.pinv(b @ c, atol=0.1),
+    _pinv_ref(atol=0.1),
+    [(3, 2), (2, 6)],
+    gen=_FAC,
+)
+spec(
+    "pinv_hermitian",
+    lambda a: LA.pinv(sym(a), hermitian=True),
+    lambda a: np.linalg.pinv(_sym_np(a)),
+    [(4, 4)],
+    gens=(spd,),
+)
+
+# det at singular A: det is a polynomial, so finite differences of single entries are valid
+# even where the rank changes. Rank n - 1: the gradient (the cofactor matrix) is nonzero;
+# rank n - 2: it is zero, and the second derivative is not.
+spec("det_singular", LA.det, np.linalg.det, [(4, 4)], gens=(with_svals([1.8, 1.2, 0.7, 0.0]),))
+spec(
+    "det_rank_n_minus_2",
+    LA.det,
+    np.linalg.det,
+    [(2, 4, 4)],
+    gens=(with_svals([1.8, 1.2, 0.0, 0.0]),),
 )
 
 # ---------------------------------------------------------------- pinv (full rank)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import vulkan_param
-from specs_linalg import spd, wellcond
+from specs_linalg import spd, wellcond, with_svals
 
 import vkgrad
 
@@ -203,7 +203,21 @@ def test_linalg_errors():
         vkgrad.ones(2, 3, 3),
         vkgrad.ones(4, 3, 1),
     )
-    _raises(NotImplementedError, "atol/rtol", LA.pinv, vkgrad.ones(3, 2), rtol=1e-3)
+    _raises(
+        TypeError,
+        "linalg.pinv: atol must be a Python float",
+        LA.pinv,
+        vkgrad.ones(3, 2),
+        atol=vkgrad.ones(1),
+    )
+
+
+def test_svd_errors():
+    ints = vkgrad.tensor([[1, 0], [0, 1]])
+    for fn in (LA.svd, LA.svdvals, LA.pinv):
+        _raises(TypeError, "expected a floating point tensor", fn, ints)
+        _raises(RuntimeError, "at least 2 dimensions", fn, vkgrad.ones(3))
+    _raises(TypeError, r"linalg\.svd: expected a floating point tensor, got .*int32", LA.svd, ints)
 
 
 @pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
@@ -236,12 +250,202 @@ def test_lavapipe_loop_limit_is_an_error(dev):
 
     if enumerate_devices()[a.device.backend.index]["device_type"] != "cpu":
         pytest.skip("only CPU Vulkan devices (lavapipe) limit loop iterations")
-    with pytest.raises(
-        RuntimeError, match=r"linalg_slogdet: 1 matrices of size 400x400 .*lavapipe"
-    ):
+    with pytest.raises(RuntimeError, match=r"linalg_det: 1 matrices of size 400x400 .*lavapipe"):
         LA.det(a)
     # Just under the limit still runs, and correctly.
     rng = np.random.default_rng(6)
     m = wellcond()(rng, (350, 350)).astype(np.float32)
     got = LA.slogdet(_t(m, dev)).logabsdet.item()
     np.testing.assert_allclose(got, np.linalg.slogdet(m.astype(np.float64))[1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+def test_lavapipe_loop_limit_svd(dev):
+    from vkgrad.backends.vulkan import enumerate_devices
+
+    a = _t(np.eye(64), dev)
+    if enumerate_devices()[a.device.backend.index]["device_type"] != "cpu":
+        pytest.skip("only CPU Vulkan devices (lavapipe) limit loop iterations")
+    with pytest.raises(RuntimeError, match=r"linalg_svd: 1 matrices of size 64x64 .*lavapipe"):
+        LA.svd(a)
+    with pytest.raises(RuntimeError, match=r"linalg_pinv: 1 matrices of size 64x64 .*lavapipe"):
+        LA.pinv(a)
+    with pytest.raises(RuntimeError, match=r"linalg_cofactor: 1 matrices of size 64x64"):
+        a.requires_grad_()
+        LA.det(a).backward()
+    # n = 56 is the largest square size under the limit: it runs, and correctly (rank 20
+    # included: its noise-level columns are replaced by an orthonormal completion).
+    rng = np.random.default_rng(7)
+    for m in (
+        rng.standard_normal((56, 56)),
+        rng.standard_normal((56, 20)) @ rng.standard_normal((20, 56)),
+    ):
+        m = m.astype(np.float32)
+        u, s, vh = (x.numpy().astype(np.float64) for x in LA.svd(_t(m, dev)))
+        _check_svd(m[None], u[None], s[None], vh[None], 2e-5)
+
+
+# ---------------------------------------------------------------- SVD, pinv, det gradient
+
+
+def _check_svd(a, u, s, vh, rel):
+    """U, Vh orthogonal, S decreasing and equal to float64 singular values, U S Vh = A."""
+    a64 = np.asarray(a, np.float64)
+    k = s.shape[-1]
+    eye_u, eye_v = np.eye(u.shape[-1]), np.eye(vh.shape[-2])
+    assert np.abs(np.swapaxes(u, -1, -2) @ u - eye_u).max() < 50 * rel
+    assert np.abs(vh @ np.swapaxes(vh, -1, -2) - eye_v).max() < 50 * rel
+    assert np.all(np.diff(s, axis=-1) <= 0)
+    ref = np.linalg.svd(a64, compute_uv=False)
+    scale = ref[..., :1]
+    assert np.all(np.abs(s - ref) <= 10 * rel * scale)
+    rec = (u[..., :, :k] * s[..., None, :]) @ vh[..., :k, :]
+    _close_per_matrix(rec.reshape(len(a64), -1), a64.reshape(len(a64), -1), 10 * rel)
+
+
+@pytest.mark.parametrize("dev", LARGE)
+def test_large_batch_svd(dev):
+    # 2000 matrices of 7x5 (70000 elements; 2000 workgroups), tall and wide, reduced and full.
+    rng = np.random.default_rng(8)
+    a = rng.uniform(-1, 1, (2000, 7, 5)).astype(np.float32)
+    A = _t(a, dev)
+    for full in (False, True):
+        u, s, vh = (x.numpy().astype(np.float64) for x in LA.svd(A, full_matrices=full))
+        assert u.shape == (2000, 7, 7 if full else 5) and vh.shape == (2000, 5, 5)
+        _check_svd(a, u, s, vh, 1e-6)
+        u, s, vh = (x.numpy().astype(np.float64) for x in LA.svd(A.mT, full_matrices=full))
+        assert u.shape == (2000, 5, 5) and vh.shape == (2000, 7 if full else 5, 7)
+        _check_svd(np.swapaxes(a, 1, 2), u, s, vh, 1e-6)
+    a64 = a.astype(np.float64)
+    _close_per_matrix(LA.pinv(A).numpy(), np.linalg.pinv(a64), 1e-5)
+    # svdvals backward: U diag(g) Vh, checked against LAPACK's (sign-invariant) product. On
+    # 300 matrices: the rule's batched matmuls of 5x5 blocks take about a second per call on
+    # lavapipe at 2000.
+    a, a64 = a[:300], a64[:300]
+    X = _t(a, dev, True)
+    g = rng.uniform(-1, 1, (300, 5))
+    (LA.svdvals(X) * _t(g, dev)).sum().backward()
+    u, _, vh = np.linalg.svd(a64, full_matrices=False)
+    # U and V are determined to about eps32 * s_max / gap: some of 2000 random matrices have
+    # gaps near 0.1 s_max, hence 1e-4 rather than the 1e-5 of U S Vh (which is gap-free).
+    _close_per_matrix(X.grad.numpy(), (u * g[:, None, :]) @ vh, 1e-4)
+
+
+@pytest.mark.parametrize("dev", LARGE)
+def test_svd_rank_deficient_and_zero(dev):
+    rng = np.random.default_rng(9)
+    low = rng.standard_normal((30, 6, 2)) @ rng.standard_normal((30, 2, 4))  # rank 2
+    mats = np.concatenate([low, np.zeros((2, 6, 4))]).astype(np.float32)
+    u, s, vh = (x.numpy().astype(np.float64) for x in LA.svd(_t(mats, dev)))
+    assert u.shape == (32, 6, 6)
+    _check_svd(mats, u, s, vh, 1e-6)
+    assert np.all(s[:30, 2:] < 1e-5 * s[:30, :1]) and np.all(s[30:] == 0)
+    # Default rtol (max(m, n) * eps32) cuts the rounding-level singular values.
+    ref = np.linalg.pinv(mats.astype(np.float64), rcond=1e-6)
+    _close_per_matrix(LA.pinv(_t(mats, dev)).numpy(), ref, 1e-5)
+
+
+@pytest.mark.parametrize("dev", LARGE)
+def test_pinv_atol_rtol_cut_nonzero_values(dev):
+    # Singular values 2, 1, 0.3, 0.05: rtol 0.1 keeps three, atol 0.5 keeps two, and atol
+    # with rtol takes the larger cut-off.
+    rng = np.random.default_rng(10)
+    a = with_svals([2.0, 1.0, 0.3, 0.05])(rng, (3, 6, 4)).astype(np.float32)
+    u, s, vh = np.linalg.svd(a.astype(np.float64), full_matrices=False)
+
+    def ref(keep):
+        return np.swapaxes(vh[:, :keep], 1, 2) @ (
+            np.swapaxes(u[:, :, :keep], 1, 2) / s[:, :keep, None]
+        )
+
+    A = _t(a, dev)
+    _close_per_matrix(LA.pinv(A).numpy(), ref(4), 1e-4)
+    _close_per_matrix(LA.pinv(A, rtol=0.1).numpy(), ref(3), 1e-5)
+    _close_per_matrix(LA.pinv(A, atol=0.5).numpy(), ref(2), 1e-5)
+    _close_per_matrix(LA.pinv(A, atol=0.5, rtol=0.1).numpy(), ref(2), 1e-5)
+    _close_per_matrix(LA.pinv(A, atol=0.01, rtol=0.1).numpy(), ref(3), 1e-5)
+    _close_per_matrix(LA.pinv(A.mT, rtol=0.1).numpy(), np.swapaxes(ref(3), 1, 2), 1e-5)
+
+
+def _pinv_grad_ref(a, p, g):
+    """Golub-Pereyra's gradient in float64: -P^T G P^T + (I - AP) G^T P P^T + P^T P G^T (I -
+    PA)."""
+    pt, gt = p.T, g.T
+    im, in_ = np.eye(a.shape[0]), np.eye(a.shape[1])
+    return -pt @ g @ pt + (im - a @ p) @ gt @ p @ pt + pt @ p @ gt @ (in_ - p @ a)
+
+
+@pytest.mark.parametrize("dev", LARGE)
+def test_pinv_gradient_rank_deficient(dev):
+    # The full gradient of a rank-2 5x4 input (normal part included, which the factored spec
+    # cannot see) against the float64 formula; its normal part U_perp^T gA V_perp is zero.
+    rng = np.random.default_rng(11)
+    a = with_svals([1.5, 0.9])(rng, (5, 2)) @ with_svals([1.2, 0.8])(rng, (2, 4))
+    a = a.astype(np.float32)
+    g = rng.uniform(-1, 1, (4, 5))
+    A = _t(a, dev, True)
+    (LA.pinv(A, rtol=1e-3) * _t(g, dev)).sum().backward()
+    a64 = a.astype(np.float64)
+    p = np.linalg.pinv(a64, rcond=1e-3)
+    ref = _pinv_grad_ref(a64, p, g)
+    got = A.grad.numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-5 * np.abs(ref).max())
+    u, s, vh = np.linalg.svd(a64)
+    assert np.abs(u[:, 2:].T @ got @ vh[2:].T).max() < 1e-5 * np.abs(ref).max()
+
+
+def _cofactor(a):
+    n = a.shape[-1]
+    return np.array(
+        [
+            [(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+            for i in range(n)
+        ]
+    )
+
+
+@pytest.mark.parametrize("dev", LARGE)
+def test_det_gradient_singular(dev):
+    # Rank n - 1: the gradient is the (nonzero) cofactor matrix; rank n - 2: zero; invertible:
+    # det(A) A^-T. All in one batch: the rule needs no branch per matrix.
+    rng = np.random.default_rng(12)
+    mats = np.stack(
+        [
+            with_svals([1.6, 1.1, 0.7, 0.0])(rng, (4, 4)),
+            with_svals([1.6, 1.1, 0.0, 0.0])(rng, (4, 4)),
+            wellcond()(rng, (4, 4)),
+            np.array([[1.0, 2, 3, 4], [2, 4, 6, 8], [0, 1, 0, 1], [1, 0, 1, 0]]),
+        ]
+    ).astype(np.float32)
+    A = _t(mats, dev, True)
+    d = LA.det(A)
+    d.sum().backward()
+    m64 = mats.astype(np.float64)
+    np.testing.assert_allclose(d.numpy(), np.linalg.det(m64), atol=1e-5)
+    got = A.grad.numpy()
+    for i in range(4):
+        ref = _cofactor(m64[i])
+        np.testing.assert_allclose(got[i], ref, atol=2e-5 * max(1.0, np.abs(ref).max()))
+    assert np.abs(got[0]).max() > 0.1 and np.abs(got[3]).max() > 1.0
+    assert np.abs(got[1]).max() < 1e-5
+    inv_t = np.linalg.det(m64[2]) * np.linalg.inv(m64[2]).T
+    np.testing.assert_allclose(got[2], inv_t, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+def test_vulkan_svd_grid_stride_f16(dev):
+    # Fewer workgroups than matrices, f16 storage (odd sizes: outputs start mid-word).
+    rng = np.random.default_rng(13)
+    a = with_svals([2.0, 1.3, 0.6])(rng, (9, 5, 3))
+    A = vkgrad.tensor(a, dtype="f16", device=dev)
+    be = A.device.backend
+    old = be.max_groups
+    try:
+        be.max_groups = 2
+        u, s, vh = (x.numpy().astype(np.float64) for x in LA.svd(A))
+        p = LA.pinv(A).numpy().astype(np.float64)
+    finally:
+        be.max_groups = old
+    # f16 storage: the inputs and outputs are rounded to 11 bits (u = 4.9e-4).
+    _check_svd(A.numpy(), u, s, vh, 5e-4)
+    _close_per_matrix(p, np.linalg.pinv(A.numpy().astype(np.float64)), 5e-3)

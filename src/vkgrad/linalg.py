@@ -1,6 +1,6 @@
 """``vkgrad.linalg``: linear algebra functions, as ``torch.linalg``.
 
-Factorisations run on batches of square matrices (leading dims are batch dims); every
+Factorisations run on batches of matrices (leading dims are batch dims); every
 function is differentiable. See ``vkgrad/library/linalg.py`` for the methods.
 
 >>> A = 3 * vkgrad.eye(3) + 0.1 * vkgrad.ones(3, 3)
@@ -18,6 +18,8 @@ from .library.linalg import (
     slogdet,
     solve,
     solve_triangular,
+    svd,
+    svdvals,
     vecdot,
 )
 from .library.linalg import linalg_cross as cross
@@ -32,5 +34,7 @@ __all__ = [
     "slogdet",
     "solve",
     "solve_triangular",
+    "svd",
+    "svdvals",
     "vecdot",
 ]

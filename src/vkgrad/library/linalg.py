@@ -1,11 +1,14 @@
 """Products and linear algebra: mm/bmm/mv/dot/outer/einsum, cross,
-cholesky/solve/inv/det/logdet/pinv.
+cholesky/solve/inv/det/logdet/pinv/svd/svdvals.
 
 The products compose the core ``matmul`` row (with permute/reshape/sum around it). The
 factorisations are rows of the ``smallmat`` kind: batches of small square matrices, one
 matrix per workgroup on Vulkan (Gaussian elimination with partial pivoting, Cholesky,
 triangular substitution; see ``shaders/smallmat.glsl``). Their backward rules are the
 standard matrix-calculus identities written with these same rows, so double backward works.
+
+The SVD-based rows (svd, pinv, and the cofactor matrix that is det's gradient) are of the
+``svd`` kind: a one-sided Jacobi SVD, one matrix per workgroup (``shaders/svd.glsl``).
 
 The public ``torch.linalg``-style functions are exported as ``vkgrad.linalg``.
 """
@@ -427,7 +430,8 @@ def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
 
 
 def _smallmat_shape(nin: int, out: str):
-    """Shape rule of a smallmat row: (b, n, n) [and (b, n, k)] -> out ('rhs', 'square', '2')."""
+    """Shape rule of a smallmat row: (b, n, n) [and (b, n, k)] -> out ('rhs', 'square', '2',
+    '1')."""
 
     def shape(in_shapes, attrs):
         a = tuple(in_shapes[0])
@@ -441,7 +445,7 @@ def _smallmat_shape(nin: int, out: str):
             if a[0] != b[0] and 1 not in (a[0], b[0]):
                 raise ValueError(f"{name}: batch sizes {a[0]} and {b[0]} do not broadcast")
             return (max(a[0], b[0]), a[1], b[2])
-        return (a[0], 2) if out == "2" else a
+        return {"2": (a[0], 2), "1": (a[0],)}.get(out, a)
 
     return shape
 
@@ -515,6 +519,17 @@ _row(
 _row("linalg_cholesky", "smallmat", 1, _cholesky_rule, saves="o", shape=_smallmat_shape(1, "sq"))
 # Output (batch, 2): sign and log|det|.
 _row("linalg_slogdet", "smallmat", 1, _slogdet_rule, saves="i", shape=_smallmat_shape(1, "2"))
+
+
+def _det_rule(ctx, g):
+    # d det(A) = cof(A) = adj(A)^T: det(A) A^-T where A is invertible, and still defined (and
+    # a polynomial in A) where it is not; computed from the SVD (linalg_cofactor) always, so
+    # that no branch on singularity (a host sync) is needed.
+    (a,) = ctx.inputs
+    return (F.mul(F.call("linalg_cofactor", a), F.unsqueeze(F.unsqueeze(g, -1), -1)),)
+
+
+_row("linalg_det", "smallmat", 1, _det_rule, saves="i", shape=_smallmat_shape(1, "1"))
 
 
 def _square(op: str, a) -> tuple:
@@ -645,12 +660,14 @@ def slogdet(A: Tensor) -> SlogdetResult:
 def det(A: Tensor) -> Tensor:
     """Determinant of square matrices (batched), from the LU factorisation.
 
-    The gradient is ``det(A) A^-T``: defined for invertible A only (NaN/inf otherwise).
+    The gradient is the cofactor matrix ``adj(A)^T`` (``det(A) A^-T`` for invertible A),
+    computed from the SVD, so it is finite and exact for singular A too: nonzero at rank
+    n - 1, zero at rank n - 2 and below. Double backward works (also at singular A).
 
     >>> vkgrad.linalg.det(2 * vkgrad.eye(3))   # tensor(8.)
     """
-    sign, logabs = slogdet(A)
-    return F.mul(sign, F.exp(logabs))
+    batch, n = _square("linalg.det", A)
+    return F.reshape(F.call("linalg_det", _as3(A, n), caller="linalg.det"), batch)
 
 
 def logdet(input: Tensor) -> Tensor:
@@ -674,27 +691,229 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     return _mT(lo) if upper else lo
 
 
+# ---------------------------------------------------------------- SVD, pinv, cofactor
+
+
+def _svd_shape(op_out: str):
+    """Shape rule of an svd-kind row: (b, m, n) with m >= n -> out ('svd', 'pinv', 'square')."""
+
+    def shape(in_shapes, attrs):
+        a = tuple(in_shapes[0])
+        name = attrs.get("caller", "linalg")
+        if len(a) != 3 or a[1] < a[2]:
+            raise ValueError(f"{name}: expected a (batch, m, n) stack with m >= n, got {a}")
+        b, m, n = a
+        if op_out == "square" and m != n:
+            raise ValueError(f"{name}: expected square matrices, got {a}")
+        if op_out == "pinv":
+            return (b, n, m)
+        if op_out == "svd":
+            ku = m if attrs.get("full") else n
+            return (b, m * ku + n + n * n)
+        return a
+
+    return shape
+
+
+def _svd_parts(packed, m: int, n: int, ku: int) -> tuple:
+    """U (b, m, ku), S (b, n), Vh (b, n, n) of a linalg_svd row's packed output."""
+    b = packed.shape[0]
+    u = F.reshape(F.getitem(packed, (slice(None), slice(0, m * ku))), (b, m, ku))
+    s = F.getitem(packed, (slice(None), slice(m * ku, m * ku + n)))
+    vh = F.reshape(F.getitem(packed, (slice(None), slice(m * ku + n, None))), (b, n, n))
+    return u, s, vh
+
+
+def _safe_inv(x):
+    """1 / x where x != 0, else 0; both branches finite, so where's gradient is too."""
+    nz = F.call("ne", x, 0.0)
+    return F.where(nz, F.div(1.0, F.where(nz, x, 1.0)), 0.0)
+
+
+def _svd_rule(ctx, g):
+    # The standard SVD derivative (real, m >= n), with J = U^T gU, K = V^T gV, E_ij = s_j^2 -
+    # s_i^2 and F = 1 / E off the diagonal:
+    #   dA = U [(F o (J - J^T)) S + S (F o (K - K^T)) + diag(gS)] V^T
+    #        + (I - U U^T) gU S^-1 V^T            (m > n only; zero for square A).
+    # Not defined for repeated singular values (F) nor, when m > n, for zero ones (S^-1), as in
+    # PyTorch. Where E or s is exactly 0 the factor is taken as 0 instead of inf, so that
+    # gradients through S alone (gU = gV = 0, as svdvals) stay exact: U diag(gS) V^T.
+    # Gradients through the columns that full_matrices adds to U are ignored, as PyTorch's
+    # (any orthonormal completion is valid, they carry no information about A).
+    (a,) = ctx.inputs
+    m, n = a.shape[-2:]
+    ku = m if ctx.attrs.get("full") else n
+    u, s, vh = _svd_parts(ctx.out, m, n, ku)
+    gu, gs, gvh = _svd_parts(g, m, n, ku)
+    if ku > n:
+        u = F.getitem(u, (Ellipsis, slice(0, n)))
+        gu = F.getitem(gu, (Ellipsis, slice(0, n)))
+    j = F.call("matmul", u, gu, ta=1, tb=0)
+    k = F.call("matmul", vh, gvh, ta=0, tb=1)
+    s2 = F.mul(s, s)
+    f = _safe_inv(F.sub(F.unsqueeze(s2, -2), F.unsqueeze(s2, -1)))
+    row_s, col_s = F.unsqueeze(s, -2), F.unsqueeze(s, -1)
+    inner = F.add(
+        F.mul(F.mul(f, F.sub(j, _mT(j))), row_s),
+        F.mul(col_s, F.mul(f, F.sub(k, _mT(k)))),
+    )
+    inner = F.add(inner, F.mul(F.unsqueeze(gs, -1), _const(np.eye(n), a)))
+    ga = F.matmul(F.matmul(u, inner), vh)
+    if m > n:
+        resid = F.sub(gu, F.matmul(u, j))
+        ga = F.add(ga, F.matmul(resid, F.mul(F.unsqueeze(_safe_inv(s), -1), vh)))
+    return (ga,)
+
+
+def _pinv_rule(ctx, g):
+    # Golub & Pereyra's derivative of P = pinv(A) at constant rank:
+    #   dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P,
+    # hence, with G = dL/dP,
+    #   dL/dA = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A).
+    # A P and P A are the projections onto the kept left/right singular spaces, also when
+    # atol/rtol cut nonzero singular values: the result is then the gradient at constant rank
+    # (the dependence of the cut-off part is ignored, as PyTorch's pinv backward does).
+    (a,) = ctx.inputs
+    p = ctx.out
+    pt, gt = _mT(p), _mT(g)
+    t1 = F.neg(F.matmul(F.matmul(pt, g), pt))
+    x = F.matmul(gt, F.matmul(p, pt))
+    t2 = F.sub(x, F.matmul(a, F.matmul(p, x)))
+    y = F.matmul(F.matmul(pt, p), gt)
+    t3 = F.sub(y, F.matmul(F.matmul(y, p), a))
+    return (F.add(F.add(t1, t2), t3),)
+
+
+def _pairwise_products(s):
+    """c[..., i, j] = prod over k not in {i, j} of s[..., k] for i != j, 0 on the diagonal."""
+    n = s.shape[-1]
+    eye = np.eye(n)
+    drop = np.maximum(eye[:, None, :], eye[None, :, :])  # [i, j, k]: k is i or j
+    keep = _const(1.0 - drop, s)
+    t = F.add(F.mul(F.unsqueeze(F.unsqueeze(s, -2), -2), keep), _const(drop, s))
+    return F.mul(F.prod(t, -1), _const(1.0 - eye, s))
+
+
+def _cofactor_rule(ctx, g):
+    # cof(A) = sigma U diag(c) V^T (sigma = det(U) det(V), c_i = prod_{j != i} s_j). For fixed
+    # U, V, A + dA = U (S + B) V^T with B = U^T dA V, so d cof = sigma U dadj(S; B)^T V^T,
+    # where for diagonal S: dadj_ii = sum_{k != i} B_kk c_ik and dadj_ij = -B_ij c_ij
+    # (c_ij = prod_{k != i, j} s_k). With H = V^T G^T U: dL/dB = M, M_kk = sum_i c_ki H_ii,
+    # M_ij = -H_ij c_ij, and dL/dA = sigma U M V^T. Only products of singular values appear:
+    # defined at singular A and at repeated singular values (cof is a polynomial in A).
+    (a,) = ctx.inputs
+    n = a.shape[-1]
+    u, s, vh = _svd_parts(F.call("linalg_svd", a, full=0, caller="linalg.det"), n, n, n)
+    sign = F.getitem(F.call("linalg_slogdet", F.matmul(u, vh)), (slice(None), slice(0, 1)))
+    h = F.matmul(F.matmul(vh, _mT(g)), u)
+    c = _pairwise_products(s)
+    eye = _const(np.eye(n), a)
+    hdiag = F.sum(F.mul(h, eye), -1, keepdim=True)
+    m_ = F.sub(F.mul(F.matmul(c, hdiag), eye), F.mul(h, c))
+    ga = F.matmul(F.matmul(u, m_), vh)
+    return (F.mul(ga, F.unsqueeze(sign, -1)),)
+
+
+_row("linalg_svd", "svd", 1, _svd_rule, attrs=("full",), saves="io", shape=_svd_shape("svd"))
+_row(
+    "linalg_pinv",
+    "svd",
+    1,
+    _pinv_rule,
+    attrs=("atol", "rtol"),
+    saves="io",
+    shape=_svd_shape("pinv"),
+)
+_row("linalg_cofactor", "svd", 1, _cofactor_rule, saves="i", shape=_svd_shape("square"))
+
+
+def _matrices(op: str, A) -> tuple:
+    """(batch shape, m, n) of a stack of matrices, with PyTorch's errors."""
+    _check_tensors(op, A)
+    if A.ndim < 2:
+        raise RuntimeError(f"{op}: the input tensor A must have at least 2 dimensions")
+    _float_input(op, A)
+    return tuple(A.shape[:-2]), A.shape[-2], A.shape[-1]
+
+
+SVDResult = namedtuple("svd", "U S Vh")
+
+
+def svd(A: Tensor, full_matrices: bool = True) -> SVDResult:
+    """Singular value decomposition ``A = U diag(S) Vh`` (batched), S decreasing.
+
+    U is (*, m, m) and Vh (*, n, n) with ``full_matrices`` (the default, as PyTorch), else
+    (*, m, k) and (*, k, n) with k = min(m, n). On Vulkan: one-sided Jacobi, one workgroup per
+    matrix, float32 arithmetic; singular vectors are unique only up to sign (and within
+    repeated singular values), so they may differ from the cpu device's (LAPACK).
+
+    Gradients through U and Vh are not defined for repeated singular values (nor, for
+    non-square A, for zero ones), as in PyTorch; gradients through S alone always are.
+    With ``full_matrices=True`` gradients through the columns of U (rows of Vh) beyond
+    min(m, n) are ignored, as PyTorch's.
+
+    >>> U, S, Vh = vkgrad.linalg.svd(vkgrad.ones(3, 2), full_matrices=False)   # S[0] = 6 ** .5
+    """
+    batch, m, n = _matrices("linalg.svd", A)
+    wide = m < n
+    big, small = (n, m) if wide else (m, n)
+    ku = big if full_matrices else small
+    a = _mT(A) if wide else A
+    packed = F.call("linalg_svd", _as3(a, big), full=int(full_matrices), caller="linalg.svd")
+    u, s, vh = _svd_parts(packed, big, small, ku)
+    u = F.reshape(u, batch + (big, ku))
+    s = F.reshape(s, batch + (small,))
+    vh = F.reshape(vh, batch + (small, small))
+    if wide:  # A^T = U' S V'^T, so A = V' S U'^T
+        u, vh = _mT(vh), _mT(u)
+    return SVDResult(u, s, vh)
+
+
+def svdvals(A: Tensor) -> Tensor:
+    """Singular values of A (batched), decreasing: ``svd(A, full_matrices=False).S``.
+
+    The gradient ``U diag(gS) Vh`` is defined for every A.
+
+    >>> vkgrad.linalg.svdvals(vkgrad.tensor([[3.0, 0.0], [0.0, -4.0]]))   # tensor([4., 3.])
+    """
+    _matrices("linalg.svdvals", A)
+    return svd(A, full_matrices=False).S
+
+
+def _tolerance(op: str, name: str, v) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, _tensor_cls()):
+        raise TypeError(
+            f"{op}: {name} must be a Python float (tensor tolerances are not supported)"
+        )
+    return float(v)
+
+
 def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
-    """Moore-Penrose pseudo-inverse of full-rank matrices (batched), from the normal
-    equations of the smaller side: ``(A^T A)^-1 A^T`` for tall A, ``A^T (A A^T)^-1`` for
-    wide A. Rank-deficient inputs are not supported (their normal matrix is singular).
+    """Moore-Penrose pseudo-inverse (batched) of any rank, from the SVD.
+
+    Singular values at or below ``max(atol, rtol * s_max)`` are treated as zero. As in
+    PyTorch: ``atol`` defaults to 0; ``rtol`` defaults to ``max(m, n) * eps`` of A's dtype,
+    or to 0 when only a positive ``atol`` is given. ``hermitian=True`` (A symmetric) takes
+    the same path. The gradient is Golub and Pereyra's, at constant rank: exact wherever the
+    rank does not change under small perturbations (full rank, or exact rank deficiency with
+    the cut-off at the zero singular values).
 
     >>> vkgrad.linalg.pinv(vkgrad.ones(3, 1)).shape   # (1, 3)
     """
-    _check_tensors("linalg.pinv", A)
-    if atol is not None or rtol is not None:
-        raise NotImplementedError(
-            "linalg.pinv: atol/rtol (singular-value cut-offs) are not supported; this pinv "
-            "assumes a full-rank input"
-        )
-    if A.ndim < 2:
-        raise RuntimeError(f"linalg.pinv: expected at least 2 dims, got {tuple(A.shape)}")
-    _float_input("linalg.pinv", A)
-    m, n = A.shape[-2:]
-    at = _mT(A)
-    if m >= n:
-        return solve(F.matmul(at, A), at)
-    return _mT(solve(F.matmul(A, at), A))
+    op = "linalg.pinv"
+    batch, m, n = _matrices(op, A)
+    atol_f, rtol_f = _tolerance(op, "atol", atol), _tolerance(op, "rtol", rtol)
+    if rtol_f is None:
+        eps = float(np.finfo(A.dtype.np).eps)
+        rtol_f = 0.0 if atol_f is not None and atol_f > 0 else max(m, n) * eps
+    wide = m < n
+    big, small = (n, m) if wide else (m, n)
+    a = _mT(A) if wide else A
+    p = F.call("linalg_pinv", _as3(a, big), atol=atol_f or 0.0, rtol=rtol_f, caller=op)
+    p = F.reshape(p, batch + (small, big))
+    return _mT(p) if wide else p
 
 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:

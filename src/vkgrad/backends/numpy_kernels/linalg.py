@@ -90,3 +90,41 @@ def linalg_cholesky(a, caller="linalg.cholesky", **_):
 def linalg_slogdet(a, **_):
     sign, logabs = np.linalg.slogdet(a)
     return np.stack([sign, logabs], axis=-1)
+
+
+@kernel
+def linalg_det(a, **_):
+    return np.linalg.det(a)
+
+
+# The svd kind: A is (batch, m, n) with m >= n (the public functions transpose wide input).
+
+
+@kernel
+def linalg_svd(a, full=0, **_):
+    u, s, vh = np.linalg.svd(a, full_matrices=bool(full))
+    b = a.shape[0]
+    return np.concatenate([u.reshape(b, -1), s, vh.reshape(b, -1)], axis=1)
+
+
+@kernel
+def linalg_pinv(a, atol=0.0, rtol=0.0, **_):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    cut = np.maximum(atol, rtol * s[:, :1])
+    keep = s > cut
+    s_inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
+    return np.swapaxes(vh, -1, -2) @ (s_inv[..., None] * np.swapaxes(u, -1, -2))
+
+
+def _products_but_one(s: np.ndarray) -> np.ndarray:
+    """c[..., i] = prod over j != i of s[..., j] (no division: exact for zeros)."""
+    n = s.shape[-1]
+    return np.prod(np.where(np.eye(n, dtype=bool), 1.0, s[..., None, :]), axis=-1)
+
+
+@kernel
+def linalg_cofactor(a, **_):
+    # adj(A)^T from the SVD: adj(U S V^T) = adj(V^T) adj(S) adj(U) = det(U) det(V) V adj(S) U^T.
+    u, s, vh = np.linalg.svd(a)
+    sgn = np.linalg.det(u) * np.linalg.det(vh)
+    return np.sign(sgn)[:, None, None] * (u * _products_but_one(s)[:, None, :]) @ vh

@@ -36,10 +36,14 @@ def _loop_iterations(n: int, k: int, wg: int, per_group: int) -> int:
     return per_group * (steps + 12 * n + 8)
 
 
-def _check_cpu_limit(be, op, n: int, k: int, wg: int, batch: int, groups: int) -> None:
+def _is_cpu_device(be) -> bool:
     if be.index not in _CPU_DEVICE:
         _CPU_DEVICE[be.index] = enumerate_devices()[be.index]["device_type"] == "cpu"
-    if not _CPU_DEVICE[be.index]:
+    return _CPU_DEVICE[be.index]
+
+
+def _check_cpu_limit(be, op, n: int, k: int, wg: int, batch: int, groups: int) -> None:
+    if not _is_cpu_device(be):
         return
     its = _loop_iterations(n, k, wg, -(-batch // groups))
     if its > LAVAPIPE_LOOP_LIMIT:

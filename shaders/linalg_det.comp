@@ -1,0 +1,18 @@
+// det(A) per matrix: sign * exp(log|det|) from the pivots of elimination with partial pivoting.
+// bindings: 0 out (batch,), 1 A, 3 workspace; see smallmat.glsl. Singular: 0.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "smallmat.glsl"
+
+void main() {
+    uint batch = pc.u[0], n = pc.u[1], sa = pc.u[3];
+    FOR_MATRICES(batch) {
+        uint base = bz * n * n;
+        for (uint e = TID; e < n * n; e += WG) w_[base + e] = A_(bz * sa + e);
+        SYNC();
+        float sgn, logabs;
+        bool ok = eliminate(base, n, n, sgn, logabs);
+        if (TID == 0u) STORE_ANY(out_, D0, bz, ok ? sgn * exp(logabs) : 0.0)
+        SYNC();
+    }
+}
