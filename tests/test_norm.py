@@ -4,6 +4,8 @@ memory, and error messages."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from conftest import vulkan_param
@@ -300,6 +302,53 @@ def test_attention_fully_masked_row_gives_zero(device):
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=vkgrad.tensor(mask, device=device))
     out = o.numpy()
     assert np.all(out[0, 1] == 0) and np.isfinite(out).all()
+
+
+# ---------------------------------------------------------------- attention backward memory
+
+# B=2, L=S=512, E=16: one (B, L, S) f32 tensor is 2 MiB, the inputs and gradients 64 KiB each.
+_MEM_B, _MEM_L, _MEM_E = 2, 512, 16
+_SCORES_BYTES = _MEM_B * _MEM_L * _MEM_L * 4
+
+
+def _mem_case(dev, drop, causal):
+    vkgrad.manual_seed(5)
+    shape = (_MEM_B, _MEM_L, _MEM_E)
+    q, k, v = (_t(_big(shape, s), dev, True) for s in (40, 41, 42))
+    o = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
+    return o, _t(_big(shape, 43), dev)
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+@pytest.mark.parametrize("drop,causal", [(0.0, False), (0.3, True)])
+def test_attention_backward_needs_no_score_sized_buffer_vulkan(dev, drop, causal):
+    o, g = _mem_case(dev, drop, causal)
+    be = o.device.backend
+    be.synchronize()
+    be.pool.reset_peak()
+    base = be.pool.live_words
+    o.backward(g)
+    be.synchronize()
+    extra = (be.pool.peak_words - base) * 4
+    assert extra < _SCORES_BYTES, (
+        f"backward took {extra} bytes beyond the forward's, a (B, L, S) tensor is {_SCORES_BYTES}"
+    )
+
+
+@pytest.mark.parametrize("drop,causal", [(0.0, False), (0.3, True)])
+def test_attention_backward_needs_no_score_sized_array_numpy(drop, causal):
+    o, g = _mem_case("cpu", drop, causal)
+    tracemalloc.start()
+    try:
+        o.backward(g)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # NumPy reports its buffers to tracemalloc: blocks of query rows stay well below one
+    # (B, L, S) array.
+    assert peak < _SCORES_BYTES / 2, (
+        f"backward peak {peak} bytes, a (B, L, S) array is {_SCORES_BYTES}"
+    )
 
 
 # ---------------------------------------------------------------- errors
