@@ -158,22 +158,26 @@ def attention_backward(go, p, v, q, k, scale=1.0, grads=7, **drop):
     dv = out[b * (lq + s) * e :].reshape(b, s, ev)
     keep = {n: drop.get(n, 0) for n in ("dropout", "seed0", "seed1", "threshold", "drop_scale")}
     for rows in _row_blocks(b, lq, s):
+        # At most three block-sized arrays live at a time: d, dz, and one temporary.
         d = _drop_factor(p.shape, rows, dt, **keep)
         pr = p[:, rows]
-        if grads & 4:
-            pd = pr if d is None else d * pr
-            dv += np.swapaxes(pd, -1, -2) @ go[:, rows]
-            del pd
         if grads & 3:
             dz = go[:, rows] @ np.swapaxes(v, -1, -2)
             if d is not None:
                 dz *= d
-            del d
             dz -= np.einsum("bij,bij->bi", pr, dz)[..., None]
             dz *= pr
             if grads & 1:
                 dq[:, rows] = dz @ k
             if grads & 2:
                 dk += np.swapaxes(dz, -1, -2) @ q[:, rows]
+            del dz
+        if grads & 4:
+            if d is None:
+                d = pr
+            else:
+                d *= pr
+            dv += np.swapaxes(d, -1, -2) @ go[:, rows]
+        del d
     out[: b * (lq + s) * e] *= np.asarray(scale, dt)
     return out

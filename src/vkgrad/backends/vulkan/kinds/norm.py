@@ -97,16 +97,23 @@ for _grid in ("row", "col", "elem"):
 # D (B, L) into an f32 workspace, then grad q (per query), grad k and grad v (per key).
 
 
-def _attn_loop_iterations(rows: int, groups: int, lq: int, s: int, ev: int, c: int) -> int:
+def _attn_loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> int:
     """An upper estimate of one thread's loop iterations in a kernel of ``rows`` output rows
-    of ``c`` columns (``contract`` in attn_bw.glsl; D: c = 1): per row and block of WG
-    columns, each chunk of WG reduced indices costs a dot product over Ev and the chunk's
-    share of the accumulation."""
-    ec = min(max(c, 1), WG)
-    parts = WG // ec
-    chunks = -(-max(lq, s) // WG)
-    per_row = -(-max(c, 1) // ec) * (chunks * (ev + 2 + -(-WG // parts)) + parts + 32)
-    return -(-rows // groups) * (per_row + 1)
+    of ``c`` columns reducing over ``t`` indices (``contract`` in attn_bw.glsl), or in the D
+    kernel (c = 0: a row sum over t, then a shared-memory tree sum). Each loop counts its
+    iterations plus one to exit. Measured on lavapipe, a row costs up to 5 more than this
+    count; the estimate adds 8 and then 1/8, so that it stays above what lavapipe counts."""
+    chunks = -(-t // WG)  # each thread's indices; each costs a dot product over Ev
+    if c == 0:
+        per_row = chunks * (ev + 2) + 2 * (WG.bit_length() + 1)
+    else:
+        ec = min(c, WG)
+        parts = WG // ec
+        # per block of ec columns and chunk: the dot product and the chunk's share of the
+        # accumulation (WG / parts indices); then the sum of the parts
+        per_block = chunks * (ev + 1 + -(-WG // parts) + 2) + parts + 2
+        per_row = -(-c // ec) * per_block
+    return -(-rows // groups) * -(-(per_row + 2 + 8) * 9 // 8)
 
 
 def _check_attn_limit(be, op, kernels, lq, s, ev) -> None:
@@ -116,14 +123,14 @@ def _check_attn_limit(be, op, kernels, lq, s, ev) -> None:
         _CPU_DEVICE[be.index] = enumerate_devices()[be.index]["device_type"] == "cpu"
     if not _CPU_DEVICE[be.index]:
         return
-    for _, rows, cols, _ in kernels:
-        its = _attn_loop_iterations(rows, min(rows, be.max_groups), lq, s, ev, cols)
+    for _, rows, cols, _, t in kernels:
+        its = _attn_loop_iterations(rows, min(rows, be.max_groups), t, ev, cols)
         if its > LAVAPIPE_LOOP_LIMIT:
             raise RuntimeError(
-                f"{op.name}: attention of L={lq} queries, S={s} keys, Ev={ev} with {cols} "
-                f"output columns needs about {its} loop iterations per thread, beyond the "
-                f"{LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device (lavapipe) runs; use the "
-                f"cpu device for attention this large"
+                f"{op.name}: attention of L={lq} queries, S={s} keys, Ev={ev} needs about "
+                f"{its} loop iterations per thread in a kernel of {rows} rows of {cols} "
+                f"columns, beyond the {LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device "
+                f"(lavapipe) runs; use the cpu device for attention this large"
             )
 
 
@@ -139,16 +146,17 @@ def run_attn_bw(be, op, inputs, attrs, out) -> None:
     e, ev = q.shape[2], go.shape[2]
     grads = int(attrs["grads"])
     delta_k, q_k, k_k, v_k = op.shader_names()
-    # (shader, output rows, columns, element offset into out), in dispatch order
+    # (shader, output rows, columns (0: D), element offset into out, reduced length), in
+    # dispatch order
     kernels = []
     if grads & 3:
-        kernels.append((delta_k, b * lq, 1, 0))
+        kernels.append((delta_k, b * lq, 0, 0, s))
     if grads & 1:
-        kernels.append((q_k, b * lq, e, 0))
+        kernels.append((q_k, b * lq, e, 0, s))
     if grads & 2:
-        kernels.append((k_k, b * s, e, b * lq * e))
+        kernels.append((k_k, b * s, e, b * lq * e, lq))
     if grads & 4:
-        kernels.append((v_k, b * s, ev, b * (lq + s) * e))
+        kernels.append((v_k, b * s, ev, b * (lq + s) * e, lq))
     if out.size == 0 or not kernels:
         return
     _check_attn_limit(be, op, kernels, lq, s, ev)
@@ -157,7 +165,7 @@ def run_attn_bw(be, op, inputs, attrs, out) -> None:
     bufs = [out.buf] + [a.buf for a in inputs] + [delta.buf]
     hold = [out.storage, delta.storage] + [a.storage for a in inputs]
     words = [_attr_word(a, attrs[a]) for a in op.attrs]
-    for shader, rows, cols, offset in kernels:
+    for shader, rows, cols, offset, _ in kernels:
         if rows == 0:
             continue
         push = np.zeros(PUSH_WORDS, dtype=np.uint32)
