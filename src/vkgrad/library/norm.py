@@ -12,6 +12,9 @@ Under ``create_graph=True`` the same gradients are built from differentiable ops
 double backward works. Group and batch norm reuse the layer-norm row kernel over
 (N*G, C/G*spatial) and (C, N*spatial) rows, then a per-channel affine.
 
+Attention saves the probabilities p; its backward (``attention_backward``) recomputes
+go . v^T from go and v where it needs it, so no (B, L, S) temporary exists.
+
 Dropout draws its mask on the device from a counter-based hash of (seed, element index)
 (``shaders/rng.glsl``, bit-identical in NumPy); the seed comes from ``vkgrad.manual_seed``'s
 state, one new seed per call. Backward is the same op on the gradient: the mask is
@@ -569,9 +572,11 @@ def scaled_dot_product_attention(
     ``is_causal``: query i sees keys 0..i. Rows with no key taking part give 0.
 
     Memory: the forward saves only the (B, L, S) probabilities (no scores, no dropped
-    copy); backward allocates one more (B, L, S) tensor at a time: the dropped
-    probabilities for grad value (freed at once), then the gradient of the scores, which
-    the softmax backward kernel overwrites in place.
+    copy). The backward needs no (B, L, S) tensor beyond them: one fused row recomputes
+    go . v^T piece by piece (Vulkan: per query or key row; NumPy: blocks of query rows)
+    and allocates only gradient-sized buffers and a (B, L) f32 row sum. A float ``attn_mask``
+    that requires grad makes it allocate the (B, L, S) gradient of the scores, which is
+    that mask's gradient before its broadcast is summed away.
 
     >>> o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     """
