@@ -128,7 +128,7 @@ def _check_attn_limit(be, op, kernels, lq, s, ev) -> None:
         if its > LAVAPIPE_LOOP_LIMIT:
             raise RuntimeError(
                 f"{op.name}: attention of L={lq} queries, S={s} keys, Ev={ev} needs about "
-                f"{its} loop iterations per thread in a kernel of {rows} rows of {cols} "
+                f"{its} loop iterations per thread in a kernel of {rows} rows of {max(cols, 1)} "
                 f"columns, beyond the {LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device "
                 f"(lavapipe) runs; use the cpu device for attention this large"
             )
