@@ -249,3 +249,38 @@ spec(
     lambda q, k, v: sdpa_ref(q, k, v, p=0.25, seed=7),
     [(2, 7, 5), (2, 6, 5), (2, 6, 4)],
 )
+# The forms below take the fused backward (attention_backward): no mask gradient needed.
+spec(
+    "scaled_dot_product_attention_one_query",
+    _SDPA,
+    sdpa_ref,
+    [(3, 1, 4), (3, 33, 4), (3, 33, 2)],
+)
+spec(
+    "scaled_dot_product_attention_causal_more_queries",
+    lambda q, k, v: _SDPA(q, k, v, is_causal=True),
+    lambda q, k, v: sdpa_ref(q, k, v, causal=True),
+    [(2, 9, 3), (2, 5, 3), (2, 5, 6)],
+)
+# A float mask that needs no gradient, batch dims that broadcast (2, 1) x (3,) x (1,).
+_FMASK = (np.random.default_rng(1).integers(-4, 5, (3, 7, 9)) * 0.25).astype(np.float32)
+spec(
+    "scaled_dot_product_attention_const_float_mask_bcast",
+    lambda q, k, v, m: _SDPA(q, k, v, attn_mask=m),
+    lambda q, k, v, m: sdpa_ref(q, k, v, mask=m.astype(np.float64)),
+    [(2, 1, 7, 5), (3, 9, 5), (1, 9, 4)],
+    aux=lambda rng: {"m": _FMASK.copy()},
+)
+spec(
+    "scaled_dot_product_attention_dropout_causal",
+    _seeded(lambda q, k, v: _SDPA(q, k, v, dropout_p=0.3, is_causal=True), 8),
+    lambda q, k, v: sdpa_ref(q, k, v, causal=True, p=0.3, seed=8),
+    [(2, 6, 4), (2, 10, 4), (2, 10, 5)],
+)
+spec(
+    "scaled_dot_product_attention_dropout_bool_mask_bcast",
+    _seeded(lambda q, k, v, m: _SDPA(q, k, v, attn_mask=m, dropout_p=0.2), 9),
+    lambda q, k, v, m: sdpa_ref(q, k, v, mask=m, p=0.2, seed=9),
+    [(2, 2, 7, 5), (2, 1, 6, 5), (1, 2, 6, 3)],
+    aux=_bool_mask((7, 6)),
+)

@@ -4,10 +4,12 @@ memory, and error messages."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from conftest import vulkan_param
-from specs_norm import dropout_keep, ln_ref, sdpa_ref
+from specs_norm import dropout_keep, ln_ref
 
 import vkgrad
 import vkgrad.nn.functional as F
@@ -248,35 +250,192 @@ def test_dropout2d_zeroes_whole_channels(device):
 # ---------------------------------------------------------------- attention
 
 
-def _sdpa_grads(q, k, v, g, causal):
-    """float64 gradients of sum(g * sdpa(q, k, v))."""
+def _unbroadcast(x, shape):
+    """Sum x down to ``shape`` (the gradient of a broadcast input)."""
+    x = x.sum(tuple(range(x.ndim - len(shape))))
+    return x.sum(tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+
+def _sdpa_np(q, k, v, g, mask=None, causal=False, drop=None):
+    """float64 output and gradients of sum(g * sdpa(q, k, v)) w.r.t. q, k, v. drop: (seed, p)
+    for the dropout mask that manual_seed(seed) gives (the spec's own implementation)."""
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    qb, kb, vb = (np.broadcast_to(t, batch + t.shape[-2:]) for t in (q, k, v))
     sc = 1 / np.sqrt(q.shape[-1])
-    z = q @ np.swapaxes(k, -1, -2) * sc
+    z = qb @ np.swapaxes(kb, -1, -2) * sc
     if causal:
-        z = np.where(np.tril(np.ones(z.shape[-2:], bool)), z, -np.inf)
+        mask = np.tril(np.ones(z.shape[-2:], bool))
+    if mask is not None:
+        z = np.where(mask, z, -np.inf) if mask.dtype == bool else z + mask
     p = np.exp(z - z.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
-    dv = np.swapaxes(p, -1, -2) @ g
-    dp = g @ np.swapaxes(v, -1, -2)
+    d = np.ones_like(p)
+    if drop is not None:
+        seed, rate = drop
+        d = dropout_keep(seed, p.size, rate).reshape(p.shape) / (1 - rate)
+    out = (p * d) @ vb
+    dv = np.swapaxes(p * d, -1, -2) @ g
+    dp = d * (g @ np.swapaxes(vb, -1, -2))
     dz = p * (dp - (p * dp).sum(-1, keepdims=True))
-    return dz @ k * sc, np.swapaxes(dz, -1, -2) @ q * sc, dv
+    dq, dk = dz @ kb * sc, np.swapaxes(dz, -1, -2) @ qb * sc
+    return out, _unbroadcast(dq, q.shape), _unbroadcast(dk, k.shape), _unbroadcast(dv, v.shape)
+
+
+def _close_grads(got, want, rtol, what):
+    for gt, w, name in zip(got, want, ("q", "k", "v")):
+        _close(gt.numpy(), w, rtol, rtol * np.abs(w).max(), f"{what} grad {name}")
 
 
 @pytest.mark.parametrize("dev", LARGE)
-@pytest.mark.parametrize("causal", [False, True])
-def test_large_attention(dev, causal):
+@pytest.mark.parametrize("causal,drop", [(False, None), (True, None), (True, 0.25)])
+def test_large_attention(dev, causal, drop):
     # (2, 2, 257, 257) probabilities: 264k elements, rows longer than a workgroup.
     q, k, v = _big((2, 2, 257, 33), 20), _big((2, 2, 257, 33), 21), _big((2, 2, 257, 17), 22)
     g = _big((2, 2, 257, 17), 23)
     qt, kt, vt = _t(q, dev, True), _t(k, dev, True), _t(v, dev, True)
-    o = F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+    vkgrad.manual_seed(31)
+    o = F.scaled_dot_product_attention(qt, kt, vt, dropout_p=drop or 0.0, is_causal=causal)
     o.backward(_t(g, dev))
-    ref = sdpa_ref(_f64(q), _f64(k), _f64(v), causal=causal)
+    ref, *grads = _sdpa_np(
+        _f64(q), _f64(k), _f64(v), _f64(g), causal=causal, drop=drop and (31, drop)
+    )
     _close(o.numpy(), ref, 1e-4, 1e-5, "attention forward")
-    for got, want, name in zip(
-        (qt.grad, kt.grad, vt.grad), _sdpa_grads(_f64(q), _f64(k), _f64(v), _f64(g), causal), "qkv"
+    _close_grads((qt.grad, kt.grad, vt.grad), grads, 1e-4, "attention")
+
+
+def _mask(kind, shape, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "bool":
+        m = rng.random(shape) < 0.6
+        m[..., 0] = True  # every query sees a key
+        return m
+    return (rng.integers(-8, 9, shape) * 0.25).astype(np.float32)  # exact in f16
+
+
+# (q, k, v shapes, keyword arguments; mask: (kind, shape)): L, S in 1, 7, 33, 257, E != Ev,
+# batch dims that broadcast.
+ATTN_CASES = {
+    "L1_S7": ((1, 1, 8), (1, 7, 8), (1, 7, 5), {}),
+    "causal_L7_S33": ((2, 7, 8), (2, 33, 8), (2, 33, 3), {"is_causal": True}),
+    "bool_mask_bcast": ((2, 3, 33, 4), (1, 3, 7, 4), (2, 1, 7, 6), {"mask": ("bool", (33, 7))}),
+    "float_mask_S257": ((2, 33, 16), (2, 257, 16), (2, 257, 9), {"mask": ("float", (2, 33, 257))}),
+    "dropout_causal_257": ((1, 257, 4), (1, 257, 4), (1, 257, 7), {"drop": 0.3, "is_causal": True}),
+    "dropout_bool_mask_bcast": (
+        (2, 2, 33, 5),
+        (2, 1, 7, 5),
+        (1, 2, 7, 3),
+        {"drop": 0.2, "mask": ("bool", (2, 1, 33, 7))},
+    ),
+}
+# f16 stores the inputs, p, the gradient of the output and the results with 11-bit
+# mantissas, against a reference from the same f16-rounded inputs.
+ATTN_RTOL = {"f64": 1e-10, "f32": 1e-4, "f16": 3e-3}
+DEV_DT = [("cpu", "f64"), ("cpu", "f32"), ("cpu", "f16")] + [
+    vulkan_param("vulkan", dt, id=f"vulkan-{dt}") for dt in ("f32", "f16")
+]
+
+
+@pytest.mark.parametrize("dev,dt", DEV_DT)
+@pytest.mark.parametrize("case", list(ATTN_CASES))
+def test_attention_grads_vs_float64(case, dev, dt):
+    qs, ks, vs, kw = ATTN_CASES[case]
+    rnd = np.float16 if dt == "f16" else np.float64
+    q, k, v = (_big(s, 50 + i).astype(rnd) for i, s in enumerate((qs, ks, vs)))
+    mask = _mask(*kw["mask"], 54) if "mask" in kw else None
+    qt, kt, vt = (_t(a, dev, True, dt) for a in (q, k, v))
+    mt = None if mask is None else vkgrad.tensor(mask, device=dev)
+    vkgrad.manual_seed(55)
+    o = F.scaled_dot_product_attention(
+        qt, kt, vt, attn_mask=mt, dropout_p=kw.get("drop", 0.0), is_causal=kw.get("is_causal")
+    )
+    g = _big(o.shape, 56).astype(rnd)
+    o.backward(_t(g, dev, dt=dt))
+    drop = (55, kw["drop"]) if "drop" in kw else None
+    m64 = None if mask is None else (mask if mask.dtype == bool else _f64(mask))
+    ref, *grads = _sdpa_np(
+        _f64(q), _f64(k), _f64(v), _f64(g), m64, kw.get("is_causal", False), drop
+    )
+    rtol = ATTN_RTOL[dt]
+    _close(o.numpy(), ref, rtol, rtol * np.abs(ref).max(), f"{case} forward")
+    _close_grads((qt.grad, kt.grad, vt.grad), grads, rtol, case)
+
+
+@pytest.mark.parametrize("need", ["q", "k", "v", "qv"])
+def test_attention_grad_of_some_inputs_only(device, need):
+    q, k, v, g = _big((2, 7, 6), 60), _big((2, 9, 6), 61), _big((2, 9, 4), 62), _big((2, 7, 4), 63)
+    ts = [_t(a, device, name in need) for a, name in zip((q, k, v), "qkv")]
+    vkgrad.manual_seed(64)
+    F.scaled_dot_product_attention(*ts, dropout_p=0.4).backward(_t(g, device))
+    _, *grads = _sdpa_np(_f64(q), _f64(k), _f64(v), _f64(g), drop=(64, 0.4))
+    for t, want, name in zip(ts, grads, "qkv"):
+        if name in need:
+            _close(t.grad.numpy(), want, 1e-4, 1e-4 * np.abs(want).max(), f"grad {name}")
+        else:
+            assert t.grad is None
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+def test_attention_backward_grid_stride(dev):
+    # Fewer workgroups than rows: each group loops over several (batch, row) pairs.
+    be = _t(np.zeros(1), dev).device.backend
+    q, k, v, g = (
+        _big((3, 33, 5), 70),
+        _big((3, 40, 5), 71),
+        _big((3, 40, 2), 72),
+        _big((3, 33, 2), 73),
+    )
+    ts = [_t(a, dev, True) for a in (q, k, v)]
+    old = be.max_groups
+    be.max_groups = 7
+    try:
+        vkgrad.manual_seed(74)
+        o = F.scaled_dot_product_attention(*ts, dropout_p=0.1, is_causal=True)
+        o.backward(_t(g, dev))
+        grads = [t.grad.numpy() for t in ts]
+    finally:
+        be.max_groups = old
+    _, *want = _sdpa_np(_f64(q), _f64(k), _f64(v), _f64(g), causal=True, drop=(74, 0.1))
+    for got, w, name in zip(grads, want, "qkv"):
+        _close(got, w, 1e-4, 1e-4 * np.abs(w).max(), f"grid-stride grad {name}")
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+def test_attention_backward_lavapipe_loop_limit_is_an_error(dev):
+    from vkgrad.backends.vulkan import enumerate_devices
+
+    be = _t(np.zeros(1), dev).device.backend
+    if enumerate_devices()[be.index]["device_type"] != "cpu":
+        pytest.skip("only CPU Vulkan devices (lavapipe) limit loop iterations")
+    q, k = _t(_big((1, 1, 1), 80), dev, True), _t(_big((1, 1, 1), 81), dev, True)
+    v = _t(_big((1, 1, 40_000), 82), dev, True)
+    o = F.scaled_dot_product_attention(q, k, v)
+    with pytest.raises(RuntimeError, match=r"attention_backward: .* loop iterations .*lavapipe"):
+        o.backward(_t(_big((1, 1, 40_000), 83), dev))
+    # With one workgroup: the most batches of (64, 8) rows that the estimate lets through run,
+    # and correctly (the estimate is not below what lavapipe counts); one more is refused.
+    from vkgrad.backends.vulkan.kinds.norm import LAVAPIPE_LOOP_LIMIT, _attn_loop_iterations
+
+    n = 1
+    while all(
+        _attn_loop_iterations((n + 1) * 64, 1, 64, 8, c) <= LAVAPIPE_LOOP_LIMIT for c in (0, 8)
     ):
-        _close(got.numpy(), want, 1e-3, 1e-4 * np.abs(want).max(), f"attention grad {name}")
+        n += 1
+    q, k, v, g = (_big((n, 64, 8), 84 + i) for i in range(4))
+    ts = [_t(a, dev, True) for a in (q, k, v)]
+    o = F.scaled_dot_product_attention(*ts)
+    more = F.scaled_dot_product_attention(*(_t(_big((n + 1, 64, 8), 90), dev, True),) * 3)
+    old = be.max_groups
+    be.max_groups = 1
+    try:
+        o.backward(_t(g, dev))
+        grads = [t.grad.numpy() for t in ts]
+        with pytest.raises(RuntimeError, match="lavapipe"):
+            more.backward(_t(_big((n + 1, 64, 8), 91), dev))
+    finally:
+        be.max_groups = old
+    _, *want = _sdpa_np(_f64(q), _f64(k), _f64(v), _f64(g))
+    for got, w, name in zip(grads, want, "qkv"):
+        _close(got, w, 1e-4, 1e-4 * np.abs(w).max(), f"near the loop limit: grad {name}")
 
 
 def test_attention_saves_one_score_sized_tensor(device):
@@ -300,6 +459,48 @@ def test_attention_fully_masked_row_gives_zero(device):
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=vkgrad.tensor(mask, device=device))
     out = o.numpy()
     assert np.all(out[0, 1] == 0) and np.isfinite(out).all()
+
+
+# ---------------------------------------------------------------- attention backward memory
+
+
+def _mem_case(dev, drop, causal, lq):
+    """Attention of B=2, L=S=lq, E=16 (f32) and the gradient of its output."""
+    vkgrad.manual_seed(5)
+    shape = (2, lq, 16)
+    q, k, v = (_t(_big(shape, s), dev, True) for s in (40, 41, 42))
+    o = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
+    return o, _t(_big(shape, 43), dev)
+
+
+@pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
+@pytest.mark.parametrize("drop,causal", [(0.0, False), (0.3, True)])
+def test_attention_backward_needs_no_score_sized_buffer_vulkan(dev, drop, causal):
+    # One (B, L, S) f32 tensor is 2 MiB, q, k, v and their gradients 64 KiB each.
+    o, g = _mem_case(dev, drop, causal, 512)
+    scores = 2 * 512 * 512 * 4
+    be = o.device.backend
+    be.synchronize()
+    be.pool.reset_peak()
+    base = be.pool.live_words
+    o.backward(g)
+    be.synchronize()
+    extra = (be.pool.peak_words - base) * 4
+    assert extra < scores, f"backward took {extra} bytes beyond the forward's, (B, L, S): {scores}"
+
+
+@pytest.mark.parametrize("drop,causal", [(0.0, False), (0.3, True)])
+def test_attention_backward_needs_no_score_sized_array_numpy(drop, causal):
+    # One (B, L, S) f32 array is 8 MiB; the kernel works in blocks of 64 query rows (1/16).
+    o, g = _mem_case("cpu", drop, causal, 1024)
+    scores = 2 * 1024 * 1024 * 4
+    tracemalloc.start()  # NumPy reports its buffers to tracemalloc
+    try:
+        o.backward(g)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < scores / 4, f"backward peak {peak} bytes, (B, L, S): {scores}"
 
 
 # ---------------------------------------------------------------- errors

@@ -12,6 +12,9 @@ Under ``create_graph=True`` the same gradients are built from differentiable ops
 double backward works. Group and batch norm reuse the layer-norm row kernel over
 (N*G, C/G*spatial) and (C, N*spatial) rows, then a per-channel affine.
 
+Attention saves the probabilities p; its backward (``attention_backward``) recomputes
+go . v^T from go and v where it needs it, so no (B, L, S) temporary exists.
+
 Dropout draws its mask on the device from a counter-based hash of (seed, element index)
 (``shaders/rng.glsl``, bit-identical in NumPy); the seed comes from ``vkgrad.manual_seed``'s
 state, one new seed per call. Backward is the same op on the gradient: the mask is
@@ -141,6 +144,24 @@ def _attn_bw_shape(in_shapes, attrs):
     if tuple(in_shapes[1]) != x:
         raise ValueError(f"attn_softmax_backward: shapes {x} and {tuple(in_shapes[1])} differ")
     return x
+
+
+def _attention_bw_shape(in_shapes, attrs):
+    """go (B, L, Ev), p (B, L, S), v (B, S, Ev), q (B, L, E), k (B, S, E) -> the gradients of q,
+    k and v flattened one after the other: (B L E + B S E + B S Ev,)."""
+    op = "attention_backward"
+    go, p = tuple(in_shapes[0]), tuple(in_shapes[1])
+    if len(go) != 3 or len(p) != 3 or p[:2] != go[:2]:
+        raise ValueError(
+            f"{op}: grad output {go} and probabilities {p} must be (B, L, Ev) and (B, L, S)"
+        )
+    b, lq, s = p
+    ev = go[2]
+    e = in_shapes[3][-1] if len(in_shapes[3]) == 3 else -1
+    for i, want in enumerate([go, p, (b, s, ev), (b, lq, e), (b, s, e)]):
+        if tuple(in_shapes[i]) != want:
+            raise ValueError(f"{op}: input {i} has shape {tuple(in_shapes[i])}, expected {want}")
+    return (b * (lq * e + s * e + s * ev),)
 
 
 # ---------------------------------------------------------------- backward rules
@@ -273,6 +294,23 @@ _row(
     attrs=("dropout", "seed0", "seed1", "threshold", "scale"),
     saves="i",
     shape=_attn_bw_shape,
+)
+# The attention gradients from the saved probabilities without any (B, L, S) temporary
+# (``_attention_backward_fused``): D_i = sum_j p_ij d_ij dp_ij with dp_ij = go_i . v_j and d the
+# forward's dropout factor (1/keep or 0, regenerated from the seed), dz = p (d dp - D), then
+# grad q = scale dz k, grad k = scale dz^T q, grad v = (p d)^T go, written one after the other
+# into the flat output (only those whose bit is set in ``grads``: 1 q, 2 k, 4 v; the others'
+# part is left unwritten). The kernels recompute the dp they need from go and v. A leaf
+# kernel, run only under no_grad: create_graph=True takes ``_attention_backward_graph``
+# (recorded ops) instead, so the row has no rule.
+_row(
+    "attention_backward",
+    "attn_bw",
+    5,
+    attrs=("scale", "dropout", "seed0", "seed1", "threshold", "drop_scale", "grads"),
+    out_dtype="input0",
+    shaders=tuple(f"attention_backward_{k}" for k in ("delta", "q", "k", "v")),
+    shape=_attention_bw_shape,
 )
 
 
@@ -534,9 +572,11 @@ def scaled_dot_product_attention(
     ``is_causal``: query i sees keys 0..i. Rows with no key taking part give 0.
 
     Memory: the forward saves only the (B, L, S) probabilities (no scores, no dropped
-    copy); backward allocates one more (B, L, S) tensor at a time: the dropped
-    probabilities for grad value (freed at once), then the gradient of the scores, which
-    the softmax backward kernel overwrites in place.
+    copy). The backward needs no (B, L, S) tensor beyond them: one fused row recomputes
+    go . v^T piece by piece (Vulkan: per query or key row; NumPy: blocks of query rows)
+    and allocates only gradient-sized buffers and a (B, L) f32 row sum. A float ``attn_mask``
+    that requires grad makes it allocate the (B, L, S) gradient of the scores, which is
+    that mask's gradient before its broadcast is summed away.
 
     >>> o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     """
@@ -631,32 +671,63 @@ def _attention_fn():
                 q, k, v, mask, p = ctx.saved_tensors
                 if _grad_mode():
                     return _attention_backward_graph(q, k, v, mask, go, ctx)
-                need = ctx.needs_input_grad
-                cfg, drop = ctx.cfg, ctx.drop
-                b, lq, sk = p.shape
-                dq = dk = dv = dm = None
-                if need[2]:
-                    pd = p if drop is None else F.call("dropout", p, **drop)
-                    dv = F.call("matmul", pd, go, ta=1, tb=0)
-                    del pd
-                if need[0] or need[1] or need[3]:
-                    dz = F.call("matmul", go, v, ta=0, tb=1)
-                    apply_inplace(
-                        "attn_softmax_backward",
-                        F.view(dz, (b * lq, sk)),
-                        F.view(p, (b * lq, sk)),
-                        **_softmax_bw_drop(drop),
-                    )
-                    if need[0]:
-                        dq = F.mul(F.call("matmul", dz, k, ta=0, tb=0), cfg["scale"])
-                    if need[1]:
-                        dk = F.mul(F.call("matmul", dz, q, ta=1, tb=0), cfg["scale"])
-                    if need[3]:
-                        dm = _mask_rows_sum(F.view(dz, (b * lq, sk)), cfg["mask_rows"])
-                return dq, dk, dv, dm
+                if ctx.needs_input_grad[3]:
+                    return _attention_backward_dz(q, k, v, p, go, ctx)
+                return _attention_backward_fused(q, k, v, p, go, ctx)
 
         _ATTENTION = _Attention
     return _ATTENTION
+
+
+def _attention_backward_fused(q, k, v, p, go, ctx):
+    """The gradients of q, k and v from the saved p, with no (B, L, S) temporary (the
+    ``attention_backward`` row)."""
+    need = ctx.needs_input_grad
+    a = dict(scale=ctx.cfg["scale"], dropout=0, seed0=0, seed1=0, threshold=0, drop_scale=1.0)
+    if ctx.drop is not None:
+        d = ctx.drop
+        a.update(dropout=1, seed0=d["seed0"], seed1=d["seed1"], threshold=d["threshold"])
+        a["drop_scale"] = d["scale"]
+    a["grads"] = int(need[0]) | int(need[1]) << 1 | int(need[2]) << 2
+    flat = F.call("attention_backward", go, p, v, q, k, **a)
+    b, lq, e = q.shape
+    s, ev = v.shape[1:]
+    grads, start = [], 0
+    for want, shape in zip(need, [(b, lq, e), (b, s, e), (b, s, ev)]):
+        n = _prod(shape)
+        grads.append(F.reshape(flat[start : start + n], shape) if want else None)
+        start += n
+    return (*grads, None)
+
+
+def _attention_backward_dz(q, k, v, p, go, ctx):
+    """The gradients through the full (B, L, S) score gradient dz: only when a float
+    attn_mask needs its gradient, which is dz itself (summed over broadcast rows)."""
+    from ..autograd import apply_inplace
+
+    need = ctx.needs_input_grad
+    cfg, drop = ctx.cfg, ctx.drop
+    b, lq, sk = p.shape
+    dq = dk = dv = dm = None
+    if need[2]:
+        pd = p if drop is None else F.call("dropout", p, **drop)
+        dv = F.call("matmul", pd, go, ta=1, tb=0)
+        del pd
+    if need[0] or need[1] or need[3]:
+        dz = F.call("matmul", go, v, ta=0, tb=1)
+        apply_inplace(
+            "attn_softmax_backward",
+            F.view(dz, (b * lq, sk)),
+            F.view(p, (b * lq, sk)),
+            **_softmax_bw_drop(drop),
+        )
+        if need[0]:
+            dq = F.mul(F.call("matmul", dz, k, ta=0, tb=0), cfg["scale"])
+        if need[1]:
+            dk = F.mul(F.call("matmul", dz, q, ta=1, tb=0), cfg["scale"])
+        if need[3]:
+            dm = _mask_rows_sum(F.view(dz, (b * lq, sk)), cfg["mask_rows"])
+    return dq, dk, dv, dm
 
 
 def _softmax_bw_drop(drop) -> dict:

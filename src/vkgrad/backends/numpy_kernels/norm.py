@@ -54,25 +54,36 @@ def layer_norm_backward_affine(x, g, stats, **_):
 _M1, _M2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)
 
 
-def _mix32(x):
-    """lowbias32, as shaders/rng.glsl: uint32 arithmetic wraps in NumPy as on the GPU."""
-    x = x ^ (x >> np.uint32(16))
-    x = x * _M1
-    x = x ^ (x >> np.uint32(15))
-    x = x * _M2
-    return x ^ (x >> np.uint32(16))
+def _mix32_(x):
+    """lowbias32, as shaders/rng.glsl, in place on the uint32 array x (uint32 arithmetic wraps
+    in NumPy as on the GPU); one temporary at a time."""
+    for shift, mult in ((16, _M1), (15, _M2)):
+        x ^= x >> np.uint32(shift)
+        x *= mult
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def _keep_(h, seed0: int, seed1: int, threshold: int):
+    """keep_mask, overwriting the uint32 index array h with its hash."""
+    _mix32_(h)
+    h ^= np.uint32(seed0)
+    _mix32_(h)
+    h ^= np.uint32(seed1)
+    _mix32_(h)
+    h >>= np.uint32(8)
+    return h >= np.uint32(threshold)
 
 
 def keep_mask(j, seed0: int, seed1: int, threshold: int):
     """Element j (uint32 array) is kept iff hash(j; seeds) >> 8 >= threshold."""
-    h = _mix32(_mix32(_mix32(j) ^ np.uint32(seed0)) ^ np.uint32(seed1))
-    return (h >> np.uint32(8)) >= np.uint32(threshold)
+    return _keep_(np.array(j, dtype=np.uint32), seed0, seed1, threshold)
 
 
 def _flat_mask(shape, seed0, seed1, threshold, group=1):
     n = int(np.prod(shape))
     j = np.arange(n, dtype=np.uint32) // np.uint32(group)
-    return keep_mask(j, seed0, seed1, threshold).reshape(shape)
+    return _keep_(j, seed0, seed1, threshold).reshape(shape)
 
 
 @kernel
@@ -105,3 +116,68 @@ def attn_softmax_backward(dp, p, dropout=0, seed0=0, seed1=0, threshold=0, scale
         keep = _flat_mask(dp.shape, seed0, seed1, threshold)
         dp = np.where(keep, dp * np.asarray(scale, dp.dtype), np.zeros((), dp.dtype))
     return p * (dp - (p * dp).sum(-1, keepdims=True))
+
+
+# ---------------------------------------------------------------- fused attention backward
+# Blocks of query rows, so that no (B, L, S) temporary exists: a block of dp holds about
+# _BLOCK elements, but at least _MIN_ROWS rows (fewer, larger matmuls: NumPy's overhead per
+# call dominates small blocks), so the temporaries stay below (B, L, S) / (L / _MIN_ROWS).
+
+_BLOCK, _MIN_ROWS = 1 << 16, 64
+
+
+def _row_blocks(b: int, lq: int, s: int):
+    rows = max(_MIN_ROWS, _BLOCK // max(b * s, 1))
+    for i0 in range(0, lq, rows):
+        yield slice(i0, min(lq, i0 + rows))
+
+
+def _drop_factor(shape, rows: slice, dt, dropout, seed0, seed1, threshold, drop_scale):
+    """The forward's dropout factor (1/keep or 0) of p[:, rows]; None without dropout."""
+    if not dropout:
+        return None
+    b, lq, s = shape
+    i = np.arange(rows.start, rows.stop, dtype=np.uint32)
+    bl = np.arange(b, dtype=np.uint32)[:, None, None] * np.uint32(lq) + i[None, :, None]
+    j = bl * np.uint32(s) + np.arange(s, dtype=np.uint32)  # flat index into (B, L, S)
+    keep = _keep_(j, seed0, seed1, threshold)
+    del j
+    return np.where(keep, np.asarray(drop_scale, dt), np.zeros((), dt))
+
+
+@kernel
+def attention_backward(go, p, v, q, k, scale=1.0, grads=7, **drop):
+    """The gradients of q, k and v, flattened one after the other, block by block of query
+    rows: per block, d dp (dp = go v^T), D = sum(p d dp), dz = p (d dp - D)."""
+    b, lq, s = p.shape
+    e, ev = q.shape[-1], v.shape[-1]
+    dt = np.result_type(go, p, v, q, k)
+    out = np.zeros(b * (lq * e + s * e + s * ev), dt)
+    dq = out[: b * lq * e].reshape(b, lq, e)
+    dk = out[b * lq * e : b * (lq + s) * e].reshape(b, s, e)
+    dv = out[b * (lq + s) * e :].reshape(b, s, ev)
+    keep = {n: drop.get(n, 0) for n in ("dropout", "seed0", "seed1", "threshold", "drop_scale")}
+    for rows in _row_blocks(b, lq, s):
+        # At most three block-sized arrays live at a time: d, dz, and one temporary.
+        d = _drop_factor(p.shape, rows, dt, **keep)
+        pr = p[:, rows]
+        if grads & 3:
+            dz = go[:, rows] @ np.swapaxes(v, -1, -2)
+            if d is not None:
+                dz *= d
+            dz -= np.einsum("bij,bij->bi", pr, dz)[..., None]
+            dz *= pr
+            if grads & 1:
+                dq[:, rows] = dz @ k
+            if grads & 2:
+                dk += np.swapaxes(dz, -1, -2) @ q[:, rows]
+            del dz
+        if grads & 4:
+            if d is None:
+                d = pr
+            else:
+                d *= pr
+            dv += np.swapaxes(d, -1, -2) @ go[:, rows]
+        del d
+    out[: b * (lq + s) * e] *= np.asarray(scale, dt)
+    return out

@@ -48,11 +48,15 @@ class BufferPool:
         self.allocated = 0  # kp tensors created, ever
         self.hits = 0  # acquisitions served from the pool
         self.live = 0
+        self.live_words = 0  # words in buffers handed out and not yet released
+        self.peak_words = 0  # the most live_words seen since the last reset_peak()
 
     def acquire(self, words: int) -> Buffer:
         size = bucket(words)
         stack = self.free.get(size)
         self.live += 1
+        self.live_words += size
+        self.peak_words = max(self.peak_words, self.live_words)
         if stack:
             self.hits += 1
             return heapq.heappop(stack)[1]
@@ -62,7 +66,12 @@ class BufferPool:
 
     def release(self, buf: Buffer) -> None:
         self.live -= 1
+        self.live_words -= buf.words
         heapq.heappush(self.free.setdefault(buf.words, []), (buf.uid, buf))
+
+    def reset_peak(self) -> None:
+        """Start a new peak measurement at the current live words."""
+        self.peak_words = self.live_words
 
     def empty(self) -> int:
         """Destroy every free buffer; return how many."""

@@ -1,6 +1,6 @@
 """Kinds of the norm family: ``norm_row`` (one workgroup per row of the (M, K) input 0),
-``norm_col`` (one workgroup per column) and ``norm_elem`` (one thread per element, f16 by
-word pairs).
+``norm_col`` (one workgroup per column), ``norm_elem`` (one thread per element, f16 by
+word pairs) and ``attn_bw`` (the fused attention backward, at the end).
 
 Inputs may be Python scalars (an absent weight or bias): the kernel then reads the scalar
 from the push constants. Push layout (``shaders/norm.glsl``): u0 M, u1 K, u2 scalar-input
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import DT_CODE, PUSH_WORDS, VkArray, _f32_bits
+from ....dtypes import float32
+from .. import DT_CODE, PUSH_WORDS, WG, VkArray, _f32_bits, enumerate_devices
 from . import runner, variants
+from .smallmat import _CPU_DEVICE, LAVAPIPE_LOOP_LIMIT
 
 F32, F16, BOOL = DT_CODE["float32"], DT_CODE["float16"], DT_CODE["bool"]
 
@@ -86,3 +88,95 @@ def _variants(op) -> list:
 
 for _grid in ("row", "col", "elem"):
     variants(f"norm_{_grid}")(_variants)
+
+
+# ---------------------------------------------------------------- attn_bw
+# The fused attention backward (row ``attention_backward``, shaders/attn_bw.glsl). Inputs go
+# (B, L, Ev), p (B, L, S), v (B, S, Ev), q (B, L, E), k (B, S, E); the output holds the grads
+# of q, k, v one after the other. Four kernels in turn, one workgroup per output row each:
+# D (B, L) into an f32 workspace, then grad q (per query), grad k and grad v (per key).
+
+
+def _attn_loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> int:
+    """An upper estimate of one thread's loop iterations in a kernel of ``rows`` output rows
+    of ``c`` columns reducing over ``t`` indices (``contract`` in attn_bw.glsl), or in the D
+    kernel (c = 0: a row sum over t, then a shared-memory tree sum). Each loop counts its
+    iterations plus one to exit. Measured on lavapipe, a row costs up to 5 more than this
+    count; the estimate adds 8 and then 1/8, so that it stays above what lavapipe counts."""
+    chunks = -(-t // WG)  # each thread's indices; each costs a dot product over Ev
+    if c == 0:
+        per_row = chunks * (ev + 2) + 2 * (WG.bit_length() + 1)
+    else:
+        ec = min(c, WG)
+        parts = WG // ec
+        # per block of ec columns and chunk: the dot product and the chunk's share of the
+        # accumulation (WG / parts indices); then the sum of the parts
+        per_block = chunks * (ev + 1 + -(-WG // parts) + 2) + parts + 2
+        per_row = -(-c // ec) * per_block
+    return -(-rows // groups) * -(-(per_row + 2 + 8) * 9 // 8)
+
+
+def _check_attn_limit(be, op, kernels, lq, s, ev) -> None:
+    # lavapipe ends an invocation after LAVAPIPE_LOOP_LIMIT loop iterations in all and returns
+    # garbage without an error (kinds/smallmat.py): a CPU Vulkan device gets a clear error.
+    if be.index not in _CPU_DEVICE:
+        _CPU_DEVICE[be.index] = enumerate_devices()[be.index]["device_type"] == "cpu"
+    if not _CPU_DEVICE[be.index]:
+        return
+    for _, rows, cols, _, t in kernels:
+        its = _attn_loop_iterations(rows, min(rows, be.max_groups), t, ev, cols)
+        if its > LAVAPIPE_LOOP_LIMIT:
+            raise RuntimeError(
+                f"{op.name}: attention of L={lq} queries, S={s} keys, Ev={ev} needs about "
+                f"{its} loop iterations per thread in a kernel of {rows} rows of {max(cols, 1)} "
+                f"columns, beyond the {LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device "
+                f"(lavapipe) runs; use the cpu device for attention this large"
+            )
+
+
+def _attn_defines(f: int) -> dict:
+    # Bindings 0 out and 1-5 the inputs in the op's dtype, 6 the f32 D workspace.
+    return {**{f"D{i}": f for i in range(6)}, "D6": F32}
+
+
+@runner("attn_bw")
+def run_attn_bw(be, op, inputs, attrs, out) -> None:
+    go, p, v, q, k = inputs
+    b, lq, s = p.shape
+    e, ev = q.shape[2], go.shape[2]
+    grads = int(attrs["grads"])
+    delta_k, q_k, k_k, v_k = op.shader_names()
+    # (shader, output rows, columns (0: D), element offset into out, reduced length), in
+    # dispatch order
+    kernels = []
+    if grads & 3:
+        kernels.append((delta_k, b * lq, 0, 0, s))
+    if grads & 1:
+        kernels.append((q_k, b * lq, e, 0, s))
+    if grads & 2:
+        kernels.append((k_k, b * s, e, b * lq * e, lq))
+    if grads & 4:
+        kernels.append((v_k, b * s, ev, b * (lq + s) * e, lq))
+    if out.size == 0 or not kernels:
+        return
+    _check_attn_limit(be, op, kernels, lq, s, ev)
+    delta = be._new((max(1, b * lq),), float32)
+    defines = _attn_defines(DT_CODE[out.dtype.name])
+    bufs = [out.buf] + [a.buf for a in inputs] + [delta.buf]
+    hold = [out.storage, delta.storage] + [a.storage for a in inputs]
+    words = [_attr_word(a, attrs[a]) for a in op.attrs]
+    for shader, rows, cols, offset, _ in kernels:
+        if rows == 0:
+            continue
+        push = np.zeros(PUSH_WORDS, dtype=np.uint32)
+        push[:8] = [b, lq, s, ev, e, cols, offset, rows]
+        push[8 : 8 + len(words)] = words
+        writes = [delta.buf] if shader == delta_k else [out.buf]
+        reads = [a.buf for a in inputs] + ([] if shader == delta_k else [delta.buf])
+        groups = (max(1, min(rows, be.max_groups)), 1, 1)
+        be._dispatch(shader, defines, bufs, groups, push, reads, writes, hold)
+
+
+@variants("attn_bw")
+def attn_bw_variants(op) -> list:
+    return [(name, _attn_defines(f)) for f in (F32, F16) for name in op.shader_names()]
