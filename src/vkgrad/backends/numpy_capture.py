@@ -99,10 +99,11 @@ class NumpyProgram:
     def _optimize(self) -> None:
         """Fold constants and drop dead copies.
 
-        Slots that share memory (a reshape views its source) form one group. A step with
-        no slot input makes the same values every time: unless its group is written in
-        place later or outlives the step, the array made at capture is reused (the ones and
-        zeros that backward rules build). A ``copy`` whose source group is never used again
+        Slots that share memory (a reshape views its source) form one group. A step whose
+        inputs are only Python scalars and folded arrays makes the same values every time:
+        unless its group is written in place later or outlives the step, the array made at
+        capture is reused (the ones and zeros that backward rules build, and what follows
+        from them alone). A ``copy`` whose source group is never used again
         (typically a gradient cloned into ``.grad``) hands over the source instead.
         """
         group: dict = {}
@@ -131,11 +132,18 @@ class NumpyProgram:
             for k in slots:
                 if k is not None:
                     uses[find(k)] = i
+
+        def constant(ref) -> bool:
+            # Arrays from outside the step (parameters, optimizer state) change between
+            # replays; only Python scalars and arrays folded already are constants.
+            k, v = ref
+            return self.prefill[k] is not None if k is not None else not isinstance(v, np.ndarray)
+
         steps = []
         for i, st in enumerate(self.steps):
             if st[0] == _KERNEL or (st[0] == _RUN and st[6] is None and st[7] is not None):
                 made = st[4] if st[0] == _KERNEL else st[7]
-                if all(k is None for k, _ in st[2]) and find(made) not in written | bound:
+                if all(map(constant, st[2])) and find(made) not in written | bound:
                     self.prefill[made] = self.keep[made]
                     continue
             if st[0] == _RESHAPE and self.prefill[st[1]] is not None:
