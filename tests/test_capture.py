@@ -83,6 +83,14 @@ def _compare(m1, o1, m2, o2, device, when):
                 assert s1[k] == s2[k], f"{when}: state {k}"
 
 
+def _eager_vs_captured(make, m1, o1, m2, o2, device, what, steps=5):
+    """Run ``make(model, opt)``'s step eagerly on twin 1 and captured on twin 2."""
+    eager, captured = make(m1, o1), vkgrad.capture(make(m2, o2))
+    for i, (x, y) in enumerate(_batches(device, "f32", n=steps)):
+        _same(eager(x, y).numpy(), captured(x, y).numpy(), device, f"step {i}: {what}")
+        _compare(m1, o1, m2, o2, device, f"step {i}")
+
+
 def _train_pair(device, dtype, make_opt, steps=7, sched=None, rows=(16,)):
     _skip_no_vulkan(device)
     m1, m2 = _mlp(device, dtype), _mlp(device, dtype)
@@ -202,10 +210,7 @@ def test_gradient_accumulation_over_micro_batches(device):
 
         return step
 
-    eager, captured = make(m1, o1), vkgrad.capture(make(m2, o2))
-    for i, (x, y) in enumerate(_batches(device, "f32", n=5)):
-        _same(eager(x, y).numpy(), captured(x, y).numpy(), device, f"step {i}: loss")
-        _compare(m1, o1, m2, o2, device, f"step {i}")
+    _eager_vs_captured(make, m1, o1, m2, o2, device, "loss")
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -227,10 +232,7 @@ def test_ops_on_parameters_alone_are_recomputed(device):
 
         return step
 
-    eager, captured = make(m1, o1), vkgrad.capture(make(m2, o2))
-    for i, (x, y) in enumerate(_batches(device, "f32", n=5)):
-        _same(eager(x, y).numpy(), captured(x, y).numpy(), device, f"step {i}: penalty")
-        _compare(m1, o1, m2, o2, device, f"step {i}")
+    _eager_vs_captured(make, m1, o1, m2, o2, device, "penalty")
 
 
 def test_outputs_are_static_and_grads_follow_the_replay():
@@ -282,6 +284,21 @@ def test_vulkan_replay_is_one_submit():
     after = be.stats()
     assert after["submits"] - before["submits"] == 2
     assert after["dispatches"] - before["dispatches"] == 1
+
+
+def test_vulkan_replay_survives_algorithm_eviction():
+    """A recorded sequence keeps the algorithms it dispatches: evicting them from the
+    backend's cache (many other shapes in between) must not break later replays."""
+    _skip_no_vulkan("vulkan")
+    be = vkgrad.Device.parse("vulkan").backend
+    old = be.max_algorithms
+    be.max_algorithms = 4
+    try:
+        evicted = be.stats()["algorithms_evicted"]
+        _train_pair("vulkan", "f32", lambda ps: optim.Adam(ps, lr=1e-2), steps=5)
+        assert be.stats()["algorithms_evicted"] > evicted
+    finally:
+        be.max_algorithms = old
 
 
 @pytest.mark.parametrize("device", DEVICES)

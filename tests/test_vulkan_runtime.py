@@ -27,6 +27,9 @@ def be():
 
 def run(be, name, inputs, out_dt=f32, out=None, **attrs):
     op = ops.get(name)
+    if op.kind == "update":  # the attrs travel as a last f32 input, as functional.update sends
+        hyper = np.array([float(attrs[a]) for a in op.attrs], np.float32)
+        inputs = [*inputs, be.from_numpy(hyper, f32)]
     shapes = [x.shape if isinstance(x, vk.VkArray) else () for x in inputs]
     shape = ops.out_shape(op, shapes, attrs)
     return be.run(op, inputs, attrs, shape, out_dt, out=out)
@@ -404,6 +407,26 @@ def test_steady_state_creates_nothing(be):
     assert after["buffers_allocated"] == before["buffers_allocated"]
     assert after["pool_hits"] > before["pool_hits"]
     assert after["dispatches"] - before["dispatches"] == 5 * 6
+
+
+def test_algorithm_cache_is_bounded(be):
+    """Many shapes must not grow the algorithm cache (each entry owns a pipeline) past its
+    bound; evicted algorithms are rebuilt on demand and results stay exact."""
+    old = be.max_algorithms
+    be.max_algorithms = 6
+    try:
+        before = be.stats()["algorithms_evicted"]
+        for rnd in range(2):
+            for n in [2**k + 1 for k in range(6, 14)]:  # a new pool bucket each
+                x = be.from_numpy(np.arange(n, dtype=np.float32), f32)
+                y = run(be, "add", [run(be, "mul", [x, x]), x])
+                got = be.to_numpy(run(be, "sum", [be.reshape(y, (1, n))]), f32)
+                want = float(np.sum(np.arange(n, dtype=np.float64) ** 2 + np.arange(n)))
+                assert got.item() == pytest.approx(want, rel=1e-6), (rnd, n)
+                assert len(be._algos) <= 6
+        assert be.stats()["algorithms_evicted"] > before
+    finally:
+        be.max_algorithms = old
 
 
 def _chain(be, steps):

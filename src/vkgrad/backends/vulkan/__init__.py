@@ -13,6 +13,7 @@ import ctypes.util
 import math
 import os
 import time
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,11 @@ WG = 256  # threads per workgroup in every shader (shaders/common.glsl)
 MAX_GROUPS = 65535  # Vulkan's guaranteed maxComputeWorkGroupCount per dimension
 MAX_DIMS = 8  # dims in a map kernel's meta block
 PUSH_WORDS = 32  # 128 bytes: the push-constant size every Vulkan device guarantees
+# Each cached kp algorithm owns a pipeline: ~0.75 MB of JIT code on lavapipe (measured over
+# tests/test_composite.py + test_conv.py: 1355 algorithms, 1.0 GB). Unbounded, a process that
+# meets many shapes grows without limit; the bound must stay above the number of algorithms
+# one training step uses, or every step would rebuild pipelines.
+MAX_ALGORITHMS = int(os.environ.get("VKGRAD_MAX_ALGORITHMS", "4096"))
 
 
 # Binding dtype codes, as in shaders/common.glsl and compile.DT_CODE. (The compile module is
@@ -208,10 +214,12 @@ class VulkanBackend(Backend):
         self.pool = BufferPool(self.mgr, kp.TensorTypes.device)
         self.recorder = Recorder(kp, self.mgr)
         self.max_groups = MAX_GROUPS  # tests lower it to exercise the grid-stride loops
-        self._algos: dict = {}
+        self._algos: OrderedDict = OrderedDict()  # least recently used first
+        self.max_algorithms = MAX_ALGORITHMS
         self._meta: dict = {}
         self._spirv: dict = {}
         self.algorithms_created = 0
+        self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
         self._dummy = self._permanent(np.zeros(64, np.uint32))
 
@@ -221,6 +229,7 @@ class VulkanBackend(Backend):
         """Counters for tests and benchmarks (all monotone except live_buffers)."""
         return {
             "algorithms_created": self.algorithms_created,
+            "algorithms_evicted": self.algorithms_evicted,
             "algorithm_seconds": self.algorithm_seconds,
             "buffers_allocated": self.pool.allocated,
             "pool_hits": self.pool.hits,
@@ -305,7 +314,9 @@ class VulkanBackend(Backend):
         dkey = tuple(sorted(defines.items()))
         key = (name, dkey, tuple(b.uid for b in bufs), groups)
         algo = self._algos.get(key)
-        if algo is None:
+        if algo is not None:
+            self._algos.move_to_end(key)
+        else:
             spirv = self._spirv.get((name, dkey))
             if spirv is None:
                 from .compile import compile_shader
@@ -322,6 +333,11 @@ class VulkanBackend(Backend):
             self.algorithm_seconds += time.perf_counter() - t0
             self.algorithms_created += 1
             self._algos[key] = algo
+            # A pending or captured sequence holds its own reference to the algorithms it
+            # dispatches, so dropping ours frees the pipeline only once nothing uses it.
+            while len(self._algos) > self.max_algorithms:
+                self._algos.popitem(last=False)
+                self.algorithms_evicted += 1
         return algo
 
     def _meta_buffer(self, words: tuple) -> Buffer:

@@ -35,5 +35,27 @@ def variants(kind: str) -> Callable:
     return _registrar(VARIANTS, kind)
 
 
+# lavapipe ends an invocation after 65535 loop iterations in all (llvmpipe's loop limiter) and
+# returns garbage without an error; a CPU Vulkan device gets a clear error instead.
+LAVAPIPE_LOOP_LIMIT = 65535
+_CPU_DEVICE: dict = {}
+
+
+def check_loop_limit(be, op, its: int, work: str, remedy: str) -> None:
+    """Refuse ``work`` when one thread would run ``its`` loop iterations on lavapipe."""
+    if its <= LAVAPIPE_LOOP_LIMIT:
+        return
+    if be.index not in _CPU_DEVICE:
+        from .. import enumerate_devices
+
+        _CPU_DEVICE[be.index] = enumerate_devices()[be.index]["device_type"] == "cpu"
+    if _CPU_DEVICE[be.index]:
+        raise RuntimeError(
+            f"{op.name}: {work} would take about {its} loop iterations per thread, beyond the "
+            f"{LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device (lavapipe) runs; use the cpu "
+            f"device for {remedy}"
+        )
+
+
 for _m in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_m.name}")

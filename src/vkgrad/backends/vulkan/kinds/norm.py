@@ -13,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ....dtypes import float32
-from .. import DT_CODE, PUSH_WORDS, WG, VkArray, _f32_bits, enumerate_devices
-from . import runner, variants
-from .smallmat import _CPU_DEVICE, LAVAPIPE_LOOP_LIMIT
+from .. import DT_CODE, PUSH_WORDS, WG, VkArray, _f32_bits
+from . import check_loop_limit, runner, variants
 
 F32, F16, BOOL = DT_CODE["float32"], DT_CODE["float16"], DT_CODE["bool"]
 
@@ -117,21 +116,13 @@ def _attn_loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> in
 
 
 def _check_attn_limit(be, op, kernels, lq, s, ev) -> None:
-    # lavapipe ends an invocation after LAVAPIPE_LOOP_LIMIT loop iterations in all and returns
-    # garbage without an error (kinds/smallmat.py): a CPU Vulkan device gets a clear error.
-    if be.index not in _CPU_DEVICE:
-        _CPU_DEVICE[be.index] = enumerate_devices()[be.index]["device_type"] == "cpu"
-    if not _CPU_DEVICE[be.index]:
-        return
     for _, rows, cols, _, t in kernels:
         its = _attn_loop_iterations(rows, min(rows, be.max_groups), t, ev, cols)
-        if its > LAVAPIPE_LOOP_LIMIT:
-            raise RuntimeError(
-                f"{op.name}: attention of L={lq} queries, S={s} keys, Ev={ev} needs about "
-                f"{its} loop iterations per thread in a kernel of {rows} rows of {max(cols, 1)} "
-                f"columns, beyond the {LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device "
-                f"(lavapipe) runs; use the cpu device for attention this large"
-            )
+        work = (
+            f"attention of L={lq} queries, S={s} keys, Ev={ev} in a kernel of {rows} rows of "
+            f"{max(cols, 1)} columns"
+        )
+        check_loop_limit(be, op, its, work, "attention this large")
 
 
 def _attn_defines(f: int) -> dict:

@@ -11,8 +11,8 @@ hundred.
 from __future__ import annotations
 
 from ....dtypes import float32
-from .. import DT_CODE, enumerate_devices
-from . import runner, variants
+from .. import DT_CODE
+from . import check_loop_limit, runner, variants
 
 # Threads per workgroup: a 7x7 elimination step has at most 6 * 13 updates, so 256 threads
 # would mostly wait at barriers (on lavapipe a batch of 2100 7x7 solves took 1.4 s with 256
@@ -24,34 +24,17 @@ def _wg(n: int) -> int:
     return SMALL_WG if n <= SMALL_N else WG
 
 
-# lavapipe ends an invocation after 65535 loop iterations in all (llvmpipe's loop limiter) and
-# returns garbage without an error; a CPU Vulkan device gets a clear error instead.
-LAVAPIPE_LOOP_LIMIT = 65535
-_CPU_DEVICE: dict = {}
-
-
 def _loop_iterations(n: int, k: int, wg: int, per_group: int) -> int:
     """An upper estimate of one thread's loop iterations (elimination ~ n^3 / (3 wg))."""
     steps = n * n * (n + 3 * k) // (3 * wg) + n * n // wg + 2 * n * (n + k) // wg
     return per_group * (steps + 12 * n + 8)
 
 
-def _is_cpu_device(be) -> bool:
-    if be.index not in _CPU_DEVICE:
-        _CPU_DEVICE[be.index] = enumerate_devices()[be.index]["device_type"] == "cpu"
-    return _CPU_DEVICE[be.index]
-
-
 def _check_cpu_limit(be, op, n: int, k: int, wg: int, batch: int, groups: int) -> None:
-    if not _is_cpu_device(be):
-        return
     its = _loop_iterations(n, k, wg, -(-batch // groups))
-    if its > LAVAPIPE_LOOP_LIMIT:
-        raise RuntimeError(
-            f"{op.name}: {batch} matrices of size {n}x{n} (k={k}) need about {its} loop "
-            f"iterations per thread, beyond the {LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan "
-            f"device (lavapipe) runs; use the cpu device for matrices this large"
-        )
+    check_loop_limit(
+        be, op, its, f"{batch} matrices of size {n}x{n} (k={k})", "matrices this large"
+    )
 
 
 @runner("smallmat")

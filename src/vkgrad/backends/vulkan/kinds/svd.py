@@ -14,8 +14,8 @@ import math
 
 from ....dtypes import float32
 from .. import DT_CODE
-from . import runner, variants
-from .smallmat import LAVAPIPE_LOOP_LIMIT, _is_cpu_device, _wg
+from . import check_loop_limit, runner, variants
+from .smallmat import _wg
 
 SWEEPS = 15  # the sweep cap of svd.glsl
 
@@ -57,15 +57,8 @@ def _loop_iterations(m: int, n: int, ku: int, wg: int, per_group: int) -> int:
 
 
 def _check_cpu_limit(be, op, m: int, n: int, ku: int, wg: int, batch: int, groups: int) -> None:
-    if not _is_cpu_device(be):
-        return
     its = _loop_iterations(m, n, ku, wg, _cdiv(batch, groups))
-    if its > LAVAPIPE_LOOP_LIMIT:
-        raise RuntimeError(
-            f"{op.name}: {batch} matrices of size {m}x{n} need about {its} loop iterations per "
-            f"thread, beyond the {LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device (lavapipe) "
-            f"runs; use the cpu device for matrices this large"
-        )
+    check_loop_limit(be, op, its, f"{batch} matrices of size {m}x{n}", "matrices this large")
 
 
 @runner("svd")
