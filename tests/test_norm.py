@@ -413,7 +413,8 @@ def test_attention_backward_lavapipe_loop_limit_is_an_error(dev):
         o.backward(_t(_big((1, 1, 40_000), 83), dev))
     # With one workgroup: the most batches of (64, 8) rows that the estimate lets through run,
     # and correctly (the estimate is not below what lavapipe counts); one more is refused.
-    from vkgrad.backends.vulkan.kinds.norm import LAVAPIPE_LOOP_LIMIT, _attn_loop_iterations
+    from vkgrad.backends.vulkan.kinds import LAVAPIPE_LOOP_LIMIT
+    from vkgrad.backends.vulkan.kinds.norm import _attn_loop_iterations
 
     n = 1
     while all(
