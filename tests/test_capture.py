@@ -302,6 +302,28 @@ def test_vulkan_replay_survives_algorithm_eviction():
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_replay_checks_the_class_indices_of_new_inputs(device):
+    """A replay runs no op rows, yet bad labels in a new batch must raise as in eager mode,
+    before the step changes anything."""
+    _skip_no_vulkan(device)
+    model = _mlp(device, "f32")
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    step = vkgrad.capture(_step_fn(model, opt))
+    (x, y), _ = _batches(device, "f32", n=2)
+    for _ in range(3):  # eager, recorded, replayed
+        step(x, y)
+    assert step.replays == 1
+    before = [p.numpy() for p in model.parameters()]
+    bad = vkgrad.tensor(np.full(16, 5, np.int32), device=device)
+    with pytest.raises(IndexError, match=r"cross_entropy: target class index 5 out of range"):
+        step(x, bad)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), b)
+    step(x, y)  # a good batch still replays
+    assert step.replays == 2
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_refused_inside_a_capture(device):
     _skip_no_vulkan(device)
     m = _mlp(device, "f32")

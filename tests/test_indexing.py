@@ -213,32 +213,67 @@ def test_int32_values_stay_exact(device):
     assert x.numpy()[2] == 2**30 + 9
 
 
-def test_out_of_range_numpy_raises_named():
-    x = _t(np.zeros((3, 4)), "cpu")
-    for fn, op in [
-        (lambda: vkgrad.index_select(x, 1, _ix([4], "cpu")), "index_select"),
-        (lambda: vkgrad.gather(x, 0, _ix([[3]], "cpu")), "gather"),
-        (lambda: vkgrad.scatter_add(x, 0, _ix([[-1]], "cpu"), x), "scatter_add"),
-        (lambda: vkgrad.index_add(x, 0, _ix([5], "cpu"), x[:1]), "index_add"),
-        (lambda: NF.one_hot(_ix([3], "cpu"), 3), "one_hot"),
-    ]:
-        with pytest.raises(IndexError, match=f"{op}: .*out of bounds|{op}: class values"):
-            fn()
-    with pytest.raises(IndexError, match="out of bounds for dimension 0 with size 3"):
-        x[[3]]
+def _bad_index_calls(dev):
+    """(call, expected message) for each index row given one out-of-range value."""
+    x = _t(np.zeros((3, 4)), dev)
+    logits = _t(np.zeros((2, 4)), dev)
+    return [
+        (lambda: vkgrad.index_select(x, 1, _ix([4], dev)), "index_select: index 4 is out of "
+         "bounds for dimension 1 with size 4"),
+        (lambda: vkgrad.gather(x, 0, _ix([[3]], dev)), "gather: index 3 is out of bounds for "
+         "dimension 0 with size 3"),
+        (lambda: vkgrad.scatter_add(x, 0, _ix([[-1]], dev), x), "scatter_add: index -1 is out "
+         "of bounds for dimension 0 with size 3"),
+        (lambda: vkgrad.index_add(x, 0, _ix([5], dev), x[:1]), "index_add: index 5 is out of "
+         "bounds for dimension 0 with size 3"),
+        (lambda: x.scatter_(1, _ix([[0, 9]], dev), 1.0), "scatter: index 9 is out of bounds "
+         "for dimension 1 with size 4"),
+        (lambda: NF.embedding(_ix([0, 3], dev), x), "embedding: index 3 is out of bounds for "
+         "dimension 0 with size 3"),
+        (lambda: NF.one_hot(_ix([0, 3], dev), 3), "one_hot: class value 3 is out of range "
+         r"\[0, 3\)"),
+        (lambda: x[[0, 3]], "indexing: index 3 is out of bounds for dimension 0 with size 3"),
+        (lambda: x[:, [-5]], "indexing: index -5 is out of bounds for dimension 1 with size 4"),
+        (lambda: NF.cross_entropy(logits, _ix([0, 4], dev)), "cross_entropy: target class "
+         r"index 4 out of range \[0, 4\)"),
+        (lambda: NF.nll_loss(logits, _ix([-100, 7], dev)), "nll_loss: target class index 7 "
+         r"out of range \[0, 4\)"),
+    ]  # fmt: skip
+
+
+def test_out_of_range_indices_raise_named(device):
+    # Indices made from host data are checked on both backends, before anything runs: on
+    # Vulkan against their uploaded value range, so no sync is needed.
+    for call, message in _bad_index_calls(device):
+        with pytest.raises(IndexError, match=message):
+            call()
+    # Nothing was written: the in-place scatter_ left its target as it was.
+    x = _t(np.arange(4.0), device)
+    with pytest.raises(IndexError, match="scatter: index 4"):
+        x.scatter_(0, _ix([1, 4], device), 7.0)
+    np.testing.assert_array_equal(x.numpy(), np.arange(4.0))
+    # ignore_index is not out of range.
+    logits = _t(np.zeros((2, 4)), device)
+    loss = NF.nll_loss(logits, _ix([-100, 1], device), reduction="sum")
+    assert loss.item() == 0.0
 
 
 @pytest.mark.parametrize("dev", [vulkan_param("vulkan", id="vulkan")])
-def test_out_of_range_vulkan_skips(dev):
-    # No host check on the device: reads of a bad index give 0, writes are dropped.
+def test_out_of_range_device_made_indices_are_skipped_on_vulkan(dev):
+    # Indices computed on the device have no known range and reading them would cost a
+    # sync: the kernels skip bad ones (reads give 0, writes are dropped).
     x = _t(np.arange(4.0) + 1, dev)
-    np.testing.assert_array_equal(
-        vkgrad.index_select(x, 0, _ix([1, 9, -1], dev)).numpy(), [2, 0, 0]
-    )
-    out = vkgrad.scatter_add(x, 0, _ix([0, 7], dev), _t([10.0, 10.0], dev))
+    made = _ix([1, 9, -1], dev) * 1
+    np.testing.assert_array_equal(vkgrad.index_select(x, 0, made).numpy(), [2, 0, 0])
+    out = vkgrad.scatter_add(x, 0, _ix([0, 7], dev) + 0, _t([10.0, 10.0], dev))
     np.testing.assert_array_equal(out.numpy(), [11, 2, 3, 4])
-    np.testing.assert_array_equal(x[[-1, 4]].numpy(), [4, 0])
-    np.testing.assert_array_equal(NF.one_hot(_ix([1, 5], dev), 3).numpy(), [[0, 1, 0], [0, 0, 0]])
+    hot = NF.one_hot(_ix([1, 5], dev) * 1, 3)
+    np.testing.assert_array_equal(hot.numpy(), [[0, 1, 0], [0, 0, 0]])
+    # A kernel that writes an uploaded index tensor makes its range unknown: the stale
+    # range [9, 9] must not raise once the values are fixed in place.
+    idx = _ix([9], dev)
+    idx.fill_(2)
+    assert vkgrad.index_select(x, 0, idx).numpy().tolist() == [3.0]
 
 
 # ---------------------------------------------------------------- bad input

@@ -85,6 +85,12 @@ class Op:
     # Whether double backward works, for docs/ops.md: None infers it (a backward kernel row
     # must have a rule of its own); True or False where the rule decides otherwise.
     double_backward: bool | None = None
+    # Rows that read int32 indices: (in_shapes, attrs) -> (input position, lo, hi, skip,
+    # message). Valid values are lo <= v < hi, and v == skip unless skip is None; the
+    # message is formatted with v, the bad value. NumPy kernels check every value; the
+    # Vulkan backend checks the value range of indices uploaded from the host (checking
+    # indices made on the device would cost a sync; its kernels skip bad ones).
+    bounds: Callable | None = None
 
     def shader_names(self) -> tuple:
         return self.shaders or (self.name,)
@@ -95,6 +101,18 @@ OPS: dict[str, Op] = {}
 
 def _row(name: str, kind: str, nin: int, backward=None, **kw: Any) -> None:
     OPS[name] = Op(name, kind, nin, backward, **kw)
+
+
+def class_bounds(op: str, pos: int, skip: str | None = None) -> Callable:
+    """``Op.bounds`` for class-index targets at input ``pos`` of an (N, C, ...) input 0;
+    ``skip`` names the attr holding an ignored class index."""
+
+    def bounds(in_shapes, attrs):
+        c = in_shapes[0][1]
+        ignore = int(attrs[skip]) if skip else None
+        return pos, 0, c, ignore, f"{op}: target class index {{v}} out of range [0, {c})"
+
+    return bounds
 
 
 def get(name: str) -> Op:
@@ -417,7 +435,16 @@ _row("softmax_backward", "row", 2, _softmax_bw_rule, saves="i")
 _row("log_softmax", "row", 1, _kernel_rule("log_softmax_backward", use_out=True), saves="o")
 _row("log_softmax_backward", "row", 2, _log_softmax_bw_rule, saves="i")
 
-_row("cross_entropy_index", "loss_row", 2, _ce_index, saves="i", no_grad_inputs=(1,))
+_CE_BOUNDS = class_bounds("cross_entropy", 1)
+_row(
+    "cross_entropy_index",
+    "loss_row",
+    2,
+    _ce_index,
+    saves="i",
+    no_grad_inputs=(1,),
+    bounds=_CE_BOUNDS,
+)
 _row("cross_entropy_prob", "loss_row", 2, _ce_prob, saves="i")
 _row(
     "cross_entropy_index_backward",
@@ -426,6 +453,7 @@ _row(
     _ce_index_bw,
     saves="io",
     no_grad_inputs=(1,),
+    bounds=_CE_BOUNDS,
 )
 _row("cross_entropy_prob_backward", "loss_row", 3, _ce_prob_bw, saves="io")
 

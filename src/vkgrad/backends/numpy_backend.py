@@ -252,8 +252,9 @@ def log_softmax_backward(y, g, **_):
 
 def _check_targets(op: str, t, c: int):
     t = np.asarray(t).astype(np.int64)
-    if t.size and (t.min() < 0 or t.max() >= c):
-        raise IndexError(f"{op}: target class index out of range [0, {c}): {t.min()}..{t.max()}")
+    bad = (t < 0) | (t >= c)
+    if bad.any():
+        raise IndexError(f"{op}: target class index {t[bad][0]} out of range [0, {c})")
     return t
 
 

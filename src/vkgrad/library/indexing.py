@@ -6,8 +6,10 @@ The family's rows (added to ``ops.OPS``), their backward rules and the public fu
 Index tensors are int32 (PyTorch uses int64); float index tensors are rejected. Two kernels do
 the work: a gather (one thread per output element reads the input at an index) and a scatter
 (one thread per source element writes, or atomically adds, at an index). On the NumPy backend an
-out-of-range index raises IndexError naming the op; on Vulkan a check would cost a host sync, so
-the kernels skip such indices instead: a gather reads 0 there, a scatter drops the element.
+out-of-range index raises IndexError naming the op. On Vulkan, reading the indices back would
+cost a host sync, so the backend checks the value range of indices uploaded from the host
+(``Op.bounds``), and the kernels skip bad indices made on the device: a gather reads 0 there, a
+scatter drops the element.
 Boolean masks (``masked_select``, ``x[mask]``) size their output by the mask's count, which is
 read on the host (a device sync on Vulkan), as in PyTorch.
 """
@@ -105,6 +107,33 @@ def _linear_shape(in_shapes, attrs):
     return broadcast_shapes("getitem", *in_shapes)
 
 
+# ---------------------------------------------------------------- index bounds (Op.bounds)
+
+
+def _along(op: str, dim: str | None = None, skip: str | None = None, pos: int = 1):
+    """Indices at input ``pos`` into dim ``attrs[dim]`` (0 without one) of input 0; attr
+    ``skip``, when >= 0, is a value that marks elements to skip."""
+
+    def bounds(in_shapes, attrs):
+        d = attrs.get(dim, 0) if dim else 0
+        n = in_shapes[0][d]
+        s = int(attrs.get(skip, -1)) if skip else -1
+        msg = f"{op}: index {{v}} is out of bounds for dimension {d} with size {n}"
+        return pos, 0, n, (s if s >= 0 else None), msg
+
+    return bounds
+
+
+def _one_hot_bounds(in_shapes, attrs):
+    c = attrs["num_classes"]
+    return 0, 0, c, None, f"one_hot: class value {{v}} is out of range [0, {c})"
+
+
+def _linear_bounds(in_shapes, attrs):
+    n, d = int(attrs["size"]), attrs["dim"]
+    return 1, -n, n, None, f"indexing: index {{v}} is out of bounds for dimension {d} with size {n}"
+
+
 # ---------------------------------------------------------------- backward rules
 
 
@@ -191,6 +220,7 @@ _row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_gather_shape,
+    bounds=_along("gather", "dim"),
 )
 _row(
     "index_select",
@@ -203,6 +233,7 @@ _row(
     out_dtype="input0",
     shape=_select_shape("index_select"),
     shaders=("gather",),
+    bounds=_along("index_select", "dim", "skip"),
 )
 _row(
     "embedding",
@@ -215,6 +246,7 @@ _row(
     out_dtype="input0",
     shape=_select_shape("embedding"),
     shaders=("gather",),
+    bounds=_along("embedding"),
 )
 # Scatters: the input copied, then one thread per source element writes (scatter) or adds
 # atomically (scatter_add, index_add) at the index. src may be a Python scalar for scatter
@@ -229,6 +261,7 @@ _row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_scatter_shape("scatter_add"),
+    bounds=_along("scatter_add", "dim"),
 )
 _row(
     "index_add",
@@ -241,6 +274,7 @@ _row(
     out_dtype="input0",
     shape=_index_add_shape,
     shaders=("scatter_add",),
+    bounds=_along("index_add", "dim", "skip"),
 )
 _row(
     "scatter",
@@ -252,8 +286,17 @@ _row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_scatter_shape("scatter"),
+    bounds=_along("scatter", "dim"),
 )
-_row("one_hot", "one_hot", 1, attrs=("num_classes",), out_dtype="int32", shape=_one_hot_shape)
+_row(
+    "one_hot",
+    "one_hot",
+    1,
+    attrs=("num_classes",),
+    out_dtype="int32",
+    shape=_one_hot_shape,
+    bounds=_one_hot_bounds,
+)
 # acc + wrap(t) * stride over the broadcast shape, int32: the flat position of an element
 # picked by several index tensors (getitem); wrap(t) = t + size for negative t.
 _row(
@@ -263,6 +306,7 @@ _row(
     attrs=("size", "stride", "dim"),
     out_dtype="int32",
     shape=_linear_shape,
+    bounds=_linear_bounds,
 )
 
 

@@ -10,7 +10,7 @@ Each loss computes per-element (or per-sample) values and reduces them with ``re
 from __future__ import annotations
 
 from .. import dtypes
-from ..ops import F, _row
+from ..ops import F, _row, class_bounds
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = []
@@ -155,10 +155,12 @@ def _sl1_bw_rule(ctx, h):
     return gx, F.neg(gx), gg
 
 
+_NLL_BOUNDS = class_bounds("nll_loss", 1, skip="ignore_index")
 _row("nll_loss", "axis", 3, _nll_rule, attrs=("ignore_index",), saves="i",
-     no_grad_inputs=(1,), shape=_nll_shape("nll_loss", False))  # fmt: skip
+     no_grad_inputs=(1,), shape=_nll_shape("nll_loss", False), bounds=_NLL_BOUNDS)  # fmt: skip
 _row("nll_loss_backward", "axis", 4, _nll_bw_rule, attrs=("ignore_index",), saves="i",
-     no_grad_inputs=(1,), shape=_nll_shape("nll_loss_backward", True))  # fmt: skip
+     no_grad_inputs=(1,), shape=_nll_shape("nll_loss_backward", True),
+     bounds=_NLL_BOUNDS)  # fmt: skip
 _row("nll_loss_weight", "axis", 2, attrs=("ignore_index", "classes"), no_grad_inputs=(0,),
      shape=_gather_shape)  # fmt: skip
 _row("binary_cross_entropy", "map", 2, _bce_rule, saves="i")

@@ -1,6 +1,7 @@
 """NumPy kernels of the indexing family (``vkgrad/library/indexing.py``).
 
-Out-of-range indices raise IndexError naming the op (the Vulkan kernels skip them instead).
+Out-of-range indices raise IndexError naming the op, with the messages of the rows' ``bounds``
+(the Vulkan backend checks those against the value range of host-made indices).
 """
 
 from __future__ import annotations
@@ -88,9 +89,10 @@ def scatter(x, idx, src, dim=0, src_tensor=1, **_):
 @kernel
 def one_hot(t, num_classes=1, **_):
     t = np.asarray(t).astype(np.int64)
-    if t.size and (t.min() < 0 or t.max() >= num_classes):
+    bad = (t < 0) | (t >= num_classes)
+    if bad.any():
         raise IndexError(
-            f"one_hot: class values must be in [0, {num_classes}), got {t.min()}..{t.max()}"
+            f"one_hot: class value {t[bad][0]} is out of range [0, {int(num_classes)})"
         )
     return (t[..., None] == np.arange(num_classes)).astype(np.int32)
 

@@ -138,13 +138,18 @@ def enumerate_devices() -> list[dict]:
 
 
 class Storage:
-    """A pooled buffer shared by every array viewing it (reshape); returns it when it dies."""
+    """A pooled buffer shared by every array viewing it (reshape); returns it when it dies.
 
-    __slots__ = ("buf", "pool", "__weakref__")
+    ``host_range``: (min, max) of int32 values uploaded from the host, until a kernel writes
+    the buffer; index rows check it against their ``Op.bounds`` without a sync.
+    """
+
+    __slots__ = ("buf", "pool", "host_range", "__weakref__")
 
     def __init__(self, buf: Buffer, pool: BufferPool) -> None:
         self.buf = buf
         self.pool = pool
+        self.host_range = None
 
     def __del__(self) -> None:
         try:
@@ -222,6 +227,8 @@ class VulkanBackend(Backend):
         self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
         self._dummy = self._permanent(np.zeros(64, np.uint32))
+        # While a step is captured: every (storage, bounds) checked, for the replays.
+        self.bounds_checked: list | None = None
 
     # -------------------------------------------------- bookkeeping
 
@@ -285,6 +292,8 @@ class VulkanBackend(Backend):
             words = flat.view(np.uint32)
         arr.buf.tensor.data()[: words.size] = words  # the staging memory, mapped
         self.recorder.upload(arr.buf, [arr.storage])
+        if dtype is dtypes.int32 and flat.size:
+            arr.storage.host_range = (int(flat.min()), int(flat.max()))
         return arr
 
     def to_numpy(self, array: VkArray, dtype: DType | None = None) -> np.ndarray:
@@ -388,6 +397,10 @@ class VulkanBackend(Backend):
         if "dtype" in attrs:
             _no_f64(op.name, dtypes.get(attrs["dtype"]))
         shape = tuple(shape)
+        if op.bounds is not None:
+            checked = _check_bounds(op, inputs, attrs)
+            if self.bounds_checked is not None and checked is not None:
+                self.bounds_checked.append(checked)
         if op.kind == "update":
             self._run_update(op, inputs, attrs)
             return None
@@ -398,6 +411,8 @@ class VulkanBackend(Backend):
                 f"{op.name}: out= has shape {out.shape} and dtype {out.dtype.name}, "
                 f"expected {shape} and {dtype.name}"
             )
+        else:
+            out.storage.host_range = None  # overwritten on the device: no longer known
         runner = getattr(self, f"_run_{op.kind}", None)
         if runner is not None:
             runner(op, inputs, attrs, out)
@@ -587,6 +602,29 @@ class VulkanBackend(Backend):
         bufs = [x.buf for x in inputs]
         hold = [x.storage for x in inputs]
         self._dispatch(op.name, defines, bufs, groups, push, bufs, bufs[:-1], hold)
+
+
+def _check_bounds(op: Op, inputs: list, attrs: dict):
+    """IndexError for indices uploaded from the host that fall outside the row's bounds.
+
+    Only the extremes are known: when one of them is the skip value (ignore_index), a bad
+    value between them goes through, and the kernels skip it. Returns (storage, lo, hi,
+    skip, message) for the indices' storage, or None when the indices are scalars."""
+    shapes = [x.shape if isinstance(x, VkArray) else () for x in inputs]
+    pos, *rule = op.bounds(shapes, attrs)
+    if not isinstance(inputs[pos], VkArray):
+        return None
+    storage = inputs[pos].storage
+    check_range(storage.host_range, *rule)
+    return (storage, *rule)
+
+
+def check_range(known, lo: int, hi: int, skip, message: str) -> None:
+    """IndexError when the known (min, max) of some indices leaves [lo, hi) but for skip."""
+    if known is not None:
+        for v in (known[1], known[0]):
+            if not lo <= v < hi and v != skip:
+                raise IndexError(message.format(v=v))
 
 
 def _broadcast_strides(in_shape: tuple, out_shape: tuple) -> tuple:

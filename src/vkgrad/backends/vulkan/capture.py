@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...capturing import refuse_read
+from . import check_range
 
 
 class VulkanProgram:
@@ -25,6 +26,8 @@ class VulkanProgram:
         self.seqs: list = []
         rec.captured, rec.kept = self.seqs, []
         backend.to_numpy = refuse_read("to_numpy")
+        backend.bounds_checked = []
+        self.checks: list = []
 
     def stop(self) -> None:
         rec = self.be.recorder
@@ -34,6 +37,13 @@ class VulkanProgram:
             self.storages = rec.kept + [x.storage for x in self.inputs]
             rec.captured, rec.kept = None, []
             self.be.__dict__.pop("to_numpy", None)
+            # Index bounds checked on an input's own storage are checked again on the new
+            # inputs of each replay (the replay runs no row, so nothing else would).
+            position = {id(x.storage): i for i, x in enumerate(self.inputs)}
+            for storage, *rule in self.be.bounds_checked:
+                if id(storage) in position:
+                    self.checks.append((position[id(storage)], *rule))
+            self.be.bounds_checked = None
 
     def bind(self, tensors: list) -> None:
         pass  # outputs live in recorded buffers: the same arrays hold each replay's values
@@ -46,6 +56,8 @@ class VulkanProgram:
         from ... import ops
 
         be = self.be
+        for i, *rule in self.checks:
+            check_range(inputs[i].storage.host_range, *rule)
         # Copying the inputs in costs a submit of its own; skip arrays copied last time and
         # not written since (a loop over one fixed batch replays with a single submit).
         seen = [(id(a), v) for a, v in zip(inputs, versions)]
