@@ -589,9 +589,10 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._node is not None and self._node._released:
-            raise _released_error(self._node)
-        return tuple(s.unpack(self._node) if s is not None else None for s in self._saved)
+        node = self._node() if self._node is not None else None
+        if node is not None and node._released:
+            raise _released_error(node)
+        return tuple(s.unpack(node) if s is not None else None for s in self._saved)
 
     def mark_dirty(self, *tensors) -> None:
         self._dirty.update(id(t) for t in tensors)
@@ -608,6 +609,10 @@ class BackwardCFunction(Node):
 
     def name(self) -> str:
         return f"{self._cls.__name__}Backward"
+
+    def release(self) -> None:
+        super().release()
+        self.ctx._saved = []
 
     def apply(self, grads: list) -> Sequence:
         from . import functional as F
@@ -661,7 +666,9 @@ class Function:
         outs = out if isinstance(out, tuple) else (out,)
         if is_grad_enabled() and any(ctx.needs_input_grad):
             node = BackwardCFunction(cls, ctx)
-            ctx._node = node
+            # A weak link back (node -> ctx -> node would be a cycle: the graph, and the
+            # buffers it saved, would live until the garbage collector runs).
+            ctx._node = weakref.ref(node)
             node._out_meta = [(o.shape, o.dtype, o.device) for o in outs]
             # Dirty outputs were modified in place by forward, whose in-place ops already
             # counted the change in their version; they get this node as their history.
@@ -670,9 +677,12 @@ class Function:
                 if id(o) in ctx._non_diff:
                     o.requires_grad = False
                     o.grad_fn = None
-            # Saved outputs keep the version they have after forward.
-            for s in ctx._saved:
+            # Saved outputs keep the version they have after forward, and only their parts
+            # (out -> node -> ctx -> out would be a cycle too).
+            for k, s in enumerate(ctx._saved):
                 if s is not None:
+                    if any(s.tensor is o and o.grad_fn is node for o in outs):
+                        ctx._saved[k] = s = _Saved(s.tensor, is_output=True)
                     s.expected = s.version[0]
         return out
 
