@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import sys
 
 import pytest
@@ -46,3 +48,28 @@ def _restore_defaults():
     dev, dt = _device_mod._default_device, _device_mod._default_dtype
     yield
     _device_mod._default_device, _device_mod._default_dtype = dev, dt
+
+
+# With VKGRAD_SHADER_COVERAGE=<file>, every (shader, defines) variant dispatched on Vulkan is
+# written to <file> at the end of the run; scripts/shader_coverage.py compares it with the
+# shaders and variants that exist (CI fails on one that no test runs).
+_COVERAGE_FILE = os.environ.get("VKGRAD_SHADER_COVERAGE")
+_dispatched: set = set()
+
+if _COVERAGE_FILE and vulkan_skip_reason() is None:
+    from vkgrad.backends.vulkan import VulkanBackend
+
+    _algorithm = VulkanBackend._algorithm
+
+    def _recording_algorithm(self, name, defines, *args, **kwargs):
+        _dispatched.add((name, tuple(sorted(defines.items()))))
+        return _algorithm(self, name, defines, *args, **kwargs)
+
+    VulkanBackend._algorithm = _recording_algorithm
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _COVERAGE_FILE:
+        rows = [[name, dict(d)] for name, d in sorted(_dispatched)]
+        with open(_COVERAGE_FILE, "w") as f:
+            json.dump(rows, f, indent=0)

@@ -411,3 +411,96 @@ def test_cast_backward_casts_gradient_back(cast, device):
         (y * y).sum().backward()
         assert x.grad.dtype is x.dtype, f"{cast} from {src}: grad dtype {x.grad.dtype}"
         np.testing.assert_allclose(x.grad.numpy(), [3.0, -4.0, 0.5])
+
+
+# Integer and bool variants of the kernels (each case runs a shader variant no float test
+# reaches), against NumPy on the same values.
+_I = np.array([[3, -2, 0], [7, 5, -4]], np.int32)
+_J = np.array([[1, -2, 4], [-7, 5, 0]], np.int32)
+_B = np.array([[True, False, True], [False, False, True]])
+_C = np.array([[True, True, False], [False, True, True]])
+_X = np.array([[1.5, -2.0, 0.0], [0.25, 0.0, -1.0]])
+_Y = np.array([[0.0, 3.0, 0.0], [2.0, -0.5, 1.0]])
+_IDX = np.array([[2, 0], [1, 1]], np.int32)
+
+INT_BOOL_CASES = {
+    "abs_bool": (lambda t: vkgrad.abs(t["b"]), lambda: _B),
+    "ceil_int": (lambda t: vkgrad.ceil(t["i"]), lambda: _I),
+    "ceil_bool": (lambda t: vkgrad.ceil(t["b"]), lambda: _B),
+    "floor_int": (lambda t: vkgrad.floor(t["i"]), lambda: _I),
+    "floor_bool": (lambda t: vkgrad.floor(t["b"]), lambda: _B),
+    "round_int": (lambda t: vkgrad.round(t["i"]), lambda: _I),
+    "round_bool": (lambda t: vkgrad.round(t["b"]), lambda: _B),
+    "trunc_int": (lambda t: vkgrad.trunc(t["i"]), lambda: _I),
+    "trunc_bool": (lambda t: vkgrad.trunc(t["b"]), lambda: _B),
+    "sign_int": (lambda t: vkgrad.sign(t["i"]), lambda: np.sign(_I)),
+    "square_int": (lambda t: vkgrad.square(t["i"]), lambda: _I * _I),
+    "square_bool": (lambda t: vkgrad.square(t["b"]), lambda: _B),
+    "ge_int": (lambda t: t["i"] >= t["j"], lambda: _I >= _J),
+    "gt_int": (lambda t: t["i"] > t["j"], lambda: _I > _J),
+    "le_int": (lambda t: t["i"] <= t["j"], lambda: _I <= _J),
+    "lt_int": (lambda t: t["i"] < t["j"], lambda: _I < _J),
+    "ne_int": (lambda t: t["i"] != t["j"], lambda: _I != _J),
+    "maximum_bool": (lambda t: vkgrad.maximum(t["b"], t["c"]), lambda: _B | _C),
+    "minimum_int": (lambda t: vkgrad.minimum(t["i"], t["j"]), lambda: np.minimum(_I, _J)),
+    "minimum_bool": (lambda t: vkgrad.minimum(t["b"], t["c"]), lambda: _B & _C),
+    "mul_bool": (lambda t: t["b"] * t["c"], lambda: _B & _C),
+    "logical_not_float": (lambda t: vkgrad.logical_not(t["x"]), lambda: _X == 0),
+    "logical_not_int": (lambda t: vkgrad.logical_not(t["i"]), lambda: _I == 0),
+    "diagonal_int": (lambda t: vkgrad.diagonal(t["i"]), lambda: np.diagonal(_I)),
+    "diagonal_bool": (lambda t: vkgrad.diagonal(t["b"]), lambda: np.diagonal(_B)),
+    "flip_bool": (lambda t: vkgrad.flip(t["b"], [1]), lambda: _B[:, ::-1]),
+    "slice_bool": (lambda t: t["b"][:, 1:], lambda: _B[:, 1:]),
+    "gather_bool": (
+        lambda t: vkgrad.gather(t["b"], 1, t["idx"]),
+        lambda: np.take_along_axis(_B, _IDX, 1),
+    ),
+    "scatter_bool": (
+        lambda t: vkgrad.scatter(t["b"], 1, t["idx"][:, :1], t["s"]),
+        lambda: np.array([[True, False, False], [False, True, True]]),  # row 0 col 2, row 1 col 1
+    ),
+    "scatter_add_int": (
+        lambda t: vkgrad.scatter_add(t["i"], 1, t["idx"], t["j"]),
+        lambda: np.array([[3 - 2, -2, 0 + 1], [7, 5 - 7 + 5, -4]], np.int32),
+    ),
+}  # fmt: skip
+
+
+def _logical(name: str, a: str, b: str):
+    ref = {"x": _X, "y": _Y, "i": _I, "j": _J}
+    return (
+        lambda t: getattr(vkgrad, name)(t[a], t[b]),
+        lambda: getattr(np, name)(ref[a] != 0, ref[b] != 0),
+    )
+
+
+for _name in ("logical_and", "logical_or", "logical_xor"):
+    INT_BOOL_CASES[f"{_name}_float"] = _logical(_name, "x", "y")
+    INT_BOOL_CASES[f"{_name}_int"] = _logical(_name, "i", "j")
+
+
+@pytest.mark.parametrize(
+    "case,dt",
+    [(c, dt) for c in INT_BOOL_CASES for dt in (("f32", "f16") if "float" in c else ("f32",))],
+)
+def test_int_and_bool_kernels(case, dt, device):
+    fn, ref = INT_BOOL_CASES[case]
+    host = dict(i=_I, j=_J, b=_B, c=_C, s=np.array([[False], [True]]), idx=_IDX)
+    t = {k: vkgrad.tensor(v, device=device) for k, v in host.items()}
+    t["x"], t["y"] = (vkgrad.tensor(v, dtype=dt, device=device) for v in (_X, _Y))
+    out, want = fn(t), ref()
+    assert out.dtype is (BOOL if want.dtype == np.bool_ else I32)
+    np.testing.assert_array_equal(out.numpy(), want)
+
+
+def test_bool_arithmetic_that_pytorch_refuses(device):
+    m = vkgrad.tensor([True, False], device=device)
+    with pytest.raises(TypeError, match=r"neg: not supported for bool .* use ~ or logical_not"):
+        _ = -m
+    with pytest.raises(TypeError, match=r"sub: not supported for bool .* use \^ or logical_xor"):
+        _ = m - m
+    with pytest.raises(TypeError, match=r"remainder: not supported for bool"):
+        _ = m % m
+    with pytest.raises(TypeError, match=r"floor_divide: not supported for bool"):
+        _ = m // m
+    assert (m - 1).tolist() == [0, -1]  # with an int, the result is int32: allowed

@@ -91,6 +91,10 @@ class Op:
     # Vulkan backend checks the value range of indices uploaded from the host (checking
     # indices made on the device would cost a sync; its kernels skip bad ones).
     bounds: Callable | None = None
+    # Output dtypes the row refuses (a TypeError naming the op, with ``hint``), as PyTorch
+    # refuses -bool or bitwise ops on floats; no shader variant is built for them.
+    refuses: tuple = ()
+    hint: str = ""
 
     def shader_names(self) -> tuple:
         return self.shaders or (self.name,)
@@ -340,14 +344,16 @@ def _clamp_bw(ctx, h):
 
 # Elementwise, any broadcastable inputs; Python scalars are accepted as inputs.
 _row("add", "map", 2, _add, out_dtype="keep")
-_row("sub", "map", 2, _sub, out_dtype="keep")
+_row("sub", "map", 2, _sub, out_dtype="keep", refuses=("bool",),
+     hint="use ^ or logical_xor() for bool tensors")  # fmt: skip
 _row("mul", "map", 2, _mul, saves="i", out_dtype="keep")
 _row("div", "map", 2, _div, saves="i")
 _row("pow", "map", 2, _pow, saves="io")
 _row("maximum", "map", 2, lambda c, g: _tie_split(c, g, "gt"), saves="i", out_dtype="keep")
 _row("minimum", "map", 2, lambda c, g: _tie_split(c, g, "lt"), saves="i", out_dtype="keep")
 _row("where", "map", 3, _where, saves="i", no_grad_inputs=(0,), out_dtype="keep")
-_row("neg", "map", 1, lambda c, g: (F.neg(g),), out_dtype="keep")
+_row("neg", "map", 1, lambda c, g: (F.neg(g),), out_dtype="keep", refuses=("bool",),
+     hint="use ~ or logical_not() to invert a mask")  # fmt: skip
 _row("exp", "map", 1, _unary(lambda c: c.out), saves="o")
 _row("log", "map", 1, lambda c, g: (F.div(g, c.inputs[0]),), saves="i")
 _row("sqrt", "map", 1, lambda c, g: (F.div(g, F.mul(c.out, 2.0)),), saves="o")
@@ -424,6 +430,7 @@ _row(
     attrs=("in_shape",) + _SLICE,
     view=_slice_view,
     scatter=True,
+    refuses=("int32", "bool"),  # gradients only
     **_VIEW,
 )
 
@@ -525,6 +532,15 @@ def out_shape(op: Op, in_shapes: list, attrs: dict) -> Shape:
 
 def out_dtype(op: Op, in_dtypes: list, attrs: dict) -> dtypes.DType:
     """The dtype of an op's output, from its inputs' dtypes (None for Python scalars)."""
+    out = _infer_dtype(op, in_dtypes, attrs)
+    if op.refuses and out.name in op.refuses:
+        shown = ", ".join("scalar" if d is None else d.name for d in in_dtypes)
+        hint = f"; {op.hint}" if op.hint else ""
+        raise TypeError(f"{op.name}: not supported for {out.name} (inputs: {shown}){hint}")
+    return out
+
+
+def _infer_dtype(op: Op, in_dtypes: list, attrs: dict) -> dtypes.DType:
     if "dtype" in attrs:
         return dtypes.get(attrs["dtype"])
     real = [d for d in in_dtypes if d is not None]

@@ -218,14 +218,15 @@ _row("clamp_tensor", "map", 3, _clamp_tensor, attrs=_CLAMP_T, **_OPTS)
 _row("clamp_tensor_mask", "map", 3, attrs=("which",) + _CLAMP_T)
 
 # Integer division and logic: no gradient but remainder's. "keep": int op int stays int.
-_row("floor_divide", "map", 2, out_dtype="keep")
-_row("remainder", "map", 2, _remainder, saves="i", out_dtype="keep")
+_row("floor_divide", "map", 2, out_dtype="keep", refuses=("bool",))
+_row("remainder", "map", 2, _remainder, saves="i", out_dtype="keep", refuses=("bool",))
 for _name in ("logical_and", "logical_or", "logical_xor"):
     _row(_name, "map", 2, out_dtype="bool")
 _row("logical_not", "map", 1, out_dtype="bool")
+_FLOATS = ("float16", "float32", "float64")
 for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
-    _row(_name, "map", 2, out_dtype="keep")
-_row("bitwise_not", "map", 1, out_dtype="keep")
+    _row(_name, "map", 2, out_dtype="keep", refuses=_FLOATS)
+_row("bitwise_not", "map", 1, out_dtype="keep", refuses=_FLOATS)
 
 _row("lerp", "map", 3, _lerp, **_OPTS)
 _row("addcmul", "map", 3, _addcmul, attrs=("value",), **_OPTS)

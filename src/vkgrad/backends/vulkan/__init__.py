@@ -470,6 +470,11 @@ class VulkanBackend(Backend):
         strided = view is not None
         in_meta = []
         reads, hold = [], [out.storage]
+        # A scalar operand reads no buffer; its slot takes the dtype the op table's variants
+        # give it (the output's, or the first tensor's for bool results), so that `x * 2.0`
+        # runs the SPIR-V of `x * y` instead of a variant of its own.
+        tensors = [x for x in inputs if isinstance(x, VkArray)]
+        slot = tensors[0].dtype if out.dtype is dtypes.bool_ and tensors else out.dtype
         for k in range(3):
             x = inputs[k] if k < len(inputs) else None
             if x is None:
@@ -479,6 +484,7 @@ class VulkanBackend(Backend):
                 modes |= 2 << (2 * k)
                 scalars[k] = _f32_bits(float(x))
                 in_meta.append((0, (0,) * ndim))
+                defines[f"D{k + 1}"] = DT_CODE[slot.name]
             else:
                 defines[f"D{k + 1}"] = DT_CODE[x.dtype.name]
                 bufs[1 + k] = x.buf

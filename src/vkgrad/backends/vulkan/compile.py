@@ -170,7 +170,10 @@ def _map_variants(op) -> list[dict]:
     if op.out_dtype in ("keep", "input0") and op.name not in ("sign", "where"):
         # integer arithmetic: int op int stays int (some kernels have an int32 branch)
         out += [dv(I32, [I32] * n), dv(BOOL, [BOOL] * n)]
-    return out
+    return [d for d in out if _CODE_NAMES[d["D0"]] not in op.refuses]
+
+
+_CODE_NAMES = {F32: "float32", F16: "float16", I32: "int32", BOOL: "bool"}
 
 
 def variants_for(op) -> list[tuple[str, dict]]:

@@ -67,5 +67,7 @@ def run(be, op, inputs, attrs, out) -> None:
 @variants("smallmat")
 def variant_list(op) -> list:
     return [
-        (op.name, {"D0": f, "D1": f, "D2": f}) for f in (DT_CODE["float32"], DT_CODE["float16"])
+        (op.name, {"D0": f, "D1": f, "D2": f, "WG": wg})
+        for f in (DT_CODE["float32"], DT_CODE["float16"])
+        for wg in (SMALL_WG, WG)
     ]
