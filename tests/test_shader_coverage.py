@@ -43,6 +43,6 @@ def test_a_missing_variant_or_shader_fails(coverage, tmp_path, capsys):
 def test_a_mixed_dtype_variant_is_listed_not_failed(coverage, tmp_path, capsys):
     rows = all_variants() + [("add", {"D0": 0, "D1": 1, "D2": 0})]
     assert coverage.main(_write(tmp_path, rows)) == 0
-    assert "also dispatched (mixed dtypes, not in all_variants): add[D0=0, D1=1, D2=0]" in (
+    assert "also dispatched, built on first use (not in all_variants): add[D0=0, D1=1, D2=0]" in (
         capsys.readouterr().out
     )
