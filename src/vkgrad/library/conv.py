@@ -188,7 +188,34 @@ def _conv_bw_weight_rule(ctx, h):
     return gx, gg
 
 
-_row("conv2d", "window", 2, _conv_rule, attrs=_CONV, saves="i", shape=_shape_conv)
+def _taps_loops(channels: int):
+    """``Op.loops`` of a kernel that visits every tap of its window and, at each, ``channels``
+    channels (the input's per group, or the output's for the input gradient)."""
+
+    def loops(in_shapes, a, wg):
+        kh, kw = a["kernel"]
+        per_group = max(1, channels(a) // a["groups"])
+        return kh * (1 + kw * (1 + per_group))
+
+    return loops
+
+
+def _weight_grad_loops(in_shapes, a, wg):
+    # Each weight element sums over every image and output position of its tap.
+    n, (ho, wo) = in_shapes[0][0], a["grid"]
+    return n * (1 + ho * (1 + wo))
+
+
+_row(
+    "conv2d",
+    "window",
+    2,
+    _conv_rule,
+    attrs=_CONV,
+    saves="i",
+    shape=_shape_conv,
+    loops=_taps_loops(lambda a: a["image"][0]),
+)
 _row(
     "conv2d_backward_input",
     "window",
@@ -197,6 +224,7 @@ _row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv_bw_input,
+    loops=_taps_loops(lambda a: a["out_channels"]),
 )
 _row(
     "conv2d_backward_weight",
@@ -206,6 +234,7 @@ _row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv_bw_weight,
+    loops=_weight_grad_loops,
 )
 
 # Max pooling: flat argmax per window (first max; -1 for a window of padding only), then a

@@ -519,7 +519,11 @@ class VulkanBackend(Backend):
 
     # reduce / row / loss_row -------------------------------------------
 
-    def _rows_call(self, name: str, inputs: list, out: VkArray, m: int, k: int) -> None:
+    def _rows_call(self, op: Op, inputs: list, attrs: dict, out: VkArray, m: int, k: int) -> None:
+        from .kinds import check_row_loops
+
+        check_row_loops(self, op, inputs, attrs, m)
+        name = op.name
         defines = {"D0": DT_CODE[out.dtype.name]}
         bufs = [out.buf]
         for i, x in enumerate(inputs):
@@ -535,12 +539,12 @@ class VulkanBackend(Backend):
     def _run_reduce(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
         (x,) = inputs
         k = x.shape[-1]
-        self._rows_call(op.name, [x], out, out.size, k)
+        self._rows_call(op, [x], attrs, out, out.size, k)
 
     def _run_row(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
         x = inputs[0]
         m, k = (x.shape[0], x.shape[1]) if len(x.shape) == 2 else (1, x.size)
-        self._rows_call(op.name, list(inputs), out, m, k)
+        self._rows_call(op, list(inputs), attrs, out, m, k)
 
     def _run_loss_row(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
         n, c = inputs[0].shape
@@ -549,7 +553,7 @@ class VulkanBackend(Backend):
                 raise TypeError(f"{op.name}: targets and grads must be arrays, got {x!r}")
         if "index" in op.name and inputs[1].dtype is not dtypes.int32:
             raise TypeError(f"{op.name}: class indices must be int32, got {inputs[1].dtype.name}")
-        self._rows_call(op.name, list(inputs), out, n, c)
+        self._rows_call(op, list(inputs), attrs, out, n, c)
 
     # matmul ------------------------------------------------------------
 

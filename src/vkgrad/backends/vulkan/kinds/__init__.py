@@ -13,6 +13,8 @@ import importlib
 import pkgutil
 from typing import Callable
 
+from ....ops import row_loops
+
 RUNNERS: dict[str, Callable] = {}
 VARIANTS: dict[str, Callable] = {}
 
@@ -56,6 +58,20 @@ def check_loop_limit(be, op, its: int, work: str, remedy: str) -> None:
             f"device for {remedy}"
         )
 
+
+def check_row_loops(be, op, inputs: list, attrs: dict, m: int) -> None:
+    """The loop-limit check of a kind that runs one workgroup per row, over ``m`` rows."""
+    from .. import WG
+
+    shapes = [getattr(x, "shape", ()) for x in inputs]
+    groups = max(1, min(m, be.max_groups))
+    its = -(-m // groups) * (op.loops or _ROW_LOOPS)(shapes, attrs, WG)
+    k = shapes[0][-1] if shapes[0] else 1
+    rows = f"{m} row" if m == 1 else f"{m} rows"
+    check_loop_limit(be, op, its, f"{rows} of {k} elements", "rows this long")
+
+
+_ROW_LOOPS = row_loops(3)  # no row shader walks its row more than three times
 
 for _m in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_m.name}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from .. import DT_CODE, VkArray
-from . import runner, variants
+from . import check_row_loops, runner, variants
 
 F32, F16, I32, BOOL = 0, 1, 2, 3
 N_BINDINGS = 6  # out + up to five inputs (shaders/axis.glsl)
@@ -31,6 +31,7 @@ def run(be, op, inputs, attrs, out) -> None:
     k = x.shape[-1] if x.shape else 1
     if m == 0 or out.size == 0:
         return
+    check_row_loops(be, op, inputs, attrs, m)
     defines = {"D0": DT_CODE[out.dtype.name]}
     bufs = [out.buf]
     for i, a in enumerate(inputs):

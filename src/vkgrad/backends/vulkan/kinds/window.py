@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import DT_CODE, PUSH_WORDS, VkArray, _f32_bits
-from . import runner, variants
+from .. import DT_CODE, PUSH_WORDS, WG, VkArray, _f32_bits
+from . import check_loop_limit, runner, variants
 
 F32, F16, I32 = 0, 1, 2
 
@@ -46,9 +46,17 @@ def run(be, op, inputs, attrs, out) -> None:
     words = _geometry_words(out, inputs[0].shape[0], attrs)  # input 0 is always batched
     push[: len(words)] = words
     items = (out.size + 1) // 2 if out.dtype.name == "float16" else out.size
+    groups = be._groups(items)
+    if op.loops is not None:
+        per_item = op.loops([x.shape for x in inputs], attrs, WG)
+        per_thread = -(-items // (groups * WG)) * (2 if out.dtype.name == "float16" else 1)
+        shapes = " and ".join(str(x.shape) for x in inputs)
+        check_loop_limit(
+            be, op, per_thread * per_item, f"inputs of shapes {shapes}", "inputs this large"
+        )
     hold = [out.storage] + [x.storage for x in inputs]
     reads = [x.buf for x in inputs]
-    be._dispatch(op.name, defines, bufs, (be._groups(items), 1, 1), push, reads, [out.buf], hold)
+    be._dispatch(op.name, defines, bufs, (groups, 1, 1), push, reads, [out.buf], hold)
 
 
 @variants("window")
