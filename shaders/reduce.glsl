@@ -1,4 +1,7 @@
-// reduce.glsl: (M, K) -> (M,) over the last axis. Bindings: 0 out, 1 x. Push: u0 M, u1 K.
+// reduce.glsl: (M, K) -> (M,) over the last axis. Bindings: 0 out, 1 x. Push: u0 outputs,
+// u1 K, u2 L: 0 for one output per row; else each row is cut into C = ceil(K / L) chunks of
+// L elements, output r = m C + j the reduction of chunk j of row m (u0 = M C), which a second
+// dispatch reduces again: a few long rows then fill many workgroups.
 // The op file defines RED_INIT and RED(a, b), then includes this file.
 #include "rowred.glsl"
 
@@ -8,10 +11,13 @@ layout(std430, binding = 1) buffer In0 { uint in0[]; };
 shared float acc_[WG];
 
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.u[0], K = pc.u[1], L = pc.u[2];
+    uint C = L == 0u ? 1u : (K + L - 1u) / L;
+    if (L == 0u) L = K;
     FOR_ROWS(M) {
+        uint base = (row / C) * K, lo = (row % C) * L, hi = min(K, lo + L);
         float a = RED_INIT;
-        FOR_COLS(K) { a = RED(a, LOAD(in0, D1, row * K + col)); }
+        for (uint col = lo + TID; col < hi; col += WG) a = RED(a, LOAD(in0, D1, base + col));
         acc_[TID] = a;
         barrier();
         for (uint s = WG / 2u; s > 0u; s >>= 1u) {

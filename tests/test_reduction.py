@@ -76,6 +76,28 @@ def test_large_min_argmax_argmin_amax(dev, which):
     assert x.min().item() == -5.0
 
 
+@pytest.mark.parametrize("dt", ["f32", "f16"])
+@pytest.mark.parametrize("dev", LARGE)
+def test_long_rows_of_sum_max_min_prod(dev, dt):
+    # A few rows longer than two chunks of 4096: on Vulkan each row is reduced in chunks into
+    # f32 partials, then the partials are reduced (f16 reads f16 and writes f32, then back).
+    rng = np.random.default_rng(7)
+    a = rng.uniform(-1, 1, (3, 50_001))
+    a[1, 12_345] = 7.0
+    a[2, 40_000] = -7.0
+    f = np.exp(rng.normal(0, 1e-3, (3, 50_001)))  # a product that stays near 1
+    x = vkgrad.tensor(a, dtype=dt, device=dev)
+    p = vkgrad.tensor(f, dtype=dt, device=dev)
+    a64, f64 = x.numpy().astype(np.float64), p.numpy().astype(np.float64)
+    out_eps = {"f32": 2.0**-24, "f16": 2.0**-11}[dt]  # the result's own rounding
+    # f32 sums of 5e4 terms of |x| <= 7: ~sqrt(K) * 6e-8 * max partial, and the rounding.
+    _close(x.sum(1).numpy(), a64.sum(1), 2 * out_eps, 1e-3, "sum")
+    _close(x.sum().numpy(), a64.sum(), 2 * out_eps, 3e-3, "sum of all")
+    np.testing.assert_array_equal(x.amax(1).numpy(), a64.max(1))
+    np.testing.assert_array_equal(x.min(1).values.numpy(), a64.min(1))
+    _close(p.prod(1).numpy(), f64.prod(1), 2 * out_eps + 1e-4, 0, "prod")
+
+
 @pytest.mark.parametrize("dev", LARGE)
 def test_large_argmax_first_of_ties(dev):
     a = np.zeros((3, 100_003), np.float32)

@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 WG = 256  # threads per workgroup in every shader (shaders/common.glsl)
+# reduce rows: fewer than REDUCE_SPLIT_ROWS rows of more than 2 * REDUCE_CHUNK elements are
+# reduced in chunks first (16 elements per thread each).
+REDUCE_CHUNK, REDUCE_SPLIT_ROWS = 16 * WG, 1024
 MAX_GROUPS = 65535  # Vulkan's guaranteed maxComputeWorkGroupCount per dimension
 MAX_DIMS = 8  # dims in a map kernel's meta block
 PUSH_WORDS = 32  # 128 bytes: the push-constant size every Vulkan device guarantees
@@ -519,10 +522,13 @@ class VulkanBackend(Backend):
 
     # reduce / row / loss_row -------------------------------------------
 
-    def _rows_call(self, op: Op, inputs: list, attrs: dict, out: VkArray, m: int, k: int) -> None:
+    def _rows_call(
+        self, op: Op, inputs: list, attrs: dict, out: VkArray, m: int, k: int, chunk: int = 0
+    ) -> None:
         from .kinds import check_row_loops
 
-        check_row_loops(self, op, inputs, attrs, m)
+        shapes = [(m, chunk)] if chunk else [getattr(x, "shape", ()) for x in inputs]
+        check_row_loops(self, op, shapes, attrs, m)
         name = op.name
         defines = {"D0": DT_CODE[out.dtype.name]}
         bufs = [out.buf]
@@ -532,14 +538,22 @@ class VulkanBackend(Backend):
         if m == 0:
             return
         groups = (max(1, min(m, self.max_groups)), 1, 1)
-        push = self._push([m, k], [])
+        push = self._push([m, k, chunk], [])
         hold = [out.storage] + [x.storage for x in inputs]
         self._dispatch(name, defines, bufs, groups, push, [x.buf for x in inputs], [out.buf], hold)
 
     def _run_reduce(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
         (x,) = inputs
-        k = x.shape[-1]
-        self._rows_call(op, [x], attrs, out, out.size, k)
+        k, m = (x.shape[-1] if x.shape else 1), out.size
+        # Fewer rows than workgroups would fill, each long: reduce chunks of REDUCE_CHUNK
+        # elements in parallel into f32 partials, then reduce those (again if need be). A full
+        # reduction otherwise runs on one workgroup, and past lavapipe's loop limit.
+        while m < REDUCE_SPLIT_ROWS and k > 2 * REDUCE_CHUNK:
+            c = -(-k // REDUCE_CHUNK)
+            part = self._new((m, c), dtypes.float32)
+            self._rows_call(op, [x], attrs, part, m * c, k, chunk=REDUCE_CHUNK)
+            x, k = part, c
+        self._rows_call(op, [x], attrs, out, m, k)
 
     def _run_row(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
         x = inputs[0]

@@ -203,6 +203,9 @@ def variants_for(op) -> list[tuple[str, dict]]:
         else:
             raise AssertionError(f"{op.name}: unknown kind {op.kind}")
         res += [(name, dict(d)) for name in op.shader_names()]
+    if op.kind == "reduce":
+        # Long f16 rows are reduced in chunks to f32 partials, then from those.
+        res += [(op.name, {"D0": F32, "D1": F16}), (op.name, {"D0": F16, "D1": F32})]
     return res
 
 

@@ -59,11 +59,11 @@ def check_loop_limit(be, op, its: int, work: str, remedy: str) -> None:
         )
 
 
-def check_row_loops(be, op, inputs: list, attrs: dict, m: int) -> None:
-    """The loop-limit check of a kind that runs one workgroup per row, over ``m`` rows."""
+def check_row_loops(be, op, shapes: list, attrs: dict, m: int) -> None:
+    """The loop-limit check of a kind that runs one workgroup per row, over ``m`` rows of
+    input shapes ``shapes``."""
     from .. import WG
 
-    shapes = [getattr(x, "shape", ()) for x in inputs]
     groups = max(1, min(m, be.max_groups))
     its = -(-m // groups) * (op.loops or _ROW_LOOPS)(shapes, attrs, WG)
     k = shapes[0][-1] if shapes[0] else 1

@@ -31,7 +31,7 @@ def run(be, op, inputs, attrs, out) -> None:
     k = x.shape[-1] if x.shape else 1
     if m == 0 or out.size == 0:
         return
-    check_row_loops(be, op, inputs, attrs, m)
+    check_row_loops(be, op, [a.shape for a in inputs], attrs, m)
     defines = {"D0": DT_CODE[out.dtype.name]}
     bufs = [out.buf]
     for i, a in enumerate(inputs):
