@@ -188,8 +188,8 @@ def _conv_bw_weight_rule(ctx, h):
     return gx, gg
 
 
-def _taps_loops(channels: int):
-    """``Op.loops`` of a kernel that visits every tap of its window and, at each, ``channels``
+def _taps_loops(channels):
+    """``Op.loops`` of a kernel that visits every tap of its window and, at each, ``channels(a)``
     channels (the input's per group, or the output's for the input gradient)."""
 
     def loops(in_shapes, a, wg):
