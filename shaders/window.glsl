@@ -2,7 +2,7 @@
 // thread (f16: one output word). Bindings: 0 out, 1 in0, 2 in1. Push: u0 n (outputs), u1 N,
 // u2 C, u3 H, u4 W (image), u5 Ho, u6 Wo (grid), u7 kh, u8 kw, u9 sh, u10 sw, u11 pad top,
 // u12 pad left, u13 dh, u14 dw, u15 count_include_pad, u16 divisor (f32 bits, 0: none),
-// u17 out_channels, u18 groups (convolutions).
+// u17 out_channels, u18 groups (convolutions), u19 slices (rows with Op.splits).
 #include "common.glsl"
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };

@@ -87,6 +87,30 @@ def test_large_conv2d(dev, stride, padding, dilation, groups):
     _close(gb, gout.sum((0, 2, 3)), np.abs(gout).sum((0, 2, 3)), f"conv2d grad_bias on {dev}")
 
 
+@pytest.mark.parametrize("dt", ["f32", "f16"])
+@pytest.mark.parametrize("dev", LARGE)
+def test_weight_gradient_over_many_positions(dev, dt):
+    # 32 images of 48x48 outputs: each weight element sums 73728 products. On Vulkan the sum
+    # is cut into slices of the (image, row) pairs, one thread each, then the slices are added
+    # (one thread for all of it would also pass lavapipe's 65535-iteration loop limit).
+    x, w, gout = _big((32, 2, 48, 48), 11), _big((3, 2, 3, 3), 12), _big((32, 3, 48, 48), 13)
+    X = vkgrad.tensor(x, dtype=dt, device=dev)
+    W = vkgrad.tensor(w, dtype=dt, device=dev, requires_grad=True)
+    (gw,) = autograd.grad(F.conv2d(X, W, padding=1), [W], vkgrad.tensor(gout, dtype=dt, device=dev))
+    # The reference takes the values the kernel saw (f16-rounded for f16).
+    x64, g64 = (
+        X.numpy().astype(np.float64),
+        vkgrad.tensor(gout, dtype=dt).numpy().astype(np.float64),
+    )
+    geo = ((1, 1), (1, 1), (1, 1), 1)
+    ref = _conv_weight_grad_ref(x64, g64, w.shape, *geo)
+    terms = _conv_weight_grad_ref(np.abs(x64), np.abs(g64), w.shape, *geo)
+    if dt == "f32":
+        _close(gw.numpy(), ref, terms, f"conv2d grad_weight on {dev}")
+    else:  # f32 sums, then the result rounded to f16 (2^-11 relative)
+        np.testing.assert_allclose(gw.numpy(), ref, rtol=2.0**-10, atol=1e-5 * terms.max())
+
+
 @pytest.mark.parametrize("dev", LARGE)
 def test_large_conv1d_and_transpose(dev):
     x, w = _big((8, 16, 1001), 5), _big((8, 16, 5), 6)

@@ -515,12 +515,12 @@ def test_buffers_return_to_pool(be):
     assert be.stats()["buffers_allocated"] == before
 
 
-def test_lavapipe_loop_limit_rows_and_convolutions():
+def test_lavapipe_loop_limit_rows():
     """lavapipe ends a shader invocation after 65535 loop iterations and returns what it has:
-    rows and convolution sums past that must be an error naming the op, and just under it
-    the result must be right (the rows' ``Op.loops`` estimates are tight)."""
+    rows past that must be an error naming the op, and just under it the result must be
+    right (the rows' ``Op.loops`` estimates are tight). The weight gradient of a convolution
+    is cut into slices instead (tests/test_conv.py)."""
     import vkgrad
-    import vkgrad.nn.functional as F
 
     dev = vkgrad.Device.parse("vulkan")
     if vk.enumerate_devices()[dev.backend.index]["device_type"] != "cpu":
@@ -538,21 +538,3 @@ def test_lavapipe_loop_limit_rows_and_convolutions():
     assert vkgrad.ones(1_670_000, device=dev).cumsum(0)[-1].item() == 1_670_000
     with pytest.raises(RuntimeError, match=f"cumsum: 2 rows of 1700000 elements .*{limit}"):
         vkgrad.ones(2, 1_700_000, device=dev).cumsum(1)
-    # A weight gradient sums over every image and output position: 15 images of 64x64 fit.
-    rng = np.random.default_rng(0)
-    w = rng.standard_normal((2, 1, 3, 3))
-    for n, fits in ((15, True), (16, False)):
-        x = rng.standard_normal((n, 1, 64, 64))
-        grads = []
-        for d in ("cpu", dev):
-            X = vkgrad.tensor(x, device=d, requires_grad=True)
-            W = vkgrad.tensor(w, device=d, requires_grad=True)
-            y = F.conv2d(X, W, padding=1).sum()
-            if d == "cpu" or fits:
-                y.backward()
-                grads.append(W.grad.numpy())
-            else:
-                with pytest.raises(RuntimeError, match=f"conv2d_backward_weight: .*{limit}"):
-                    y.backward()
-        if fits:
-            np.testing.assert_allclose(grads[1], grads[0], rtol=1e-4, atol=1e-3)

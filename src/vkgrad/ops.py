@@ -101,6 +101,10 @@ class Op:
     # loops without an error). None: ``row_loops(3)`` for the kinds that walk rows, and
     # nothing to check for the others.
     loops: Callable | None = None
+    # A window row whose shader can sum a slice of its loop (push word 19: the slices, each
+    # output element's slices side by side, in f32): the Vulkan runner cuts a long loop into
+    # slices, one thread each, and sums them in a second dispatch.
+    splits: bool = False
 
     def shader_names(self) -> tuple:
         return self.shaders or (self.name,)

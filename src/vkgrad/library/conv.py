@@ -201,9 +201,9 @@ def _taps_loops(channels):
 
 
 def _weight_grad_loops(in_shapes, a, wg):
-    # Each weight element sums over every image and output position of its tap.
+    # Each weight element sums over every (image, output row) and output column of its tap.
     n, (ho, wo) = in_shapes[0][0], a["grid"]
-    return n * (1 + ho * (1 + wo))
+    return n * ho * (1 + wo)
 
 
 _row(
@@ -235,6 +235,7 @@ _row(
     saves="i",
     shape=_shape_conv_bw_weight,
     loops=_weight_grad_loops,
+    splits=True,
 )
 
 # Max pooling: flat argmax per window (first max; -1 for a window of padding only), then a
