@@ -43,8 +43,9 @@ LAVAPIPE_LOOP_LIMIT = 65535
 _CPU_DEVICE: dict = {}
 
 
-def check_loop_limit(be, op, its: int, work: str, remedy: str) -> None:
-    """Refuse ``work`` when one thread would run ``its`` loop iterations on lavapipe."""
+def check_loop_limit(be, op, its: int, work: Callable[[], str], remedy: str) -> None:
+    """Refuse the work that ``work()`` describes when one thread would run ``its`` loop
+    iterations on lavapipe (``work`` is called only then: the check runs on every dispatch)."""
     if its <= LAVAPIPE_LOOP_LIMIT:
         return
     if be.index not in _CPU_DEVICE:
@@ -53,7 +54,7 @@ def check_loop_limit(be, op, its: int, work: str, remedy: str) -> None:
         _CPU_DEVICE[be.index] = enumerate_devices()[be.index]["device_type"] == "cpu"
     if _CPU_DEVICE[be.index]:
         raise RuntimeError(
-            f"{op.name}: {work} would take about {its} loop iterations per thread, beyond the "
+            f"{op.name}: {work()} would take about {its} loop iterations per thread, beyond the "
             f"{LAVAPIPE_LOOP_LIMIT} that this CPU Vulkan device (lavapipe) runs; use the cpu "
             f"device for {remedy}"
         )
@@ -66,9 +67,12 @@ def check_row_loops(be, op, shapes: list, attrs: dict, m: int) -> None:
 
     groups = max(1, min(m, be.max_groups))
     its = -(-m // groups) * (op.loops or _ROW_LOOPS)(shapes, attrs, WG)
-    k = shapes[0][-1] if shapes[0] else 1
-    rows = f"{m} row" if m == 1 else f"{m} rows"
-    check_loop_limit(be, op, its, f"{rows} of {k} elements", "rows this long")
+
+    def work():
+        k = shapes[0][-1] if shapes[0] else 1
+        return f"{m} {'row' if m == 1 else 'rows'} of {k} elements"
+
+    check_loop_limit(be, op, its, work, "rows this long")
 
 
 _ROW_LOOPS = row_loops(3)  # no row shader walks its row more than three times

@@ -118,10 +118,13 @@ def _attn_loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> in
 def _check_attn_limit(be, op, kernels, lq, s, ev) -> None:
     for _, rows, cols, _, t in kernels:
         its = _attn_loop_iterations(rows, min(rows, be.max_groups), t, ev, cols)
-        work = (
-            f"attention of L={lq} queries, S={s} keys, Ev={ev} in a kernel of {rows} rows of "
-            f"{max(cols, 1)} columns"
-        )
+
+        def work(rows=rows, cols=cols):
+            return (
+                f"attention of L={lq} queries, S={s} keys, Ev={ev} in a kernel of {rows} rows "
+                f"of {max(cols, 1)} columns"
+            )
+
         check_loop_limit(be, op, its, work, "attention this large")
 
 

@@ -33,7 +33,7 @@ def _loop_iterations(n: int, k: int, wg: int, per_group: int) -> int:
 def _check_cpu_limit(be, op, n: int, k: int, wg: int, batch: int, groups: int) -> None:
     its = _loop_iterations(n, k, wg, -(-batch // groups))
     check_loop_limit(
-        be, op, its, f"{batch} matrices of size {n}x{n} (k={k})", "matrices this large"
+        be, op, its, lambda: f"{batch} matrices of size {n}x{n} (k={k})", "matrices this large"
     )
 
 

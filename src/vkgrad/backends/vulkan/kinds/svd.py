@@ -58,7 +58,9 @@ def _loop_iterations(m: int, n: int, ku: int, wg: int, per_group: int) -> int:
 
 def _check_cpu_limit(be, op, m: int, n: int, ku: int, wg: int, batch: int, groups: int) -> None:
     its = _loop_iterations(m, n, ku, wg, _cdiv(batch, groups))
-    check_loop_limit(be, op, its, f"{batch} matrices of size {m}x{n}", "matrices this large")
+    check_loop_limit(
+        be, op, its, lambda: f"{batch} matrices of size {m}x{n}", "matrices this large"
+    )
 
 
 @runner("svd")

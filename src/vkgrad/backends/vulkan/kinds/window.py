@@ -62,9 +62,12 @@ def run(be, op, inputs, attrs, out) -> None:
     items = (out.size + 1) // 2 if out.dtype.name == "float16" else out.size
     groups = be._groups(items)
     per_thread = -(-items // (groups * WG)) * (2 if out.dtype.name == "float16" else 1)
-    shapes = " and ".join(str(x.shape) for x in inputs)
     check_loop_limit(
-        be, op, per_thread * per_item, f"inputs of shapes {shapes}", "inputs this large"
+        be,
+        op,
+        per_thread * per_item,
+        lambda: "inputs of shapes " + " and ".join(str(x.shape) for x in inputs),
+        "inputs this large",
     )
     hold = [out.storage] + [x.storage for x in inputs]
     reads = [x.buf for x in inputs]
