@@ -7,6 +7,8 @@
 tensor([2., 4., 6.])
 """
 
+# The engine first: it binds functional (and through it every op family) and tensor once it
+# exists, and each of those imports it.
 from . import autograd, dtypes, functional, library, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .capturing import capture
@@ -14,31 +16,148 @@ from .device import Device, devices
 from .device import device as device
 from .device import dtype as dtype
 from .dtypes import bool_, float16, float32, float64, int32
-from .functional import (
-    abs,
+
+# isort: off
+# BEGIN GENERATED EXPORTS (scripts/gen_exports.py)
+from .library.elementwise import (
+    abs as abs,
+    acos,
+    addcdiv,
+    addcmul,
+    arccos,
+    arcsin,
+    arctan,
+    asin,
+    atan,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    ceil,
     clamp,
+    clip,
+    cos,
+    cosh,
+    elu,
     exp,
+    expm1,
+    floor,
+    floor_divide,
+    hardsigmoid,
+    hardswish,
+    leaky_relu,
+    lerp,
     log,
-    log_softmax,
-    matmul,
+    log10,
+    log1p,
+    log2,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    logsigmoid,
     maximum,
-    mean,
     minimum,
-    permute,
-    pow,
+    mish,
+    pow as pow,
+    reciprocal,
     relu,
-    reshape,
+    remainder,
+    round as round,
+    rsqrt,
+    selu,
     sigmoid,
-    softmax,
+    sign,
+    sin,
+    sinh,
+    softplus,
     sqrt,
-    squeeze,
-    sum,
+    square,
+    tan,
     tanh,
-    transpose,
-    unsqueeze,
+    trunc,
     where,
 )
-from .functional import max as max
+from .library.indexing import (
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    masked_select,
+    scatter,
+    scatter_add,
+)
+from .library.linalg import (
+    bmm,
+    cross,
+    det,
+    dot,
+    einsum,
+    ger,
+    inverse,
+    logdet,
+    matmul,
+    mm,
+    mv,
+    outer,
+    slogdet,
+)
+from .library.norm import (
+    log_softmax,
+    softmax,
+)
+from .library.reduction import (
+    all as all,
+    amax,
+    amin,
+    any as any,
+    argmax,
+    argmin,
+    cumprod,
+    cumsum,
+    logsumexp,
+    max as max,
+    mean,
+    min as min,
+    norm,
+    prod,
+    std,
+    sum as sum,
+    var,
+)
+from .library.shape import (
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    diag,
+    diagonal,
+    flatten,
+    flip,
+    fliplr,
+    flipud,
+    hstack,
+    narrow,
+    permute,
+    repeat_interleave,
+    reshape,
+    roll,
+    select,
+    split,
+    squeeze,
+    stack,
+    tile,
+    transpose,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    unsqueeze,
+    vstack,
+)
+
+# END GENERATED EXPORTS
+# isort: on
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import (
@@ -73,7 +192,5 @@ def synchronize() -> None:
     for b in _backends.values():
         b.synchronize()
 
-
-globals().update(library.exported("__all__"))
 
 from . import data, linalg, nn, optim  # noqa: E402  (after Tensor: all build on it)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import capturing, ops
+from .device import Device, default_device
 
 _state = threading.local()
 
@@ -103,8 +104,6 @@ class _Saved:
             )
         if self.tensor is not None:
             return self.tensor
-        from .tensor import Tensor
-
         t = Tensor._make(self.data, self.shape, self.dtype, self.device)
         t._version = self.version
         t.grad_fn = node
@@ -208,8 +207,6 @@ def _edge(t) -> tuple:
 
 def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
     """Connect ``node`` to its inputs and make it the grad_fn of its outputs."""
-    Tensor = _Tensor or _tensor_cls()
-
     node.next_functions = tuple(_edge(x) if isinstance(x, Tensor) else (None, 0) for x in inputs)
     node._input_meta = [(x.shape, x.dtype) if isinstance(x, Tensor) else None for x in inputs]
     node.n_outputs = len(outputs)
@@ -222,22 +219,9 @@ def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
 # ---------------------------------------------------------------- applying ops
 
 
-_Tensor = None  # vkgrad.tensor.Tensor, bound on first use (tensor imports this module)
-
-
-def _tensor_cls():
-    global _Tensor
-    if _Tensor is None:
-        from .tensor import Tensor
-
-        _Tensor = Tensor
-    return _Tensor
-
-
 def apply(name: str, *inputs, **attrs):
     """Run the op ``name`` on tensors / Python scalars and record it for autograd."""
     # This is the hot path of every op: keep it to plain loops and attribute reads.
-    Tensor = _Tensor or _tensor_cls()
     op = ops.OPS[name]
     if op.nin >= 0 and len(inputs) != op.nin:  # nin -1: any number of inputs (cat)
         raise TypeError(f"{name}: expected {op.nin} inputs, got {len(inputs)}")
@@ -262,8 +246,6 @@ def apply(name: str, *inputs, **attrs):
             args.append(float(x))
     explicit = attrs.pop("device", None)
     if device is None:
-        from .device import Device, default_device
-
         device = Device.parse(explicit or default_device())
     shape = ops.out_shape(op, in_shapes, attrs)
     dtype = ops.out_dtype(op, in_dtypes, attrs)
@@ -291,8 +273,6 @@ def apply_inplace(name: str, target, *inputs, include_target: bool = True, **att
 
     With ``include_target=False`` the op reads only ``inputs`` (``copy_``).
     """
-    from .tensor import Tensor
-
     recording = is_grad_enabled() and (
         target.requires_grad or any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
     )
@@ -381,8 +361,6 @@ def _toposort(roots: list) -> list:
 
 def _fit(grad, meta, node: Node):
     """Sum a gradient down to its input's shape (undoing broadcasting) and cast it back."""
-    from . import functional as F
-
     shape, dtype = meta
     if tuple(grad.shape) != tuple(shape):
         grad = F.sum_to(grad, shape)
@@ -404,8 +382,6 @@ def run_backward(
     With ``accumulate`` the gradients of leaves go into ``.grad``; the gradients of the
     tensors in ``capture`` are returned in order (None where no gradient reaches them).
     """
-    from . import functional as F
-
     edges = [_edge(t) for t in roots]
     grads: dict = {}
     for (node, nr), g in zip(edges, grad_roots):
@@ -483,8 +459,6 @@ def _accumulate(leaf, g, create_graph: bool) -> None:
         # that is also held elsewhere (for example the root's ones or a captured value).
         leaf.grad = g if create_graph else g.clone()
     else:
-        from . import functional as F
-
         leaf.grad = F.add(leaf.grad, g) if create_graph else leaf.grad.add_(g)
 
 
@@ -501,8 +475,6 @@ def grad(
     >>> x = vkgrad.tensor([2.0], requires_grad=True)
     >>> (gx,) = vkgrad.autograd.grad((x * x).sum(), x)   # gx == [4.]
     """
-    from .tensor import Tensor
-
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -529,8 +501,6 @@ def grad(
 
 
 def _root_grad(out, g, where: str):
-    from . import functional as F
-
     if g is None:
         if out.numel() != 1:
             raise RuntimeError(
@@ -615,8 +585,6 @@ class BackwardCFunction(Node):
         self.ctx._saved = []
 
     def apply(self, grads: list) -> Sequence:
-        from . import functional as F
-
         grads = [
             g if g is not None else F.zeros_like_meta(*self._out_meta[i])
             for i, g in enumerate(grads)
@@ -657,8 +625,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
@@ -706,8 +672,6 @@ def gradcheck(
     Inputs should be float64 tensors on the CPU for tight tolerances. Returns True, or raises
     (with ``raise_exception``) naming the input and the largest mismatch.
     """
-    from .tensor import Tensor
-
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     diff_inputs = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
@@ -718,9 +682,7 @@ def gradcheck(
         for j in range(n_out):
             onehot = np.zeros(n_out)
             onehot[j] = 1.0
-            from .tensor import tensor as make
-
-            go = make(onehot.reshape(o.shape), dtype=o.dtype, device=o.device)
+            go = tensor(onehot.reshape(o.shape), dtype=o.dtype, device=o.device)
             analytic = grad([o], diff_inputs, [go], retain_graph=True, allow_unused=True)
             for idx, (t, ga) in enumerate(zip(diff_inputs, analytic)):
                 ga_np = np.zeros(t.shape) if ga is None else ga.numpy().astype(np.float64)
@@ -761,3 +723,9 @@ def _numeric_row(fn, inputs, t, k, j, eps):
     with no_grad():
         t._set_values(base)
     return num
+
+
+# The engine builds Tensors and sums gradients with ops, and both of those modules import
+# this one: they are bound here, once everything above exists.
+from . import functional as F  # noqa: E402
+from .tensor import Tensor, tensor  # noqa: E402

@@ -32,6 +32,9 @@ import functools
 import weakref
 from typing import Any, Callable
 
+from . import autograd, random
+from .device import Device, default_device
+
 ACTIVE: _Graph | None = None  # the graph being recorded, or refreshed before a replay
 
 
@@ -78,13 +81,10 @@ class CaptureError(RuntimeError):
 
 
 def _signature(fn, args: tuple, kwargs: dict) -> tuple:
-    from .device import Device, default_device
-    from .tensor import Tensor
-
     name = getattr(fn, "__qualname__", "function")
     key, tensors, device = [], [], None
     for where, a in [(i, a) for i, a in enumerate(args)] + sorted(kwargs.items()):
-        if isinstance(a, Tensor):
+        if isinstance(a, autograd.Tensor):
             if a.requires_grad:
                 raise CaptureError(
                     f"capture({name}): tensor argument {where!r} requires grad; pass "
@@ -115,9 +115,6 @@ class _Graph:
     """One recorded call: the backend's program plus the host calls and update arrays."""
 
     def __init__(self, fn, args, kwargs, tensors: list, device) -> None:
-        from . import random
-        from .tensor import Tensor
-
         self.backend = device.backend
         self.updates: list = []  # (row name, attrs array) of each optimizer update, in order
         self.host_calls: list = []  # (unwrapped step, self) of each optimizer/scheduler step
@@ -132,7 +129,7 @@ class _Graph:
         kwargs = {k: private.get(id(v), v) for k, v in kwargs.items()}
         inputs = [private[id(t)]._data for t in tensors]
         created: list = []
-        make = Tensor.__dict__["_make"]
+        make = autograd.Tensor.__dict__["_make"]
 
         def tracked_make(cls, *a):
             t = make.__func__(cls, *a)
@@ -142,11 +139,11 @@ class _Graph:
         global ACTIVE
         self.program = self.backend.capture_program(inputs)
         ACTIVE, random.capturing = self, True
-        Tensor._make = classmethod(tracked_make)
+        autograd.Tensor._make = classmethod(tracked_make)
         try:
             self.result = fn(*args, **kwargs)
         finally:
-            Tensor._make = make
+            autograd.Tensor._make = make
             ACTIVE, random.capturing = None, False
             self.program.stop()
         self.program.bind([t for t in (r() for r in created) if t is not None])

@@ -9,11 +9,11 @@ function is differentiable. See ``vkgrad/library/linalg.py`` for the methods.
 
 from __future__ import annotations
 
-from .functional import matmul
 from .library.linalg import (
     cholesky,
     det,
     inv,
+    matmul,
     pinv,
     slogdet,
     solve,

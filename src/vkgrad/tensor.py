@@ -10,6 +10,17 @@ import numpy as np
 from . import autograd, dtypes
 from . import functional as F
 from .device import Device, default_device, default_dtype
+from .shapes import numel
+
+# isort: off
+# BEGIN GENERATED IMPORTS (scripts/gen_exports.py)
+from .library import elementwise as _elementwise
+from .library import indexing as _indexing
+from .library import linalg as _linalg
+from .library import reduction as _reduction
+from .library import shape as _shape
+# END GENERATED IMPORTS
+# isort: on
 
 
 class Tensor:
@@ -386,7 +397,7 @@ class Tensor:
             raise TypeError(f"copy_: expected a tensor, got {type(src).__name__}")
         if src.device != self.device:
             src = src.to(self.device)
-        if F._numel(src.shape) != self.numel() or tuple(src.shape) != tuple(self.shape):
+        if numel(src.shape) != self.numel() or tuple(src.shape) != tuple(self.shape):
             src = F.expand(src, self.shape)
         return autograd.apply_inplace("copy", self, src, include_target=False, dtype=self._dtype)
 
@@ -467,9 +478,6 @@ class Tensor:
     def abs(self):
         return F.abs(self)
 
-    def sign(self):
-        return F.sign(self)
-
     def neg(self):
         return F.neg(self)
 
@@ -526,8 +534,111 @@ class Tensor:
     def ge(self, o):
         return F.compare("ge", self, o)
 
-
-_COPY = None  # set below, after ops is importable
+    # The op families' methods (``TENSOR_METHODS`` in each vkgrad/library module).
+    # BEGIN GENERATED METHODS (scripts/gen_exports.py)
+    __and__ = _elementwise.bitwise_and
+    __floordiv__ = _elementwise.floor_divide
+    __invert__ = _elementwise.bitwise_not
+    __mod__ = _elementwise.remainder
+    __or__ = _elementwise.bitwise_or
+    __rand__ = _elementwise._rand
+    __rfloordiv__ = _elementwise._rfloordiv
+    __rmod__ = _elementwise._rmod
+    __ror__ = _elementwise._ror
+    __rxor__ = _elementwise._rxor
+    __xor__ = _elementwise.bitwise_xor
+    acos = _elementwise.acos
+    addcdiv = _elementwise.addcdiv
+    addcmul = _elementwise.addcmul
+    arccos = _elementwise.acos
+    arcsin = _elementwise.asin
+    arctan = _elementwise.atan
+    asin = _elementwise.asin
+    atan = _elementwise.atan
+    bitwise_and = _elementwise.bitwise_and
+    bitwise_not = _elementwise.bitwise_not
+    bitwise_or = _elementwise.bitwise_or
+    bitwise_xor = _elementwise.bitwise_xor
+    ceil = _elementwise.ceil
+    cos = _elementwise.cos
+    cosh = _elementwise.cosh
+    expm1 = _elementwise.expm1
+    floor = _elementwise.floor
+    floor_divide = _elementwise.floor_divide
+    lerp = _elementwise.lerp
+    log10 = _elementwise.log10
+    log1p = _elementwise.log1p
+    log2 = _elementwise.log2
+    logical_and = _elementwise.logical_and
+    logical_not = _elementwise.logical_not
+    logical_or = _elementwise.logical_or
+    logical_xor = _elementwise.logical_xor
+    long = _elementwise._long
+    reciprocal = _elementwise.reciprocal
+    remainder = _elementwise.remainder
+    round = _elementwise.round
+    rsqrt = _elementwise.rsqrt
+    sign = _elementwise.sign
+    sin = _elementwise.sin
+    sinh = _elementwise.sinh
+    square = _elementwise.square
+    tan = _elementwise.tan
+    trunc = _elementwise.trunc
+    all = _reduction.all
+    amax = _reduction.amax
+    amin = _reduction.amin
+    any = _reduction.any
+    argmax = _reduction.argmax
+    argmin = _reduction.argmin
+    cumprod = _reduction.cumprod
+    cumsum = _reduction.cumsum
+    logsumexp = _reduction.logsumexp
+    min = _reduction.min
+    norm = _reduction.norm
+    prod = _reduction.prod
+    std = _reduction.std
+    var = _reduction.var
+    chunk = _shape.chunk
+    diag = _shape.diag
+    diagonal = _shape.diagonal
+    flip = _shape._flip_method
+    fliplr = _shape.fliplr
+    flipud = _shape.flipud
+    narrow = _shape.narrow
+    repeat = _shape.repeat
+    repeat_interleave = _shape.repeat_interleave
+    roll = _shape._roll_method
+    select = _shape.select
+    split = _shape.split
+    tile = _shape._tile_method
+    tril = _shape.tril
+    triu = _shape.triu
+    unbind = _shape.unbind
+    unflatten = _shape.unflatten
+    __setitem__ = _indexing._method_setitem
+    gather = _indexing.gather
+    index_add = _indexing.index_add
+    index_add_ = _indexing._index_add_
+    index_select = _indexing.index_select
+    masked_fill = _indexing.masked_fill
+    masked_fill_ = _indexing._masked_fill_
+    masked_select = _indexing.masked_select
+    scatter = _indexing.scatter
+    scatter_ = _indexing._scatter_
+    scatter_add = _indexing.scatter_add
+    scatter_add_ = _indexing._scatter_add_
+    bmm = _linalg.bmm
+    cross = _linalg.cross
+    det = _linalg.det
+    dot = _linalg.dot
+    ger = _linalg.ger
+    inverse = _linalg.inverse
+    logdet = _linalg.logdet
+    mm = _linalg.mm
+    mv = _linalg.mv
+    outer = _linalg.outer
+    slogdet = _linalg.slogdet
+    # END GENERATED METHODS
 
 
 def _is_dtype_name(s: str) -> bool:
@@ -691,12 +802,6 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
 
 
 from . import ops as _ops  # noqa: E402
-from .library import exported as _exported  # noqa: E402
 
 _COPY = _ops.OPS["copy"]
 _FILL = _ops.OPS["fill"]
-
-
-# The op families' Tensor methods (``TENSOR_METHODS`` in each vkgrad/library module).
-for _name, _fn in _exported("TENSOR_METHODS").items():
-    setattr(Tensor, _name, _fn)

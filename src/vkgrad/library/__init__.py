@@ -1,15 +1,20 @@
 """The op families: each module holds one family's rows, backward rules and public functions.
 
-``ops.py`` imports this package so that every row is in the table before any op runs. A
-family module must not import ``autograd`` or ``functional`` at import time (they import
-``ops``): rules and functions reach other ops through ``ops.F``.
+``vkgrad.functional`` imports every family, so every row is in the table (``ops.OPS``) once
+``vkgrad`` is imported. A family reaches the ops of other families through
+``vkgrad.functional`` (``F``), looked up when a function runs, never at import.
+
+Each family lists what it exports: ``__all__`` (``vkgrad.<name>`` and
+``vkgrad.functional.<name>``), ``NN_FUNCTIONAL`` (``vkgrad.nn.functional``), ``FUNCTIONAL``
+(``vkgrad.functional`` only) and ``TENSOR_METHODS`` (``Tensor.<name>``);
+``scripts/gen_exports.py`` writes those imports out.
 """
 
 from __future__ import annotations
 
-from . import conv, elementwise, indexing, linalg, loss, norm, reduction, shape
+from . import conv, elementwise, indexing, linalg, loss, norm, optim, reduction, shape
 
-FAMILIES = (elementwise, reduction, shape, indexing, linalg, conv, norm, loss)
+FAMILIES = (elementwise, reduction, shape, indexing, linalg, conv, norm, loss, optim)
 
 
 def exported(*lists: str) -> dict:

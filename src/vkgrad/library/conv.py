@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Union
 
-from ..ops import F, _row
+from .. import functional as F
+from ..ops import row
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -51,6 +52,8 @@ NN_FUNCTIONAL: list[str] = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
 ]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = []
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {}
 
@@ -123,8 +126,8 @@ def _adjoint(kernel: str, nin: int = 1):
     return rule
 
 
-_row("im2col", "window", 1, _adjoint("col2im"), attrs=_GEOMETRY, shape=_shape_im2col)
-_row("col2im", "window", 1, _adjoint("im2col"), attrs=_GEOMETRY, shape=_shape_col2im)
+row("im2col", "window", 1, _adjoint("col2im"), attrs=_GEOMETRY, shape=_shape_im2col)
+row("col2im", "window", 1, _adjoint("im2col"), attrs=_GEOMETRY, shape=_shape_col2im)
 
 # Convolution, direct: x (N, C, H, W) and w (C_out, C/groups, kh, kw) -> y (N, C_out, Ho, Wo),
 # and its two backward rows. The three are bilinear and each one's adjoints are the other two,
@@ -206,7 +209,7 @@ def _weight_grad_loops(in_shapes, a, wg):
     return n * ho * (1 + wo)
 
 
-_row(
+row(
     "conv2d",
     "window",
     2,
@@ -216,7 +219,7 @@ _row(
     shape=_shape_conv,
     loops=_taps_loops(lambda a: a["image"][0]),
 )
-_row(
+row(
     "conv2d_backward_input",
     "window",
     2,
@@ -226,7 +229,7 @@ _row(
     shape=_shape_conv_bw_input,
     loops=_taps_loops(lambda a: a["out_channels"]),
 )
-_row(
+row(
     "conv2d_backward_weight",
     "window",
     2,
@@ -240,7 +243,7 @@ _row(
 
 # Max pooling: flat argmax per window (first max; -1 for a window of padding only), then a
 # gather of the values; the gather's adjoint sends each window's gradient to its argmax.
-_row(
+row(
     "max_pool2d_index",
     "window",
     1,
@@ -248,7 +251,7 @@ _row(
     out_dtype="int32",
     shape=_pool_shape("max_pool2d"),
 )
-_row(
+row(
     "max_pool2d",
     "window",
     2,
@@ -258,7 +261,7 @@ _row(
     no_grad_inputs=(1,),
     shape=_pool_shape("max_pool2d"),
 )
-_row(
+row(
     "max_pool2d_backward",
     "window",
     2,
@@ -271,7 +274,7 @@ _row(
 
 # Average pooling: count_include_pad (0/1) and divisor (divisor_override; 0: none).
 _AVG = _GEOMETRY + ("count_include_pad", "divisor")
-_row(
+row(
     "avg_pool2d",
     "window",
     1,
@@ -279,7 +282,7 @@ _row(
     attrs=_AVG,
     shape=_pool_shape("avg_pool2d"),
 )
-_row(
+row(
     "avg_pool2d_backward",
     "window",
     1,
@@ -290,7 +293,7 @@ _row(
 
 # Adaptive average pooling: window i of n over a length L is [floor(i L / n), ceil((i+1) L / n)).
 _ADAPTIVE = ("image", "grid")
-_row(
+row(
     "adaptive_avg_pool2d",
     "window",
     1,
@@ -298,7 +301,7 @@ _row(
     attrs=_ADAPTIVE,
     shape=_pool_shape("adaptive_avg_pool2d"),
 )
-_row(
+row(
     "adaptive_avg_pool2d_backward",
     "window",
     1,

@@ -10,14 +10,142 @@ works everywhere.
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import TYPE_CHECKING, Callable
 
-from ..ops import F, _kernel_rule, _row, _second_derivative
-from ..ops import _unary as _g_times
+import numpy as np
+
+from .. import autograd, dtypes, ops
+from .. import functional as F
+from ..autograd import apply
+from ..ops import row
+from .rules import kernel_rule, second_derivative_rule, unary_rule
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
+
+# ---------------------------------------------------------------- arithmetic and casts
+
+
+def _add(ctx, g):
+    return g, g
+
+
+def _sub(ctx, g):
+    return g, F.neg(g)
+
+
+def _mul(ctx, g):
+    a, b = ctx.inputs
+    return F.mul(g, b), F.mul(g, a)
+
+
+def _div(ctx, g):
+    a, b = ctx.inputs
+    ga = F.div(g, b)
+    if not ctx.needs_input_grad[1]:
+        return ga, None
+    return ga, F.neg(F.mul(ga, F.div(a, b)))
+
+
+def _pow(ctx, g):
+    a, b = ctx.inputs
+    # d/da a^b = b a^(b-1); d/db a^b = a^b log a (only where a > 0, as in PyTorch for a >= 0).
+    if isinstance(b, float):
+        return F.mul(g, F.mul(F.pow(a, b - 1.0), b)) if b != 1.0 else g, None
+    if isinstance(a, float):
+        return None, F.mul(g, F.mul(ctx.out, math.log(a) if a > 0 else 0.0))
+    ga = F.mul(g, F.mul(b, F.pow(a, F.sub(b, 1.0))))
+    gb = None
+    if ctx.needs_input_grad[1]:
+        gb = F.mul(g, F.mul(ctx.out, F.log(F.where(F.call("gt", a, 0.0), a, 1.0))))
+    return ga, gb
+
+
+def _tie_split(ctx, g, pick: str):
+    """Gradient of maximum/minimum: to the winner, split evenly on ties (as PyTorch)."""
+    a, b = ctx.inputs
+    wins_a = F.add(F.call(pick, a, b), F.mul(F.call("eq", a, b), 0.5))
+    wins_b = F.sub(1.0, wins_a)
+    return F.mul(g, wins_a), F.mul(g, wins_b)
+
+
+def _where(ctx, g):
+    cond = ctx.inputs[0]
+    return None, F.where(cond, g, 0.0), F.where(cond, 0.0, g)
+
+
+def _relu_bw(ctx, h):
+    x, g = ctx.inputs
+    return None, F.call("relu_backward", x, h)
+
+
+def _sigmoid_bw(ctx, h):
+    # out = g y (1 - y); inputs (y, g)
+    y, g = ctx.inputs
+    return F.mul(F.mul(h, g), F.sub(1.0, F.mul(y, 2.0))), F.call("sigmoid_backward", y, h)
+
+
+def _tanh_bw(ctx, h):
+    # out = g (1 - y^2); inputs (y, g)
+    y, g = ctx.inputs
+    return F.mul(F.mul(h, g), F.mul(y, -2.0)), F.call("tanh_backward", y, h)
+
+
+def _clamp_bw(ctx, h):
+    x, g = ctx.inputs
+    return None, F.call("clamp_backward", x, h, **ctx.attrs)
+
+
+row("add", "map", 2, _add, out_dtype="keep")
+row("sub", "map", 2, _sub, out_dtype="keep", refuses=("bool",),
+     hint="use ^ or logical_xor() for bool tensors")  # fmt: skip
+row("mul", "map", 2, _mul, saves="i", out_dtype="keep")
+row("div", "map", 2, _div, saves="i")
+row("pow", "map", 2, _pow, saves="io")
+row("maximum", "map", 2, lambda c, g: _tie_split(c, g, "gt"), saves="i", out_dtype="keep")
+row("minimum", "map", 2, lambda c, g: _tie_split(c, g, "lt"), saves="i", out_dtype="keep")
+row("where", "map", 3, _where, saves="i", no_grad_inputs=(0,), out_dtype="keep")
+row("neg", "map", 1, lambda c, g: (F.neg(g),), out_dtype="keep", refuses=("bool",),
+     hint="use ~ or logical_not() to invert a mask")  # fmt: skip
+row("exp", "map", 1, unary_rule(lambda c: c.out), saves="o")
+row("log", "map", 1, lambda c, g: (F.div(g, c.inputs[0]),), saves="i")
+row("sqrt", "map", 1, lambda c, g: (F.div(g, F.mul(c.out, 2.0)),), saves="o")
+row("abs", "map", 1, unary_rule(lambda c: F.call("sign", c.inputs[0])), saves="i", out_dtype="keep")
+row("sign", "map", 1, out_dtype="input0")
+row("relu", "map", 1, kernel_rule("relu_backward"), saves="i")
+row("relu_backward", "map", 2, _relu_bw, saves="i")
+row("sigmoid", "map", 1, kernel_rule("sigmoid_backward", use_out=True), saves="o")
+row("sigmoid_backward", "map", 2, _sigmoid_bw, saves="i")
+row("tanh", "map", 1, kernel_rule("tanh_backward", use_out=True), saves="o")
+row("tanh_backward", "map", 2, _tanh_bw, saves="i")
+# approximate: 0 = exact (erf), 1 = tanh approximation
+row("gelu", "map", 1, kernel_rule("gelu_backward"), attrs=("approximate",), saves="i")
+row(
+    "gelu_backward",
+    "map",
+    2,
+    second_derivative_rule("gelu_grad2"),
+    attrs=("approximate",),
+    saves="i",
+)
+row("gelu_grad2", "map", 1, attrs=("approximate",))
+row("silu", "map", 1, kernel_rule("silu_backward"), saves="i")
+row("silu_backward", "map", 2, second_derivative_rule("silu_grad2"), saves="i")
+row("silu_grad2", "map", 1)
+# has_min/has_max: 0 or 1; an absent bound is ignored.
+_CLAMP = ("min", "max", "has_min", "has_max")
+row("clamp", "map", 1, kernel_rule("clamp_backward"), attrs=_CLAMP, saves="i")
+row("clamp_backward", "map", 2, _clamp_bw, attrs=_CLAMP, saves="i")
+for _cmp in ("eq", "ne", "lt", "le", "gt", "ge"):
+    row(_cmp, "map", 2, out_dtype="bool")
+row("fill", "map", 0, attrs=("value",), out_dtype="input0")
+# Casts and copies: the output dtype is the attribute's.
+# Backward needs only the input's dtype (from the node's input metadata), not its values: a
+# saved input would make every in-place op on a non-leaf fail its version check.
+row("copy", "map", 1, lambda c, g: (F.to_dtype(g, c._input_meta[0][1]),))
+
 
 # ---------------------------------------------------------------- backward rules
 
@@ -163,83 +291,79 @@ def _remainder(ctx, g):
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
-_row("sin", "map", 1, _g_times(lambda c: F.call("cos", _x(c))), saves="i")
-_row("cos", "map", 1, _kernel_rule("cos_backward"), saves="i")
-_row("cos_backward", "map", 2, _cos_bw, saves="i")
-_row("tan", "map", 1, _kernel_rule("tan_backward", use_out=True), saves="o")
-_row("tan_backward", "map", 2, _tan_bw, saves="i")
-_row("atan", "map", 1, _kernel_rule("atan_backward"), saves="i")
-_row("atan_backward", "map", 2, _atan_bw, saves="i")
-_row("asin", "map", 1, _kernel_rule("asin_backward"), saves="i")
-_row("asin_backward", "map", 2, _asin_bw, saves="i")
-_row("acos", "map", 1, lambda c, g: (F.neg(F.call("asin_backward", _x(c), g)),), saves="i")
-_row("sinh", "map", 1, _g_times(lambda c: F.call("cosh", _x(c))), saves="i")
-_row("cosh", "map", 1, _g_times(lambda c: F.call("sinh", _x(c))), saves="i")
-_row("log1p", "map", 1, lambda c, g: (F.div(g, F.add(_x(c), 1.0)),), saves="i")
-_row("expm1", "map", 1, _g_times(lambda c: F.add(c.out, 1.0)), saves="o")
-_row("log2", "map", 1, lambda c, g: (F.div(g, F.mul(_x(c), _LN2)),), saves="i")
-_row("log10", "map", 1, lambda c, g: (F.div(g, F.mul(_x(c), _LN10)),), saves="i")
-_row("rsqrt", "map", 1, _kernel_rule("rsqrt_backward", use_out=True), saves="o")
-_row("rsqrt_backward", "map", 2, _rsqrt_bw, saves="i")
-_row("reciprocal", "map", 1, _kernel_rule("reciprocal_backward", use_out=True), saves="o")
-_row("reciprocal_backward", "map", 2, _reciprocal_bw, saves="i")
-_row("square", "map", 1, _g_times(lambda c: F.mul(_x(c), 2.0)), saves="i", out_dtype="input0")
+row("sin", "map", 1, unary_rule(lambda c: F.call("cos", _x(c))), saves="i")
+row("cos", "map", 1, kernel_rule("cos_backward"), saves="i")
+row("cos_backward", "map", 2, _cos_bw, saves="i")
+row("tan", "map", 1, kernel_rule("tan_backward", use_out=True), saves="o")
+row("tan_backward", "map", 2, _tan_bw, saves="i")
+row("atan", "map", 1, kernel_rule("atan_backward"), saves="i")
+row("atan_backward", "map", 2, _atan_bw, saves="i")
+row("asin", "map", 1, kernel_rule("asin_backward"), saves="i")
+row("asin_backward", "map", 2, _asin_bw, saves="i")
+row("acos", "map", 1, lambda c, g: (F.neg(F.call("asin_backward", _x(c), g)),), saves="i")
+row("sinh", "map", 1, unary_rule(lambda c: F.call("cosh", _x(c))), saves="i")
+row("cosh", "map", 1, unary_rule(lambda c: F.call("sinh", _x(c))), saves="i")
+row("log1p", "map", 1, lambda c, g: (F.div(g, F.add(_x(c), 1.0)),), saves="i")
+row("expm1", "map", 1, unary_rule(lambda c: F.add(c.out, 1.0)), saves="o")
+row("log2", "map", 1, lambda c, g: (F.div(g, F.mul(_x(c), _LN2)),), saves="i")
+row("log10", "map", 1, lambda c, g: (F.div(g, F.mul(_x(c), _LN10)),), saves="i")
+row("rsqrt", "map", 1, kernel_rule("rsqrt_backward", use_out=True), saves="o")
+row("rsqrt_backward", "map", 2, _rsqrt_bw, saves="i")
+row("reciprocal", "map", 1, kernel_rule("reciprocal_backward", use_out=True), saves="o")
+row("reciprocal_backward", "map", 2, _reciprocal_bw, saves="i")
+row("square", "map", 1, unary_rule(lambda c: F.mul(_x(c), 2.0)), saves="i", out_dtype="input0")
 # Rounding: piecewise constant, no gradient (as sign). Integer inputs stay integer.
 for _name in ("floor", "ceil", "trunc"):
-    _row(_name, "map", 1, out_dtype="input0")
-_row("round", "map", 1, attrs=("decimals",), out_dtype="input0")
+    row(_name, "map", 1, out_dtype="input0")
+row("round", "map", 1, attrs=("decimals",), out_dtype="input0")
 
 _OPTS = dict(saves="i")
-_row(
-    "leaky_relu", "map", 1, _kernel_rule("leaky_relu_backward"), attrs=("negative_slope",), **_OPTS
-)
-_row("leaky_relu_backward", "map", 2, _piecewise_linear_bw, attrs=("negative_slope",), **_OPTS)
+row("leaky_relu", "map", 1, kernel_rule("leaky_relu_backward"), attrs=("negative_slope",), **_OPTS)
+row("leaky_relu_backward", "map", 2, _piecewise_linear_bw, attrs=("negative_slope",), **_OPTS)
 # selu is elu with fixed alpha and scale.
-_row("elu", "map", 1, _kernel_rule("elu_backward"), attrs=("alpha", "scale"), **_OPTS)
-_row("elu_backward", "map", 2, _elu_bw, attrs=("alpha", "scale"), **_OPTS)
+row("elu", "map", 1, kernel_rule("elu_backward"), attrs=("alpha", "scale"), **_OPTS)
+row("elu_backward", "map", 2, _elu_bw, attrs=("alpha", "scale"), **_OPTS)
 _SOFTPLUS = ("beta", "threshold")
-_row("softplus", "map", 1, _kernel_rule("softplus_backward"), attrs=_SOFTPLUS, **_OPTS)
-_row("softplus_backward", "map", 2, _softplus_bw, attrs=_SOFTPLUS, **_OPTS)
-_row("hardswish", "map", 1, _kernel_rule("hardswish_backward"), **_OPTS)
-_row("hardswish_backward", "map", 2, _hardswish_bw, **_OPTS)
-_row("hardsigmoid", "map", 1, _kernel_rule("hardsigmoid_backward"), **_OPTS)
-_row("hardsigmoid_backward", "map", 2, _piecewise_linear_bw, **_OPTS)
-_row("mish", "map", 1, _kernel_rule("mish_backward"), **_OPTS)
-_row("mish_backward", "map", 2, _second_derivative("mish_grad2"), **_OPTS)
-_row("mish_grad2", "map", 1)
-_row("logsigmoid", "map", 1, _kernel_rule("logsigmoid_backward"), **_OPTS)
-_row("logsigmoid_backward", "map", 2, _logsigmoid_bw, **_OPTS)
+row("softplus", "map", 1, kernel_rule("softplus_backward"), attrs=_SOFTPLUS, **_OPTS)
+row("softplus_backward", "map", 2, _softplus_bw, attrs=_SOFTPLUS, **_OPTS)
+row("hardswish", "map", 1, kernel_rule("hardswish_backward"), **_OPTS)
+row("hardswish_backward", "map", 2, _hardswish_bw, **_OPTS)
+row("hardsigmoid", "map", 1, kernel_rule("hardsigmoid_backward"), **_OPTS)
+row("hardsigmoid_backward", "map", 2, _piecewise_linear_bw, **_OPTS)
+row("mish", "map", 1, kernel_rule("mish_backward"), **_OPTS)
+row("mish_backward", "map", 2, second_derivative_rule("mish_grad2"), **_OPTS)
+row("mish_grad2", "map", 1)
+row("logsigmoid", "map", 1, kernel_rule("logsigmoid_backward"), **_OPTS)
+row("logsigmoid_backward", "map", 2, _logsigmoid_bw, **_OPTS)
 
 # clamp(x, min, max) with a tensor bound; a bound may also be a Python number, or absent
 # (has_min / has_max 0, the input then a placeholder 0.0).
 _CLAMP_T = ("has_min", "has_max")
-_row("clamp_tensor", "map", 3, _clamp_tensor, attrs=_CLAMP_T, **_OPTS)
+row("clamp_tensor", "map", 3, _clamp_tensor, attrs=_CLAMP_T, **_OPTS)
 # 1 where the gradient goes to input `which` (0 x, 1 min, 2 max), else 0.
-_row("clamp_tensor_mask", "map", 3, attrs=("which",) + _CLAMP_T)
+row("clamp_tensor_mask", "map", 3, attrs=("which",) + _CLAMP_T)
 
 # Integer division and logic: no gradient but remainder's. "keep": int op int stays int.
-_row("floor_divide", "map", 2, out_dtype="keep", refuses=("bool",))
-_row("remainder", "map", 2, _remainder, saves="i", out_dtype="keep", refuses=("bool",))
+row("floor_divide", "map", 2, out_dtype="keep", refuses=("bool",))
+row("remainder", "map", 2, _remainder, saves="i", out_dtype="keep", refuses=("bool",))
 for _name in ("logical_and", "logical_or", "logical_xor"):
-    _row(_name, "map", 2, out_dtype="bool")
-_row("logical_not", "map", 1, out_dtype="bool")
+    row(_name, "map", 2, out_dtype="bool")
+row("logical_not", "map", 1, out_dtype="bool")
 _FLOATS = ("float16", "float32", "float64")
 for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
-    _row(_name, "map", 2, out_dtype="keep", refuses=_FLOATS)
-_row("bitwise_not", "map", 1, out_dtype="keep", refuses=_FLOATS)
+    row(_name, "map", 2, out_dtype="keep", refuses=_FLOATS)
+row("bitwise_not", "map", 1, out_dtype="keep", refuses=_FLOATS)
 
-_row("lerp", "map", 3, _lerp, **_OPTS)
-_row("addcmul", "map", 3, _addcmul, attrs=("value",), **_OPTS)
-_row("addcdiv", "map", 3, _addcdiv, attrs=("value",), **_OPTS)
+row("lerp", "map", 3, _lerp, **_OPTS)
+row("addcmul", "map", 3, _addcmul, attrs=("value",), **_OPTS)
+row("addcdiv", "map", 3, _addcdiv, attrs=("value",), **_OPTS)
 
 
 # ---------------------------------------------------------------- public functions
 
 
 def _tensor_arg(op: str, x) -> None:
-    from ..autograd import _tensor_cls
-
-    if not isinstance(x, _tensor_cls()):
+    if not isinstance(x, autograd.Tensor):
         raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
 
 
@@ -373,16 +497,6 @@ def clip(input: Tensor, min=None, max=None) -> Tensor:
     return F.clamp(input, min, max)
 
 
-def _scalar_or_tensor(op: str, x):
-    from ..autograd import _tensor_cls
-
-    if isinstance(x, _tensor_cls()):
-        return x
-    if isinstance(x, (bool, int, float)):
-        return float(x)
-    raise TypeError(f"{op}: expected a tensor or a Python number, got {type(x).__name__}")
-
-
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """input + weight * (end - input); weight is a number or a tensor (all broadcast).
 
@@ -390,7 +504,7 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """
     _tensor_arg("lerp", input)
     _tensor_arg("lerp", end)
-    return F.call("lerp", input, end, _scalar_or_tensor("lerp", weight))
+    return F.call("lerp", input, end, scalar_operand("lerp", weight))
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
@@ -411,19 +525,6 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1
     for t in (input, tensor1, tensor2):
         _tensor_arg("addcdiv", t)
     return F.call("addcdiv", input, tensor1, tensor2, value=float(value))
-
-
-def _binary(name: str, a, b) -> Tensor:
-    from ..autograd import _tensor_cls
-
-    T = _tensor_cls()
-    if not isinstance(a, T) and not isinstance(b, T):
-        raise TypeError(
-            f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}"
-        )
-    dt = None if isinstance(a, T) and isinstance(b, T) else F.scalar_result_dtype(name, a, b)
-    extra = {} if dt is None else {"dtype": dt}
-    return F.call(name, _scalar_or_tensor(name, a), _scalar_or_tensor(name, b), **extra)
 
 
 def floor_divide(input, other) -> Tensor:
@@ -476,11 +577,13 @@ def logical_not(input: Tensor) -> Tensor:
 
 
 def _integral(name: str, *xs) -> None:
-    from ..autograd import _tensor_cls
-
     for x in xs:
-        bad = x.dtype if isinstance(x, _tensor_cls()) else type(x).__name__
-        ok = (not x.dtype.is_floating) if isinstance(x, _tensor_cls()) else not isinstance(x, float)
+        bad = x.dtype if isinstance(x, autograd.Tensor) else type(x).__name__
+        ok = (
+            (not x.dtype.is_floating)
+            if isinstance(x, autograd.Tensor)
+            else not isinstance(x, float)
+        )
         if not ok:
             raise TypeError(f"{name}: expected integer or bool tensors and numbers, got {bad}")
 
@@ -539,28 +642,53 @@ _INT_LOGIC = [
 __all__: list[str] = _MATH + _ACTIVATIONS + _INT_LOGIC + ["clip", "lerp", "addcmul", "addcdiv"]
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = list(_ACTIVATIONS)
+# The core functions of the family, public as well.
+__all__ += ["abs", "clamp", "exp", "log", "maximum", "minimum", "pow", "sqrt", "where"]
+__all__ += ["relu", "sigmoid", "tanh"]
+NN_FUNCTIONAL += ["relu", "sigmoid", "tanh", "gelu", "silu"]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "sign",
+    "compare",
+    "scalar_result_dtype",
+    "scalar_operand",
+    "ones_like",
+    "zeros_like",
+    "full_like",
+    "zeros_like_meta",
+    "to_dtype",
+]
 
 
-def _method(fn: Callable) -> Callable:
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-
-    method.__name__ = method.__qualname__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
-
-
-# Tensor methods: {method name: function(self, ...)}.
+# Tensor methods: {method name: a function of this module whose first argument is the tensor}.
 TENSOR_METHODS: dict = {
-    name: _method(globals()[name]) for name in _MATH + _INT_LOGIC + ["lerp", "addcmul", "addcdiv"]
+    name: globals()[name] for name in _MATH + _INT_LOGIC + ["lerp", "addcmul", "addcdiv"]
 }
 
 
-def _reflected(fn: Callable) -> Callable:
-    def method(self, other):
-        return fn(other, self)
+def _rfloordiv(self, other) -> Tensor:
+    return floor_divide(other, self)
 
-    return method
+
+def _rmod(self, other) -> Tensor:
+    return remainder(other, self)
+
+
+def _rand(self, other) -> Tensor:
+    return bitwise_and(other, self)
+
+
+def _ror(self, other) -> Tensor:
+    return bitwise_or(other, self)
+
+
+def _rxor(self, other) -> Tensor:
+    return bitwise_xor(other, self)
 
 
 def _long(self) -> Tensor:
@@ -570,17 +698,211 @@ def _long(self) -> Tensor:
 
 TENSOR_METHODS.update(
     {
-        "__floordiv__": _method(floor_divide),
-        "__rfloordiv__": _reflected(floor_divide),
-        "__mod__": _method(remainder),
-        "__rmod__": _reflected(remainder),
-        "__and__": _method(bitwise_and),
-        "__rand__": _reflected(bitwise_and),
-        "__or__": _method(bitwise_or),
-        "__ror__": _reflected(bitwise_or),
-        "__xor__": _method(bitwise_xor),
-        "__rxor__": _reflected(bitwise_xor),
-        "__invert__": _method(bitwise_not),
+        "__floordiv__": floor_divide,
+        "__rfloordiv__": _rfloordiv,
+        "__mod__": remainder,
+        "__rmod__": _rmod,
+        "__and__": bitwise_and,
+        "__rand__": _rand,
+        "__or__": bitwise_or,
+        "__ror__": _ror,
+        "__xor__": bitwise_xor,
+        "__rxor__": _rxor,
+        "__invert__": bitwise_not,
         "long": _long,
     }
 )
+
+
+# ---------------------------------------------------------------- arithmetic and casts: functions
+
+
+def add(a, b, alpha=1):
+    if alpha != 1:
+        b = mul(b, alpha)
+    return _binary("add", a, b)
+
+
+def sub(a, b, alpha=1):
+    if alpha != 1:
+        b = mul(b, alpha)
+    return _binary("sub", a, b)
+
+
+def mul(a, b):
+    return _binary("mul", a, b)
+
+
+def div(a, b):
+    return _binary("div", a, b)
+
+
+def pow(a, b):
+    return _binary("pow", a, b)
+
+
+def maximum(a, b):
+    return _binary("maximum", a, b)
+
+
+def minimum(a, b):
+    return _binary("minimum", a, b)
+
+
+def _binary(name: str, a, b):
+    T = autograd.Tensor
+    if not isinstance(a, T) and not isinstance(b, T):
+        raise TypeError(
+            f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}"
+        )
+    if not (isinstance(a, T) and isinstance(b, T)):
+        dt = scalar_result_dtype(name, a, b)
+        if dt is not None:
+            return apply(name, F.scalar_operand(name, a), F.scalar_operand(name, b), dtype=dt)
+    return apply(name, F.scalar_operand(name, a), F.scalar_operand(name, b))
+
+
+def scalar_result_dtype(name: str, *inputs):
+    """PyTorch's result dtype where Python numbers meet only integer/bool tensors in a row of
+    out_dtype "keep" (``int_tensor * 2.5`` is float32, ``bool_tensor + 1`` int32); else None
+    (the row's own rule applies)."""
+    op = ops.OPS[name]
+    if op.out_dtype != "keep":
+        return None
+    T = autograd.Tensor
+    rank = {dtypes.bool_: 0, dtypes.int32: 1}
+    tensors = [x for i, x in enumerate(inputs) if isinstance(x, T) and i not in op.no_grad_inputs]
+    if builtins.any(x._dtype.is_floating for x in tensors):
+        return None
+    have = -1  # the highest of bool 0, int 1 (float 2) among tensors, then among scalars
+    for x in tensors:
+        have = rank[x._dtype] if rank[x._dtype] > have else have
+    want = have
+    for i, x in enumerate(inputs):
+        if not isinstance(x, T) and i not in op.no_grad_inputs:
+            k = 0 if isinstance(x, bool) else 1 if _is_int(x) else 2
+            want = k if k > want else want
+    if want <= have:
+        return None
+    return (dtypes.bool_, dtypes.int32, dtypes.float32)[want]
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer))
+
+
+def scalar_operand(name: str, x):
+    if isinstance(x, autograd.Tensor):
+        return x
+    if isinstance(x, (bool, int, float)):
+        return float(x)
+    if isinstance(x, np.generic) and np.ndim(x) == 0:
+        return float(x)
+    raise TypeError(f"{name}: expected a tensor or a Python number, got {type(x).__name__}")
+
+
+def neg(x):
+    return apply("neg", x)
+
+
+def exp(x):
+    return apply("exp", x)
+
+
+def log(x):
+    return apply("log", x)
+
+
+def sqrt(x):
+    return apply("sqrt", x)
+
+
+def abs(x):
+    return apply("abs", x)
+
+
+def relu(x):
+    return apply("relu", x)
+
+
+def sigmoid(x):
+    return apply("sigmoid", x)
+
+
+def tanh(x):
+    return apply("tanh", x)
+
+
+def gelu(x, approximate: str = "none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return apply("gelu", x, approximate=int(approximate == "tanh"))
+
+
+def silu(x):
+    return apply("silu", x)
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    T = autograd.Tensor
+    if isinstance(min, T) or isinstance(max, T):
+        # Tensor bounds (the elementwise family's row): gradients flow to the bounds too.
+        return apply(
+            "clamp_tensor",
+            x,
+            0.0 if min is None else F.scalar_operand("clamp", min),
+            0.0 if max is None else F.scalar_operand("clamp", max),
+            has_min=int(min is not None),
+            has_max=int(max is not None),
+        )
+    return apply(
+        "clamp",
+        x,
+        min=float(min if min is not None else 0.0),
+        max=float(max if max is not None else 0.0),
+        has_min=int(min is not None),
+        has_max=int(max is not None),
+    )
+
+
+def where(cond, a, b):
+    T = autograd.Tensor
+    if not isinstance(cond, T):
+        raise TypeError(f"where: condition must be a tensor, got {type(cond).__name__}")
+    if cond.dtype is not dtypes.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
+    dt = scalar_result_dtype("where", cond, a, b)
+    if dt is not None:
+        return apply(
+            "where", cond, F.scalar_operand("where", a), F.scalar_operand("where", b), dtype=dt
+        )
+    return apply("where", cond, F.scalar_operand("where", a), F.scalar_operand("where", b))
+
+
+def compare(name: str, a, b):
+    return _binary(name, a, b)
+
+
+def to_dtype(x, dtype):
+    dtype = dtypes.get(dtype)
+    if x.dtype is dtype:
+        return x
+    return apply("copy", x, dtype=dtype)
+
+
+def ones_like(x):
+    return full_like(x, 1.0)
+
+
+def zeros_like(x):
+    return full_like(x, 0.0)
+
+
+def full_like(x, value):
+    return apply("fill", value=float(value), shape=tuple(x.shape), dtype=x.dtype, device=x.device)
+
+
+def zeros_like_meta(shape, dtype, device):
+    return apply("fill", value=0.0, shape=tuple(shape), dtype=dtype, device=device)

@@ -20,8 +20,11 @@ import math
 
 import numpy as np
 
-from .. import dtypes
-from ..ops import F, _contiguous_strides, _row, broadcast_shapes
+from .. import autograd, dtypes
+from .. import functional as F
+from ..autograd import apply_inplace, is_grad_enabled, no_grad
+from ..ops import OPS, row
+from ..shapes import broadcast_shapes, contiguous_strides, normalize_dim
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = [
@@ -35,6 +38,8 @@ __all__: list[str] = [
 ]
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = ["embedding", "one_hot"]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = []
 # Tensor methods: {method name: function(self, ...)}; filled at the end of this module.
 TENSOR_METHODS: dict = {}
 
@@ -210,7 +215,7 @@ def _scatter_rule(ctx, g):
 # ---------------------------------------------------------------- the rows
 
 # Gathers: one thread per output element. skip: an index value that reads 0 (padding rows).
-_row(
+row(
     "gather",
     "gather",
     2,
@@ -222,7 +227,7 @@ _row(
     shape=_gather_shape,
     bounds=_along("gather", "dim"),
 )
-_row(
+row(
     "index_select",
     "gather",
     2,
@@ -235,7 +240,7 @@ _row(
     shaders=("gather",),
     bounds=_along("index_select", "dim", "skip"),
 )
-_row(
+row(
     "embedding",
     "gather",
     2,
@@ -251,7 +256,7 @@ _row(
 # Scatters: the input copied, then one thread per source element writes (scatter) or adds
 # atomically (scatter_add, index_add) at the index. src may be a Python scalar for scatter
 # (src_tensor=0). skip: an index value whose elements are dropped.
-_row(
+row(
     "scatter_add",
     "scatter",
     3,
@@ -263,7 +268,7 @@ _row(
     shape=_scatter_shape("scatter_add"),
     bounds=_along("scatter_add", "dim"),
 )
-_row(
+row(
     "index_add",
     "scatter",
     3,
@@ -276,7 +281,7 @@ _row(
     shaders=("scatter_add",),
     bounds=_along("index_add", "dim", "skip"),
 )
-_row(
+row(
     "scatter",
     "scatter",
     3,
@@ -288,7 +293,7 @@ _row(
     shape=_scatter_shape("scatter"),
     bounds=_along("scatter", "dim"),
 )
-_row(
+row(
     "one_hot",
     "one_hot",
     1,
@@ -299,7 +304,7 @@ _row(
 )
 # acc + wrap(t) * stride over the broadcast shape, int32: the flat position of an element
 # picked by several index tensors (getitem); wrap(t) = t + size for negative t.
-_row(
+row(
     "index_linear",
     "index_linear",
     2,
@@ -313,18 +318,8 @@ _row(
 # ---------------------------------------------------------------- argument checks
 
 
-def _T():
-    from ..tensor import Tensor
-
-    return Tensor
-
-
-def _norm_dim(op: str, dim: int, ndim: int) -> int:
-    return F._norm_dim(op, dim, ndim)
-
-
 def _index_tensor(op: str, index, what: str = "index"):
-    if not isinstance(index, _T()):
+    if not isinstance(index, autograd.Tensor):
         raise TypeError(f"{op}: {what} must be an int32 tensor, got {type(index).__name__}")
     if index.dtype is not dtypes.int32:
         raise TypeError(f"{op}: {what} must be an int32 tensor, got dtype {index.dtype}")
@@ -346,9 +341,9 @@ def gather(input, dim: int, index):
     """
     _index_tensor("gather", index)
     if input.ndim == 0 and index.ndim == 0:
-        _norm_dim("gather", dim, 0)
+        normalize_dim("gather", dim, 0)
         return F.reshape(F.call("gather", _as_1d(input), _as_1d(index), dim=0), ())
-    d = _norm_dim("gather", dim, input.ndim)
+    d = normalize_dim("gather", dim, input.ndim)
     return F.call("gather", input, index, dim=d)
 
 
@@ -361,10 +356,10 @@ def index_select(input, dim: int, index):
     if index.ndim > 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {tuple(index.shape)}")
     if input.ndim == 0:
-        _norm_dim("index_select", dim, 0)
+        normalize_dim("index_select", dim, 0)
         out = F.call("index_select", _as_1d(input), _as_1d(index), dim=0, skip=-1)
         return F.reshape(out, ())
-    d = _norm_dim("index_select", dim, input.ndim)
+    d = normalize_dim("index_select", dim, input.ndim)
     return F.call("index_select", input, _as_1d(index), dim=d, skip=-1)
 
 
@@ -415,12 +410,12 @@ def one_hot(tensor, num_classes: int = -1):
 
 def _scatter_args(op: str, input, dim, index, src):
     _index_tensor(op, index)
-    if isinstance(src, _T()) and src.dtype is not input.dtype:
+    if isinstance(src, autograd.Tensor) and src.dtype is not input.dtype:
         raise TypeError(f"{op}: src dtype {src.dtype} must match the input's {input.dtype}")
     if input.ndim == 0:
-        _norm_dim(op, dim, 0)
+        normalize_dim(op, dim, 0)
         return 0
-    return _norm_dim(op, dim, input.ndim)
+    return normalize_dim(op, dim, input.ndim)
 
 
 def scatter_add(input, dim: int, index, src):
@@ -430,7 +425,7 @@ def scatter_add(input, dim: int, index, src):
     >>> vkgrad.scatter_add(vkgrad.zeros(3), 0, vkgrad.tensor([0, 0, 2]), vkgrad.ones(3))
     """
     d = _scatter_args("scatter_add", input, dim, index, src)
-    if not isinstance(src, _T()):
+    if not isinstance(src, autograd.Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
     if input.ndim == 0:
         out = F.call("scatter_add", _as_1d(input), _as_1d(index), _as_1d(src), dim=0)
@@ -452,8 +447,8 @@ def scatter(input, dim: int, index, src=None, value=None, *, reduce=None):
     if src is None:
         raise TypeError("scatter: give src (a tensor) or value (a number)")
     d = _scatter_args("scatter", input, dim, index, src)
-    if not isinstance(src, _T()):
-        s = F._scalar_ok("scatter", src)
+    if not isinstance(src, autograd.Tensor):
+        s = F.scalar_operand("scatter", src)
         x, idx = (_as_1d(input), _as_1d(index)) if input.ndim == 0 else (input, index)
         out = F.call("scatter", x, idx, s, dim=d, src_tensor=0)
     elif input.ndim == 0:
@@ -470,7 +465,7 @@ def index_add(input, dim: int, index, source, *, alpha=1):
     >>> vkgrad.index_add(vkgrad.zeros(3, 2), 0, vkgrad.tensor([0, 0]), vkgrad.ones(2, 2))
     """
     _index_tensor("index_add", index)
-    if not isinstance(source, _T()):
+    if not isinstance(source, autograd.Tensor):
         raise TypeError(f"index_add: source must be a tensor, got {type(source).__name__}")
     if source.dtype is not input.dtype:
         raise TypeError(
@@ -479,7 +474,7 @@ def index_add(input, dim: int, index, source, *, alpha=1):
     if index.ndim > 1:
         raise ValueError(f"index_add: index must be 1-D, got shape {tuple(index.shape)}")
     if input.ndim == 0:
-        _norm_dim("index_add", dim, 0)
+        normalize_dim("index_add", dim, 0)
         out = F.call(
             "index_add",
             _as_1d(input),
@@ -490,7 +485,7 @@ def index_add(input, dim: int, index, source, *, alpha=1):
             skip=-1,
         )
         return F.reshape(out, ())
-    d = _norm_dim("index_add", dim, input.ndim)
+    d = normalize_dim("index_add", dim, input.ndim)
     return F.call("index_add", input, _as_1d(index), source, dim=d, alpha=float(alpha), skip=-1)
 
 
@@ -498,7 +493,7 @@ def index_add(input, dim: int, index, source, *, alpha=1):
 
 
 def _mask_tensor(op: str, mask):
-    if not isinstance(mask, _T()):
+    if not isinstance(mask, autograd.Tensor):
         raise TypeError(f"{op}: mask must be a bool tensor, got {type(mask).__name__}")
     if mask.dtype is not dtypes.bool_:
         raise TypeError(f"{op}: mask must be a bool tensor, got dtype {mask.dtype}")
@@ -517,14 +512,14 @@ def masked_fill(input, mask, value):
             f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast to the input's "
             f"shape {tuple(input.shape)}"
         )
-    if isinstance(value, _T()):
+    if isinstance(value, autograd.Tensor):
         if value.ndim != 0:
             raise ValueError(
                 f"masked_fill: a tensor value must be 0-d, got shape {tuple(value.shape)}"
             )
         v = F.to_dtype(value, input.dtype)
     else:
-        v = F._scalar_ok("masked_fill", value)
+        v = F.scalar_operand("masked_fill", value)
     out = F.where(mask, v, input)
     return F.to_dtype(out, input.dtype)
 
@@ -564,7 +559,7 @@ def masked_select(input, mask):
 
 
 def _is_advanced(i) -> bool:
-    return isinstance(i, (_T(), list, np.ndarray)) or isinstance(i, bool)
+    return isinstance(i, (autograd.Tensor, list, np.ndarray)) or isinstance(i, bool)
 
 
 def has_advanced(index: tuple) -> bool:
@@ -579,7 +574,7 @@ def has_advanced(index: tuple) -> bool:
 
 def _to_index(op: str, i, device):
     """An advanced index as a tensor on ``device``: int32 or bool."""
-    T = _T()
+    T = autograd.Tensor
     if isinstance(i, bool):
         raise IndexError(f"{op}: a Python bool is not supported as an index")
     if not isinstance(i, T):
@@ -609,7 +604,7 @@ def _split(op: str, x, index: tuple):
     full slice in the basic pass, a k-dim bool mask k dims.
     """
     items = [_to_index(op, i, x.device) if _is_advanced(i) else i for i in index]
-    T = _T()
+    T = autograd.Tensor
     used = 0
     for i in items:
         if isinstance(i, T):
@@ -683,7 +678,7 @@ def _take(op: str, y, adv: list):
     for d, t, size in zip(dims, idx, sizes):
         stride //= size
         lin = F.call("index_linear", lin, t, size=size, stride=stride, dim=d)
-    if not isinstance(lin, _T()) or tuple(lin.shape) != bshape:
+    if not isinstance(lin, autograd.Tensor) or tuple(lin.shape) != bshape:
         lin = F.expand(lin, bshape)
     pre, post = tuple(y.shape[:p]), tuple(y.shape[p + k :])
     y3 = F.reshape(y, pre + (block,) + post)
@@ -715,7 +710,7 @@ def _basic_positions(shape: tuple, basic: tuple) -> np.ndarray:
     if not shape:
         return np.zeros((), np.int64)[basic]
     pos = 0
-    for d, (size, st) in enumerate(zip(shape, _contiguous_strides(shape))):
+    for d, (size, st) in enumerate(zip(shape, contiguous_strides(shape))):
         grid = np.arange(size, dtype=np.int64) * st
         grid = grid.reshape((1,) * d + (size,) + (1,) * (len(shape) - d - 1))
         pos = pos + np.broadcast_to(grid, shape)[basic]  # views until the add
@@ -729,10 +724,7 @@ def setitem(x, index, value) -> None:
 
     >>> x[vkgrad.tensor([0, 2])] = 1.0
     """
-    from ..autograd import is_grad_enabled, no_grad
-    from ..ops import OPS
-
-    T = _T()
+    T = autograd.Tensor
     if is_grad_enabled() and (x.requires_grad or (isinstance(value, T) and value.requires_grad)):
         raise RuntimeError(
             "setitem: assigning into a tensor that requires grad (or from a value that "
@@ -774,7 +766,7 @@ def setitem(x, index, value) -> None:
                 ) from None
             src, src_tensor = F.reshape(v, (m,))._data, 1
         else:
-            src, src_tensor = F._scalar_ok("setitem", value), 0
+            src, src_tensor = F.scalar_operand("setitem", value), 0
         if m:
             flat = F.view(x, (n,))
             op = OPS["scatter"]
@@ -790,8 +782,6 @@ def setitem(x, index, value) -> None:
 
 
 def _inplace(name: str, target, *inputs, **attrs):
-    from ..autograd import apply_inplace
-
     return apply_inplace(name, target, *inputs, **attrs)
 
 
@@ -805,9 +795,9 @@ def _scatter_(self, dim: int, index, src=None, value=None, *, reduce=None):
     if self.ndim == 0:
         return self.copy_(scatter(self, dim, index, src))
     d = _scatter_args("scatter_", self, dim, index, src)
-    if isinstance(src, _T()):
+    if isinstance(src, autograd.Tensor):
         return _inplace("scatter", self, index, src, dim=d, src_tensor=1)
-    return _inplace("scatter", self, index, F._scalar_ok("scatter_", src), dim=d, src_tensor=0)
+    return _inplace("scatter", self, index, F.scalar_operand("scatter_", src), dim=d, src_tensor=0)
 
 
 def _scatter_add_(self, dim: int, index, src):
@@ -815,40 +805,38 @@ def _scatter_add_(self, dim: int, index, src):
     if self.ndim == 0:
         return self.copy_(scatter_add(self, dim, index, src))
     d = _scatter_args("scatter_add_", self, dim, index, src)
-    if not isinstance(src, _T()):
+    if not isinstance(src, autograd.Tensor):
         raise TypeError(f"scatter_add_: src must be a tensor, got {type(src).__name__}")
     return _inplace("scatter_add", self, index, src, dim=d)
 
 
 def _index_add_(self, dim: int, index, source, *, alpha=1):
     """In-place ``index_add``."""
-    if self.ndim == 0 or (isinstance(index, _T()) and index.ndim != 1):
+    if self.ndim == 0 or (isinstance(index, autograd.Tensor) and index.ndim != 1):
         return self.copy_(index_add(self, dim, index, source, alpha=alpha))
     _index_tensor("index_add_", index)
-    if not isinstance(source, _T()) or source.dtype is not self.dtype:
+    if not isinstance(source, autograd.Tensor) or source.dtype is not self.dtype:
         raise TypeError(f"index_add_: source must be a tensor of the input's dtype {self.dtype}")
-    d = _norm_dim("index_add_", dim, self.ndim)
+    d = normalize_dim("index_add_", dim, self.ndim)
     return _inplace("index_add", self, index, source, dim=d, alpha=float(alpha), skip=-1)
 
 
 def _masked_fill_(self, mask, value):
     """In-place ``masked_fill``."""
-    from ..autograd import is_grad_enabled
-
     _mask_tensor("masked_fill_", mask)
     if broadcast_shapes("masked_fill_", self.shape, mask.shape) != tuple(self.shape):
         raise ValueError(
             f"masked_fill_: mask of shape {tuple(mask.shape)} does not broadcast to the "
             f"input's shape {tuple(self.shape)}"
         )
-    if isinstance(value, _T()):
+    if isinstance(value, autograd.Tensor):
         if value.ndim != 0:
             raise ValueError(f"masked_fill_: a tensor value must be 0-d, got {tuple(value.shape)}")
         v = F.to_dtype(value, self.dtype)
     else:
-        v = F._scalar_ok("masked_fill_", value)
+        v = F.scalar_operand("masked_fill_", value)
     recording = is_grad_enabled() and (
-        self.requires_grad or (isinstance(v, _T()) and v.requires_grad)
+        self.requires_grad or (isinstance(v, autograd.Tensor) and v.requires_grad)
     )
     # Recorded, where's saved inputs must not be the tensor being overwritten: read a copy.
     old = F.call("copy", self, dtype=self.dtype) if recording else self

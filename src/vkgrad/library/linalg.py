@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..ops import F, _row, broadcast_shapes
+from .. import autograd
+from .. import functional as F
+from ..autograd import apply
+from ..ops import row
+from ..shapes import broadcast_shapes, numel
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -42,19 +46,10 @@ __all__: list[str] = [
 ]
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = []
-
-
-def _prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
+# The core functions of the family, public as well.
+__all__ += ["matmul"]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = []
 
 
 def _const(arr: np.ndarray, like):
@@ -65,7 +60,7 @@ def _const(arr: np.ndarray, like):
 
 
 def _check_tensors(op: str, *xs) -> None:
-    T = _tensor_cls()
+    T = autograd.Tensor
     for x in xs:
         if not isinstance(x, T):
             raise TypeError(f"{op}: expected tensors, got {type(x).__name__}")
@@ -81,6 +76,47 @@ def _same_dtype(op: str, a, b) -> None:
 def _float_input(op: str, x) -> None:
     if not x.dtype.is_floating:
         raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+
+
+# ---------------------------------------------------------------- matmul
+
+
+def _matmul_shape(in_shapes, attrs):
+    """Batched ``(B, M, K) @ (B, K, N)``, either side transposed (ta, tb), a batch of 1 reused."""
+    a, b = in_shapes
+    if len(a) != 3 or len(b) != 3:
+        raise ValueError(f"matmul: expected 3-D inputs, got {tuple(a)} and {tuple(b)}")
+    m, k = (a[2], a[1]) if attrs["ta"] else (a[1], a[2])
+    k2, n = (b[2], b[1]) if attrs["tb"] else (b[1], b[2])
+    if k != k2:
+        raise ValueError(f"matmul: shapes {tuple(a)} and {tuple(b)} do not align ({k} != {k2})")
+    if a[0] != b[0] and 1 not in (a[0], b[0]):
+        raise ValueError(f"matmul: batch sizes {a[0]} and {b[0]} do not broadcast")
+    return (max(a[0], b[0]), m, n)
+
+
+def _matmul(ctx, g):
+    a, b = ctx.inputs
+    ta, tb = ctx.attrs["ta"], ctx.attrs["tb"]
+    # C = op(A) op(B), so d op(A) = G op(B)^T and d op(B) = op(A)^T G; each gradient is laid
+    # out as its operand is stored (transposed back when ta / tb).
+    ga = gb = None
+    if ctx.needs_input_grad[0]:
+        if ta:
+            ga = F.call("matmul", b, g, ta=tb, tb=1)
+        else:
+            ga = F.call("matmul", g, b, ta=0, tb=1 - tb)
+        ga = F.sum_to(ga, a.shape)
+    if ctx.needs_input_grad[1]:
+        if tb:
+            gb = F.call("matmul", g, a, ta=1, tb=ta)
+        else:
+            gb = F.call("matmul", a, g, ta=1 - ta, tb=0)
+        gb = F.sum_to(gb, b.shape)
+    return ga, gb
+
+
+row("matmul", "matmul", 2, _matmul, attrs=("ta", "tb"), saves="i", shape=_matmul_shape)
 
 
 # ---------------------------------------------------------------- products on the matmul row
@@ -367,7 +403,7 @@ def _contract2(a, la: list, b, lb: list, keep: list, size: dict):
     contract = [x for x in la if x in lb and x not in keep]
     left = [x for x in la if x not in lb]
     right = [x for x in lb if x not in la]
-    nb, m, k, n = (_prod(size[x] for x in g) for g in (batch, left, contract, right))
+    nb, m, k, n = (numel(size[x] for x in g) for g in (batch, left, contract, right))
     a3 = F.reshape(_to_order(a, la, batch + left + contract), (nb, m, k))
     b3 = F.reshape(_to_order(b, lb, batch + contract + right), (nb, k, n))
     res = F.call("matmul", a3, b3, ta=0, tb=0)
@@ -506,8 +542,8 @@ def _solve_triangular_rule(ctx, g):
 
 _SOLVE = _smallmat_shape(2, "rhs")
 # caller (the public name, for errors) is not in attrs: it is never pushed to a shader.
-_row("linalg_solve", "smallmat", 2, _solve_rule, saves="io", shape=_SOLVE)
-_row(
+row("linalg_solve", "smallmat", 2, _solve_rule, saves="io", shape=_SOLVE)
+row(
     "solve_triangular",
     "smallmat",
     2,
@@ -516,9 +552,9 @@ _row(
     saves="io",
     shape=_SOLVE,
 )
-_row("linalg_cholesky", "smallmat", 1, _cholesky_rule, saves="o", shape=_smallmat_shape(1, "sq"))
+row("linalg_cholesky", "smallmat", 1, _cholesky_rule, saves="o", shape=_smallmat_shape(1, "sq"))
 # Output (batch, 2): sign and log|det|.
-_row("linalg_slogdet", "smallmat", 1, _slogdet_rule, saves="i", shape=_smallmat_shape(1, "2"))
+row("linalg_slogdet", "smallmat", 1, _slogdet_rule, saves="i", shape=_smallmat_shape(1, "2"))
 
 
 def _det_rule(ctx, g):
@@ -529,7 +565,7 @@ def _det_rule(ctx, g):
     return (F.mul(F.call("linalg_cofactor", a), F.unsqueeze(F.unsqueeze(g, -1), -1)),)
 
 
-_row("linalg_det", "smallmat", 1, _det_rule, saves="i", shape=_smallmat_shape(1, "1"))
+row("linalg_det", "smallmat", 1, _det_rule, saves="i", shape=_smallmat_shape(1, "1"))
 
 
 def _square(op: str, a) -> tuple:
@@ -547,7 +583,7 @@ def _square(op: str, a) -> tuple:
 
 
 def _as3(x, n_rows: int):
-    return F.reshape(x, (_prod(x.shape[:-2]), n_rows, x.shape[-1]))
+    return F.reshape(x, (numel(x.shape[:-2]), n_rows, x.shape[-1]))
 
 
 def _solve_general(op: str, a, b, row: str, caller: str, **attrs):
@@ -566,8 +602,8 @@ def _solve_general(op: str, a, b, row: str, caller: str, **attrs):
         raise RuntimeError(str(e)) from None
     k = b.shape[-1]
     # A batch of 1 is broadcast by the kernel; any other broadcast is an expand.
-    a3 = _as3(a if _prod(batch_a) == 1 else F.expand(a, batch + (n, n)), n)
-    b3 = _as3(b if _prod(b.shape[:-2]) == 1 else F.expand(b, batch + (n, k)), n)
+    a3 = _as3(a if numel(batch_a) == 1 else F.expand(a, batch + (n, n)), n)
+    b3 = _as3(b if numel(b.shape[:-2]) == 1 else F.expand(b, batch + (n, k)), n)
     x = F.call(row, a3, b3, caller=caller, **attrs)
     return F.reshape(x, batch + (n, k))
 
@@ -814,8 +850,8 @@ def _cofactor_rule(ctx, g):
     return (F.mul(ga, F.unsqueeze(sign, -1)),)
 
 
-_row("linalg_svd", "svd", 1, _svd_rule, attrs=("full",), saves="io", shape=_svd_shape("svd"))
-_row(
+row("linalg_svd", "svd", 1, _svd_rule, attrs=("full",), saves="io", shape=_svd_shape("svd"))
+row(
     "linalg_pinv",
     "svd",
     1,
@@ -824,7 +860,7 @@ _row(
     saves="io",
     shape=_svd_shape("pinv"),
 )
-_row("linalg_cofactor", "svd", 1, _cofactor_rule, saves="i", shape=_svd_shape("square"))
+row("linalg_cofactor", "svd", 1, _cofactor_rule, saves="i", shape=_svd_shape("square"))
 
 
 def _matrices(op: str, A) -> tuple:
@@ -883,7 +919,7 @@ def svdvals(A: Tensor) -> Tensor:
 def _tolerance(op: str, name: str, v) -> float | None:
     if v is None:
         return None
-    if isinstance(v, _tensor_cls()):
+    if isinstance(v, autograd.Tensor):
         raise TypeError(
             f"{op}: {name} must be a Python float (tensor tolerances are not supported)"
         )
@@ -947,3 +983,50 @@ TENSOR_METHODS: dict = {
     "slogdet": slogdet,
     "inverse": inverse,
 }
+
+
+# ---------------------------------------------------------------- matmul: function
+
+
+def matmul(a, b):
+    T = autograd.Tensor
+    if not isinstance(a, T) or not isinstance(b, T):
+        raise TypeError("matmul: expected two tensors")
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(
+            f"matmul: both arguments need at least 1 dimension, got shapes {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
+    a_vec, b_vec = a.ndim == 1, b.ndim == 1
+    a2 = F.unsqueeze(a, 0) if a_vec else a
+    b2 = F.unsqueeze(b, -1) if b_vec else b
+    m, k = a2.shape[-2:]
+    k2, n = b2.shape[-2:]
+    if k != k2:
+        raise RuntimeError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align ({k} != {k2})"
+        )
+    try:
+        batch = broadcast_shapes("matmul", tuple(a2.shape[:-2]), tuple(b2.shape[:-2]))
+    except ValueError:
+        raise ValueError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)}: batch dims "
+            f"{tuple(a2.shape[:-2])} and {tuple(b2.shape[:-2])} cannot be broadcast together"
+        ) from None
+    nb = numel(batch)
+
+    def as3(t, rows, cols):
+        tb = tuple(t.shape[:-2])
+        if numel(tb) == 1:
+            return F.reshape(t, (1, rows, cols))
+        if tb != batch:
+            t = F.expand(t, batch + (rows, cols))
+        return F.reshape(t, (nb, rows, cols))
+
+    out = apply("matmul", as3(a2, m, k), as3(b2, k, n), ta=0, tb=0)
+    shape = batch + (m, n)
+    if a_vec:
+        shape = shape[:-2] + (n,)
+    if b_vec:
+        shape = shape[:-1] if not a_vec else shape[:-1]
+    return F.reshape(out, shape)

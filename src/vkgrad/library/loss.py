@@ -9,8 +9,10 @@ Each loss computes per-element (or per-sample) values and reduces them with ``re
 
 from __future__ import annotations
 
-from .. import dtypes
-from ..ops import F, _row, class_bounds
+from .. import autograd, dtypes
+from .. import functional as F
+from ..autograd import apply, no_grad
+from ..ops import class_bounds, row
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = []
@@ -25,8 +27,110 @@ NN_FUNCTIONAL: list[str] = [
     "kl_div",
     "cosine_embedding_loss",
 ]
+NN_FUNCTIONAL += ["cross_entropy", "mse_loss"]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = []
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {}
+
+
+# ---------------------------------------------------------------- cross entropy
+
+
+def _cross_entropy_shape(op: str, index: bool):
+    """(N, C) logits and a target of class indices (N,) or probabilities (N, C) -> (N,); the
+    backward rows take a third input, the (N,) gradient, and give (N, C)."""
+
+    def shape(in_shapes, attrs):
+        x = tuple(in_shapes[0])
+        if len(x) != 2:
+            raise ValueError(f"{op}: expected a 2-D (rows, cols) input, got shape {x}")
+        n = x[0]
+        t = tuple(in_shapes[1])
+        want = (n,) if index else x
+        if t != want:
+            raise ValueError(f"{op}: target shape {t} does not match {want} for input {x}")
+        if len(in_shapes) == 3:
+            if tuple(in_shapes[2]) != (n,):
+                raise ValueError(f"{op}: grad shape {tuple(in_shapes[2])}, expected {(n,)}")
+            return x
+        return (n,)
+
+    return shape
+
+
+def _ce_index(ctx, g):
+    x, t = ctx.inputs
+    return F.call("cross_entropy_index_backward", x, t, g), None
+
+
+def _ce_prob(ctx, g):
+    x, p = ctx.inputs
+    # d/dp of sum(-p * log_softmax(x)) = -log_softmax(x)
+    gp = None
+    if ctx.needs_input_grad[1]:
+        gp = F.mul(F.neg(F.call("log_softmax", x)), F.unsqueeze(g, -1))
+    return F.call("cross_entropy_prob_backward", x, p, g), gp
+
+
+def _ce_index_bw(ctx, h):
+    # out = (softmax(x) - onehot(t)) * g[:, None]; inputs (x, t, g).
+    x, t, g = ctx.inputs
+    y = F.call("softmax", x)
+    gx = F.call("softmax_backward", y, F.mul(h, F.unsqueeze(g, -1)))
+    gg = F.call("sum", F.mul(h, F.call(ctx.op.name, x, t, F.ones_like(g))))
+    return gx, None, gg
+
+
+def _ce_prob_bw(ctx, h):
+    # out = (softmax(x) * sum(p) - p) * g[:, None]; inputs (x, p, g).
+    x, p, g = ctx.inputs
+    y = F.call("softmax", x)
+    sp = F.unsqueeze(F.call("sum", p), -1)
+    gx = F.call("softmax_backward", y, F.mul(F.mul(h, F.unsqueeze(g, -1)), sp))
+    hg = F.mul(h, F.unsqueeze(g, -1))
+    gp = F.sub(F.unsqueeze(F.call("sum", F.mul(hg, y)), -1), hg)
+    gg = F.call("sum", F.mul(h, F.call(ctx.op.name, x, p, F.ones_like(g))))
+    return gx, gp, gg
+
+
+_CE_BOUNDS = class_bounds("cross_entropy", 1)
+row(
+    "cross_entropy_index",
+    "loss_row",
+    2,
+    _ce_index,
+    saves="i",
+    no_grad_inputs=(1,),
+    bounds=_CE_BOUNDS,
+    shape=_cross_entropy_shape("cross_entropy_index", index=True),
+)
+row(
+    "cross_entropy_prob",
+    "loss_row",
+    2,
+    _ce_prob,
+    saves="i",
+    shape=_cross_entropy_shape("cross_entropy_prob", index=False),
+)
+row(
+    "cross_entropy_index_backward",
+    "loss_row",
+    3,
+    _ce_index_bw,
+    saves="io",
+    no_grad_inputs=(1,),
+    bounds=_CE_BOUNDS,
+    shape=_cross_entropy_shape("cross_entropy_index_backward", index=True),
+)
+row(
+    "cross_entropy_prob_backward",
+    "loss_row",
+    3,
+    _ce_prob_bw,
+    saves="io",
+    shape=_cross_entropy_shape("cross_entropy_prob_backward", index=False),
+)
 
 
 # ---------------------------------------------------------------- shape rules
@@ -156,19 +260,19 @@ def _sl1_bw_rule(ctx, h):
 
 
 _NLL_BOUNDS = class_bounds("nll_loss", 1, skip="ignore_index")
-_row("nll_loss", "axis", 3, _nll_rule, attrs=("ignore_index",), saves="i",
+row("nll_loss", "axis", 3, _nll_rule, attrs=("ignore_index",), saves="i",
      no_grad_inputs=(1,), shape=_nll_shape("nll_loss", False), bounds=_NLL_BOUNDS)  # fmt: skip
-_row("nll_loss_backward", "axis", 4, _nll_bw_rule, attrs=("ignore_index",), saves="i",
+row("nll_loss_backward", "axis", 4, _nll_bw_rule, attrs=("ignore_index",), saves="i",
      no_grad_inputs=(1,), shape=_nll_shape("nll_loss_backward", True),
      bounds=_NLL_BOUNDS)  # fmt: skip
-_row("nll_loss_weight", "axis", 2, attrs=("ignore_index", "classes"), no_grad_inputs=(0,),
+row("nll_loss_weight", "axis", 2, attrs=("ignore_index", "classes"), no_grad_inputs=(0,),
      shape=_gather_shape)  # fmt: skip
-_row("binary_cross_entropy", "map", 2, _bce_rule, saves="i")
-_row("binary_cross_entropy_backward", "map", 3, _bce_bw_rule, saves="i")
-_row("binary_cross_entropy_with_logits", "map", 3, _bcel_rule, saves="i")
-_row("binary_cross_entropy_with_logits_backward", "map", 3, _bcel_bw_rule, saves="i")
-_row("smooth_l1_loss", "map", 2, _sl1_rule, attrs=("beta",), saves="i")
-_row("smooth_l1_loss_backward", "map", 3, _sl1_bw_rule, attrs=("beta",), saves="i")
+row("binary_cross_entropy", "map", 2, _bce_rule, saves="i")
+row("binary_cross_entropy_backward", "map", 3, _bce_bw_rule, saves="i")
+row("binary_cross_entropy_with_logits", "map", 3, _bcel_rule, saves="i")
+row("binary_cross_entropy_with_logits_backward", "map", 3, _bcel_bw_rule, saves="i")
+row("smooth_l1_loss", "map", 2, _sl1_rule, attrs=("beta",), saves="i")
+row("smooth_l1_loss_backward", "map", 3, _sl1_bw_rule, attrs=("beta",), saves="i")
 
 
 # ---------------------------------------------------------------- helpers
@@ -190,7 +294,7 @@ def _reduce(losses, reduction: str):
 
 
 def _tensor(op: str, name: str, x) -> None:
-    if not isinstance(x, F._t()):
+    if not isinstance(x, autograd.Tensor):
         raise TypeError(f"{op}: {name} must be a tensor, got {type(x).__name__}")
 
 
@@ -251,8 +355,6 @@ def _weight_vector(op: str, weight, x):
 
 def _nll_mean(losses, t, w, ig: float):
     """sum(losses) / (sum of the weights of the non-ignored targets), as PyTorch."""
-    from ..autograd import no_grad
-
     with no_grad():
         flat = F.reshape(t, (1, t.shape[0]))
         den = F.sum(F.call("nll_loss_weight", flat, w, ignore_index=ig, classes=w.shape[0]))
@@ -476,3 +578,84 @@ def cosine_embedding_loss(
         F.where(F.compare("eq", y, 1.0), pos, 0.0), F.where(F.compare("eq", y, -1.0), neg, 0.0)
     )
     return _reduce(losses, reduction)
+
+
+# ---------------------------------------------------------------- cross entropy and mse: functions
+
+
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int | None = None,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
+    """Fused, numerically stable cross entropy from logits.
+
+    ``target`` holds class indices (an int32 tensor of shape (N,)) or class probabilities
+    (a float tensor of the input's shape (N, C)). With ``weight``, ``ignore_index`` or
+    ``label_smoothing`` (and (N, C, d1, ...) inputs) it is composed of log_softmax and nll_loss
+    (``library/loss.py``). Without them the fused kernels run, which ignore no target: unlike
+    PyTorch, targets of -100 are ignored only when ``ignore_index=-100`` is given (checking
+    every call would cost a pass over the targets).
+    """
+    if weight is not None or ignore_index is not None or label_smoothing:
+        return cross_entropy_options(
+            input,
+            target,
+            weight,
+            -100 if ignore_index is None else ignore_index,
+            reduction,
+            float(label_smoothing),
+        )
+    _check_reduction("cross_entropy", reduction)
+    T = autograd.Tensor
+    if not isinstance(target, T):
+        raise TypeError("cross_entropy: target must be a tensor")
+    x = input
+    if x.ndim == 1:
+        x = F.unsqueeze(x, 0)
+        target = F.unsqueeze(target, 0) if target.dtype.is_floating else F.reshape(target, (1,))
+    if x.ndim != 2:
+        raise ValueError(
+            f"cross_entropy: expected input of shape (N, C) or (C,), got {tuple(input.shape)}"
+        )
+    if target.dtype.is_floating:
+        if tuple(target.shape) != tuple(x.shape):
+            raise ValueError(
+                f"cross_entropy: probability targets must have the input's shape "
+                f"{tuple(x.shape)}, got {tuple(target.shape)}"
+            )
+        losses = apply("cross_entropy_prob", x, F.to_dtype(target, x.dtype))
+    else:
+        if target.dtype is not dtypes.int32:
+            raise TypeError(f"cross_entropy: class targets must be int32, got {target.dtype}")
+        if tuple(target.shape) != (x.shape[0],):
+            raise ValueError(
+                f"cross_entropy: class-index targets must have shape ({x.shape[0]},) for input "
+                f"{tuple(x.shape)}, got {tuple(target.shape)}"
+            )
+        losses = apply("cross_entropy_index", x, target)
+    return _reduce_loss(losses, reduction)
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    _check_reduction("mse_loss", reduction)
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"mse_loss: input shape {tuple(input.shape)} and target shape "
+            f"{tuple(target.shape)} differ"
+        )
+    d = F.sub(input, target)
+    return _reduce_loss(F.mul(d, d), reduction)
+
+
+def _reduce_loss(losses, reduction: str):
+    if reduction == "mean":
+        return F.mean(losses)
+    if reduction == "sum":
+        return F.sum(losses)
+    return losses

@@ -27,7 +27,12 @@ import math
 from typing import TYPE_CHECKING
 
 from .. import dtypes
-from ..ops import F, _row
+from .. import functional as F
+from ..autograd import Function, apply, apply_inplace, is_grad_enabled, no_grad
+from ..ops import broadcast_shapes, row
+from ..random import next_seed
+from ..shapes import normalize_dim, numel
+from .rules import kernel_rule
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -45,6 +50,11 @@ NN_FUNCTIONAL: list[str] = [
     "dropout2d",
     "scaled_dot_product_attention",
 ]
+# The core functions of the family, public as well.
+__all__ += ["softmax", "log_softmax"]
+NN_FUNCTIONAL += ["softmax", "log_softmax"]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = []
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {}
 
@@ -58,17 +68,73 @@ VULKAN_DTYPES = {
 }
 
 
-def _prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
-
-
 def _grad_mode() -> bool:
-    from ..autograd import is_grad_enabled
-
     return is_grad_enabled()
+
+
+# ---------------------------------------------------------------- softmax
+
+
+def _same_rows(op: str):
+    """Shape rule of the softmax rows: 2-D (rows, cols) inputs, all of one shape."""
+
+    def shape(in_shapes, attrs):
+        x = tuple(in_shapes[0])
+        if len(x) != 2:
+            raise ValueError(f"{op}: expected a 2-D (rows, cols) input, got shape {x}")
+        for s in in_shapes[1:]:
+            if tuple(s) != x:
+                raise ValueError(f"{op}: shapes {x} and {tuple(s)} must match")
+        return x
+
+    return shape
+
+
+def _softmax_bw_rule(ctx, g):
+    # y' = y * (g - sum(g y)); inputs (y, g). Differentiate the composed form.
+    y, go = ctx.inputs
+    s = F.unsqueeze(F.call("sum", F.mul(go, y)), -1)
+    gy = F.mul(g, F.sub(go, s))
+    gy = F.sub(gy, F.mul(F.unsqueeze(F.call("sum", F.mul(g, y)), -1), go))
+    ggo = F.call("softmax_backward", y, g)
+    return gy, ggo
+
+
+def _log_softmax_bw_rule(ctx, g):
+    # out = go - exp(y) * sum(go); inputs (y, go).
+    y, go = ctx.inputs
+    p = F.exp(y)
+    s = F.unsqueeze(F.call("sum", go), -1)
+    gy = F.neg(F.mul(F.mul(g, p), s))
+    ggo = F.sub(g, F.unsqueeze(F.call("sum", F.mul(g, p)), -1))
+    return gy, ggo
+
+
+row(
+    "softmax",
+    "row",
+    1,
+    kernel_rule("softmax_backward", use_out=True),
+    saves="o",
+    shape=_same_rows("softmax"),
+)
+row("softmax_backward", "row", 2, _softmax_bw_rule, saves="i", shape=_same_rows("softmax_backward"))
+row(
+    "log_softmax",
+    "row",
+    1,
+    kernel_rule("log_softmax_backward", use_out=True),
+    saves="o",
+    shape=_same_rows("log_softmax"),
+)
+row(
+    "log_softmax_backward",
+    "row",
+    2,
+    _log_softmax_bw_rule,
+    saves="i",
+    shape=_same_rows("log_softmax_backward"),
+)
 
 
 # ---------------------------------------------------------------- shape rules of the rows
@@ -250,7 +316,7 @@ def _attn_softmax_bw_rule(ctx, h):
 
 # ---------------------------------------------------------------- the rows
 
-_row(
+row(
     "layer_norm",
     "norm_row",
     3,
@@ -260,7 +326,7 @@ _row(
     shape=_norm_fwd_shape("layer_norm"),
     double_backward=True,  # under create_graph the rule switches to differentiable ops
 )
-_row(
+row(
     "rms_norm",
     "norm_row",
     2,
@@ -272,12 +338,12 @@ _row(
 )
 # Backward kernels: under create_graph the rules above use differentiable ops instead, so
 # these rows need no rule of their own.
-_row("layer_norm_stats", "norm_row", 1, attrs=("eps", "rms"), shape=_stats_shape)
-_row("layer_norm_backward", "norm_row", 4, attrs=("rms",), shape=_norm_bw_shape)
-_row("layer_norm_backward_affine", "norm_col", 3, shape=_affine_bw_shape)
+row("layer_norm_stats", "norm_row", 1, attrs=("eps", "rms"), shape=_stats_shape)
+row("layer_norm_backward", "norm_row", 4, attrs=("rms",), shape=_norm_bw_shape)
+row("layer_norm_backward_affine", "norm_col", 3, shape=_affine_bw_shape)
 _DROP = ("seed0", "seed1", "threshold", "group", "scale")
-_row("dropout", "norm_elem", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
-_row(
+row("dropout", "norm_elem", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
+row(
     "attn_softmax",
     "norm_row",
     2,
@@ -286,7 +352,7 @@ _row(
     saves="o",
     shape=_attn_shape,
 )
-_row(
+row(
     "attn_softmax_backward",
     "norm_row",
     2,
@@ -303,7 +369,7 @@ _row(
 # part is left unwritten). The kernels recompute the dp they need from go and v. A leaf
 # kernel, run only under no_grad: create_graph=True takes ``_attention_backward_graph``
 # (recorded ops) instead, so the row has no rule.
-_row(
+row(
     "attention_backward",
     "attn_bw",
     5,
@@ -333,7 +399,7 @@ def _affine_arg(op: str, what: str, t, ns: tuple, x, default: float):
         return default
     if tuple(t.shape) != ns:
         raise RuntimeError(f"{op}: {what} shape {tuple(t.shape)} must be normalized_shape {ns}")
-    return F.to_dtype(F.reshape(t, (_prod(ns),)), x.dtype)
+    return F.to_dtype(F.reshape(t, (numel(ns),)), x.dtype)
 
 
 def _rows(input, k: int):
@@ -352,7 +418,7 @@ def layer_norm(
     >>> y = F.layer_norm(vkgrad.randn(4, 8), (8,))   # each row: mean 0, variance 1
     """
     ns = _normalized("layer_norm", input, normalized_shape)
-    k = _prod(ns)
+    k = numel(ns)
     w = _affine_arg("layer_norm", "weight", weight, ns, input, 1.0)
     b = _affine_arg("layer_norm", "bias", bias, ns, input, 0.0)
     y = F.call("layer_norm", _rows(input, k), w, b, eps=float(eps))
@@ -374,7 +440,7 @@ def rms_norm(
     if eps is None:
         eps = _FINFO_EPS[input.dtype.name]
     w = _affine_arg("rms_norm", "weight", weight, ns, input, 1.0)
-    y = F.call("rms_norm", _rows(input, _prod(ns)), w, eps=float(eps))
+    y = F.call("rms_norm", _rows(input, numel(ns)), w, eps=float(eps))
     return F.reshape(y, tuple(input.shape))
 
 
@@ -469,8 +535,6 @@ def batch_norm(
 
 
 def _update_running(rows, running_mean, running_var, momentum: float, n: int) -> None:
-    from ..autograd import no_grad
-
     with no_grad():
         # eps 0: rstd = 1/sqrt(var), so var = 1 / rstd^2 (0 when rstd is inf).
         stats = F.call("layer_norm_stats", rows.detach(), eps=0.0, rms=0, dtype=_stats_dtype(rows))
@@ -498,8 +562,6 @@ def _batch_norm_eval(input, running_mean, running_var, weight, bias, eps):
 
 
 def _dropout_attrs(p: float, group: int = 1) -> dict:
-    from ..random import next_seed
-
     s0, s1 = next_seed()
     threshold = min(2**24, int(round(p * 2**24)))
     scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
@@ -513,8 +575,6 @@ def _dropout(op: str, input, p: float, training: bool, inplace: bool, group: int
         return input
     attrs = _dropout_attrs(p, group)
     if inplace:
-        from ..autograd import apply_inplace
-
         return apply_inplace("dropout", input, **attrs)
     return F.call("dropout", input, **attrs)
 
@@ -536,7 +596,7 @@ def _channel_dropout(op, input, p, training, inplace, spatial: int):
             f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
             f"got shape {tuple(input.shape)}"
         )
-    group = _prod(input.shape[input.ndim - spatial :])
+    group = numel(input.shape[input.ndim - spatial :])
     return _dropout(op, input, float(p), training, inplace, max(group, 1))
 
 
@@ -596,10 +656,8 @@ def scaled_dot_product_attention(
         raise RuntimeError(f"{op}: an explicit attn_mask must not be given with is_causal=True")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{op}: dropout_p has to be between 0 and 1, got {dropout_p}")
-    from ..ops import broadcast_shapes
-
     batch = broadcast_shapes(op, query.shape[:-2], key.shape[:-2], value.shape[:-2])
-    b = _prod(batch)
+    b = numel(batch)
 
     def as3(t, rows, cols):
         if tuple(t.shape[:-2]) != batch:
@@ -621,7 +679,7 @@ def scaled_dot_product_attention(
             )
         mode = 1 if attn_mask.dtype is dtypes.bool_ else 2
         m = attn_mask if mode == 1 else F.to_dtype(attn_mask, query.dtype)
-        if _prod(m.shape[:-2]) == 1:
+        if numel(m.shape[:-2]) == 1:
             m = F.reshape(m, tuple(m.shape[-2:]) if m.ndim >= 2 else (1,) + tuple(m.shape))
             m = F.expand(m, (lq, sk))
         else:
@@ -649,7 +707,6 @@ def _attention_fn():
     """The attention Function (built on first use: autograd imports the op table)."""
     global _ATTENTION
     if _ATTENTION is None:
-        from ..autograd import Function, apply_inplace
 
         class _Attention(Function):
             @staticmethod
@@ -694,7 +751,7 @@ def _attention_backward_fused(q, k, v, p, go, ctx):
     s, ev = v.shape[1:]
     grads, start = [], 0
     for want, shape in zip(need, [(b, lq, e), (b, s, e), (b, s, ev)]):
-        n = _prod(shape)
+        n = numel(shape)
         grads.append(F.reshape(flat[start : start + n], shape) if want else None)
         start += n
     return (*grads, None)
@@ -703,8 +760,6 @@ def _attention_backward_fused(q, k, v, p, go, ctx):
 def _attention_backward_dz(q, k, v, p, go, ctx):
     """The gradients through the full (B, L, S) score gradient dz: only when a float
     attn_mask needs its gradient, which is dz itself (summed over broadcast rows)."""
-    from ..autograd import apply_inplace
-
     need = ctx.needs_input_grad
     cfg, drop = ctx.cfg, ctx.drop
     b, lq, sk = p.shape
@@ -756,3 +811,36 @@ def _attention_backward_graph(q, k, v, mask, go, ctx):
     if ctx.needs_input_grad[3]:
         dm = _mask_rows_sum(dz, cfg["mask_rows"])
     return dq, dk, dv, dm
+
+
+# ---------------------------------------------------------------- softmax: functions
+
+
+def _move_last(x, dim: int):
+    d = normalize_dim("softmax", dim, x.ndim)
+    if d == x.ndim - 1:
+        return x, None
+    dims = [i for i in range(x.ndim) if i != d] + [d]
+    return F.permute(x, dims), dims
+
+
+def _row_op(kernel: str, x, dim: int):
+    if x.ndim == 0:
+        return F.reshape(apply(kernel, F.reshape(x, (1, 1))), ())
+    xp, dims = _move_last(x, dim)
+    shape = tuple(xp.shape)
+    out = F.reshape(apply(kernel, F.reshape(xp, (numel(shape[:-1]), shape[-1]))), shape)
+    if dims is None:
+        return out
+    inverse = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inverse[d] = i
+    return F.permute(out, inverse)
+
+
+def softmax(x, dim: int = -1):
+    return _row_op("softmax", x, dim)
+
+
+def log_softmax(x, dim: int = -1):
+    return _row_op("log_softmax", x, dim)

@@ -12,8 +12,11 @@ import builtins
 import math
 from collections import namedtuple
 
-from .. import dtypes
-from ..ops import F, _max, _row, row_loops
+from .. import autograd, dtypes
+from .. import functional as F
+from ..autograd import apply, no_grad
+from ..ops import broadcast_shapes, row, row_loops
+from ..shapes import normalize_dim, numel
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = [
@@ -34,6 +37,44 @@ __all__: list[str] = [
 ]
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = ["normalize", "cosine_similarity", "pairwise_distance"]
+# The core functions of the family, public as well.
+__all__ += ["sum", "mean", "max"]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = ["MaxResult", "arange_like"]
+
+
+# ---------------------------------------------------------------- sum and max
+
+
+def _last_axis_reduced(op: str):
+    """Shape rule of the ``reduce`` rows: ``(..., K) -> (...)``, the last axis reduced."""
+
+    def shape(in_shapes, attrs):
+        x = in_shapes[0]
+        if len(x) < 1:
+            raise ValueError(f"{op}: cannot reduce the last axis of a 0-d tensor")
+        return tuple(x[:-1])
+
+    return shape
+
+
+def _sum(ctx, g):
+    (x,) = ctx.inputs
+    return (F.expand(F.unsqueeze(g, -1), x.shape),)
+
+
+def _max(ctx, g):
+    # The gradient goes to every maximal element of the row, split evenly (PyTorch's rule
+    # for max over all elements; for max(dim) PyTorch picks one index, see docs/porting).
+    (x,) = ctx.inputs
+    y = F.unsqueeze(ctx.out, -1)
+    hit = F.to_dtype(F.call("eq", x, y), x.dtype)
+    share = F.div(hit, F.unsqueeze(F.call("sum", hit), -1))
+    return (F.mul(share, F.unsqueeze(g, -1)),)
+
+
+row("sum", "reduce", 1, _sum, saves="i", shape=_last_axis_reduced("sum"), loops=row_loops(1))
+row("max", "reduce", 1, _max, saves="io", shape=_last_axis_reduced("max"), loops=row_loops(1))
 
 
 # ---------------------------------------------------------------- shape rules
@@ -170,14 +211,16 @@ def _norm_bw_rule(ctx, h):
 
 _SCAN = ("reverse", "exclusive")
 
-_row("prod", "reduce", 1, _prod_rule, saves="i", loops=row_loops(1))
-_row(
-    "min", "reduce", 1, _max, saves="io", loops=row_loops(1)
+row(
+    "prod", "reduce", 1, _prod_rule, saves="i", shape=_last_axis_reduced("prod"), loops=row_loops(1)
+)
+row(
+    "min", "reduce", 1, _max, saves="io", shape=_last_axis_reduced("min"), loops=row_loops(1)
 )  # core max's rule: shared between tied minima
-_row("argmax", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmax"))
-_row("argmin", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmin"))
-_row("var", "axis", 1, _var_rule, attrs=("correction",), saves="i", shape=_rows_to_vector("var"))
-_row(
+row("argmax", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmax"))
+row("argmin", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmin"))
+row("var", "axis", 1, _var_rule, attrs=("correction",), saves="i", shape=_rows_to_vector("var"))
+row(
     "var_backward",
     "axis",
     2,
@@ -186,12 +229,12 @@ _row(
     saves="i",
     shape=_rows_same("var_backward"),
 )
-_row("logsumexp", "axis", 1, _logsumexp_rule, saves="i", shape=_rows_to_vector("logsumexp"))
-_row("norm", "axis", 1, _norm_rule, attrs=("p",), saves="io", shape=_rows_to_vector("norm"))
-_row("norm_backward", "map", 3, _norm_bw_rule, attrs=("p",), saves="i")
+row("logsumexp", "axis", 1, _logsumexp_rule, saves="i", shape=_rows_to_vector("logsumexp"))
+row("norm", "axis", 1, _norm_rule, attrs=("p",), saves="io", shape=_rows_to_vector("norm"))
+row("norm_backward", "map", 3, _norm_bw_rule, attrs=("p",), saves="i")
 _SCAN_LOOPS = row_loops(10)  # a workgroup scan per 256 elements
-_row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"), loops=_SCAN_LOOPS)
-_row(
+row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"), loops=_SCAN_LOOPS)
+row(
     "cumprod",
     "axis",
     1,
@@ -201,7 +244,7 @@ _row(
     shape=_rows_same("cumprod"),
     loops=_SCAN_LOOPS,
 )
-_row(
+row(
     "cumprod_grad",
     "axis",
     2,
@@ -211,54 +254,50 @@ _row(
     shape=_rows_same("cumprod_grad", 2),
     loops=_SCAN_LOOPS,
 )
-_row("all", "axis", 1, out_dtype="bool", shape=_rows_to_vector("all"))
-_row("any", "axis", 1, out_dtype="bool", shape=_rows_to_vector("any"))
+row("all", "axis", 1, out_dtype="bool", shape=_rows_to_vector("all"))
+row("any", "axis", 1, out_dtype="bool", shape=_rows_to_vector("any"))
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _numel(shape) -> int:
-    return math.prod(shape)
-
-
 def _check_tensor(op: str, x) -> None:
-    if not isinstance(x, F._t()):
+    if not isinstance(x, autograd.Tensor):
         raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
 
 
 def _over_dims(op: str, kernel: str, x, dim, keepdim: bool, **attrs):
     """Run the ``(M, K) -> (M,)`` kernel over ``dim`` (int, tuple or None = all) of x."""
-    dims = F._reduce_dims(op, x, dim)
+    dims = _reduce_dims(op, x, dim)
     if x.ndim == 0:
         out = F.call(kernel, F.reshape(x, (1, 1)), **attrs)
         return F.reshape(out, ())
     keep = [d for d in range(x.ndim) if d not in dims]
     xp = F.permute(x, keep + dims)
     kept_shape = tuple(x.shape[d] for d in keep)
-    k = _numel(tuple(x.shape[d] for d in dims))
-    out = F.call(kernel, F.reshape(xp, (_numel(kept_shape), k)), **attrs)
+    k = numel(tuple(x.shape[d] for d in dims))
+    out = F.call(kernel, F.reshape(xp, (numel(kept_shape), k)), **attrs)
     if keepdim:
         return F.reshape(out, tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
     return F.reshape(out, kept_shape)
 
 
 def _nonempty(op: str, x, dim) -> None:
-    dims = F._reduce_dims(op, x, dim)
-    if x.ndim and _numel(tuple(x.shape[d] for d in dims)) == 0:
+    dims = _reduce_dims(op, x, dim)
+    if x.ndim and numel(tuple(x.shape[d] for d in dims)) == 0:
         raise RuntimeError(f"{op}: cannot reduce an empty dimension (shape {tuple(x.shape)})")
 
 
 def _along(op: str, kernel: str, x, dim: int, **attrs):
     """Run the ``(M, K) -> (M, K)`` kernel along one dim of x."""
     if x.ndim == 0:
-        F._norm_dim(op, dim, 0)
+        normalize_dim(op, dim, 0)
         return F.reshape(F.call(kernel, F.reshape(x, (1, 1)), **attrs), ())
-    d = F._norm_dim(op, dim, x.ndim)
+    d = normalize_dim(op, dim, x.ndim)
     order = [i for i in range(x.ndim) if i != d] + [d]
     xp = F.permute(x, order)
     shape = tuple(xp.shape)
-    out = F.reshape(F.call(kernel, F.reshape(xp, (_numel(shape[:-1]), shape[-1])), **attrs), shape)
+    out = F.reshape(F.call(kernel, F.reshape(xp, (numel(shape[:-1]), shape[-1])), **attrs), shape)
     inverse = [0] * len(order)
     for i, o in enumerate(order):
         inverse[o] = i
@@ -483,10 +522,8 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     """
     _check_tensor("cosine_similarity", x1)
     _check_tensor("cosine_similarity", x2)
-    from ..ops import broadcast_shapes
-
     shape = broadcast_shapes("cosine_similarity", tuple(x1.shape), tuple(x2.shape))
-    F._norm_dim("cosine_similarity", dim, builtins.max(len(shape), 1))
+    normalize_dim("cosine_similarity", dim, builtins.max(len(shape), 1))
     if tuple(x1.shape) != shape:
         x1 = F.expand(x1, shape)
     if tuple(x2.shape) != shape:
@@ -530,3 +567,84 @@ TENSOR_METHODS: dict = {
         "any",
     )
 }
+
+
+# ---------------------------------------------------------------- sum, mean and max: functions
+
+
+def _reduce_dims(op: str, x, dim) -> list:
+    if dim is None:
+        return list(range(x.ndim))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    out = sorted({normalize_dim(op, d, x.ndim) for d in dims})
+    if len(out) != len(dims):
+        raise RuntimeError(f"{op}: dim {tuple(dims)} appears multiple times")
+    return out
+
+
+def _last_axis(op: str, kernel: str, x, dim, keepdim: bool):
+    """Run the last-axis reduction ``kernel`` over ``dim`` of x."""
+    dims = _reduce_dims(op, x, dim)
+    if x.ndim == 0:
+        return apply(kernel, F.reshape(x, (1, 1))).reshape(())
+    keep = [d for d in range(x.ndim) if d not in dims]
+    xp = F.permute(x, keep + dims)
+    kept_shape = tuple(x.shape[d] for d in keep)
+    k = numel(tuple(x.shape[d] for d in dims))
+    if k == 0 and kernel == "max":
+        raise RuntimeError(f"{op}: cannot reduce an empty dimension (shape {tuple(x.shape)})")
+    out = apply(kernel, F.reshape(xp, (numel(kept_shape), k)))
+    if keepdim:
+        return F.reshape(out, tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
+    return F.reshape(out, kept_shape)
+
+
+def sum(x, dim=None, keepdim: bool = False, dtype=None):
+    if dtype is not None:
+        x = F.to_dtype(x, dtype)
+    elif not x.dtype.is_floating:
+        # int32 (PyTorch: int64), summed in f32: exact up to 2^24.
+        out = _last_axis("sum", "sum", F.to_dtype(x, dtypes.float32), dim, keepdim)
+        return F.to_dtype(out, dtypes.int32)
+    return _last_axis("sum", "sum", x, dim, keepdim)
+
+
+def mean(x, dim=None, keepdim: bool = False):
+    if not x.dtype.is_floating:
+        raise TypeError(f"mean: expected a floating point tensor, got {x.dtype}")
+    dims = _reduce_dims("mean", x, dim)
+    n = numel(tuple(x.shape[d] for d in dims))
+    return F.div(sum(x, dims, keepdim), float(n) if n else float("nan"))
+
+
+MaxResult = namedtuple("max", "values indices")
+
+
+def max(x, dim=None, keepdim: bool = False):
+    """``max(x)``: the largest value; ``max(x, dim)``: (values, indices) along dim."""
+    if dim is None:
+        return _last_axis("max", "max", x, None, False)
+    values = _last_axis("max", "max", x, dim, True)
+    d = normalize_dim("max", dim, x.ndim)
+    indices = _first_index_of(x, values, d)
+    if not keepdim:
+        values, indices = F.squeeze(values, d), F.squeeze(indices, d)
+    return MaxResult(values, indices)
+
+
+def _first_index_of(x, values, d: int):
+    """The first index along dim d where x equals values (broadcast), as int32."""
+    with no_grad():
+        n = x.shape[d]
+        shape = [1] * x.ndim
+        shape[d] = n
+        idx = F.reshape(arange_like(x, n), tuple(shape))
+        cand = F.where(F.compare("eq", x, values), idx, float(n))
+        first = F.neg(_last_axis("max", "max", F.neg(cand), d, True))
+        return F.to_dtype(first, dtypes.int32)
+
+
+def arange_like(x, n: int):
+    from ..tensor import arange
+
+    return arange(n, dtype=x.dtype if x.dtype.is_floating else dtypes.float32, device=x.device)

@@ -21,9 +21,17 @@ change of a piece does not show in the input.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 
-from ..ops import F, _contiguous_strides, _row
+import numpy as np
+
+from .. import autograd, dtypes
+from .. import functional as F
+from ..autograd import Node, apply
+from ..ops import row
+from ..shapes import contiguous_strides, normalize_dim, numel
+from . import indexing
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = [
@@ -53,21 +61,80 @@ __all__: list[str] = [
 ]
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = []
+# The core functions of the family, public as well.
+__all__ += ["permute", "reshape", "squeeze", "transpose", "unsqueeze"]
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = ["expand", "sum_to", "view", "getitem"]
+
+
+# ---------------------------------------------------------------- strided views
+
+
+def _permute(ctx, g):
+    dims = ctx.attrs["dims"]
+    inverse = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inverse[d] = i
+    return (F.permute(g, inverse),)
+
+
+def _expand(ctx, g):
+    return (F.sum_to(g, ctx.inputs[0].shape),)
+
+
+def _slice(ctx, g):
+    x = ctx.inputs[0]
+    return (F.call("slice_backward", g, in_shape=tuple(x.shape), **ctx.attrs),)
+
+
+def _slice_backward(ctx, g):
+    a = ctx.attrs
+    return (F.call("slice", g, starts=a["starts"], steps=a["steps"], out_shape=a["out_shape"]),)
+
+
+def _permute_view(shape, attrs):
+    dims = attrs["dims"]
+    strides = contiguous_strides(shape)
+    return tuple(shape[d] for d in dims), tuple(strides[d] for d in dims), 0
+
+
+def _expand_view(shape, attrs):
+    out = tuple(attrs["shape"])
+    lead = len(out) - len(shape)
+    strides = contiguous_strides(shape)
+    st = [0] * lead + [
+        0 if shape[i] == 1 and out[lead + i] != 1 else strides[i] for i in range(len(shape))
+    ]
+    return out, tuple(st), 0
+
+
+def _slice_view(shape, attrs):
+    strides = contiguous_strides(shape)
+    offset = sum(s * st for s, st in zip(attrs["starts"], strides))
+    st = tuple(s * step for s, step in zip(strides, attrs["steps"]))
+    return tuple(attrs["out_shape"]), st, offset
+
+
+# Views keep their input's dtype: an int32 tensor sliced or permuted stays int32.
+_VIEW = dict(out_dtype="input0")
+row("permute", "map", 1, _permute, attrs=("dims",), view=_permute_view, **_VIEW)
+row("expand", "map", 1, _expand, attrs=("shape",), saves="i", view=_expand_view, **_VIEW)
+_SLICE = ("starts", "steps", "out_shape")
+row("slice", "map", 1, _slice, attrs=_SLICE, saves="i", view=_slice_view, **_VIEW)
+row(
+    "slice_backward",
+    "map",
+    1,
+    _slice_backward,
+    attrs=("in_shape",) + _SLICE,
+    view=_slice_view,
+    scatter=True,
+    refuses=("int32", "bool"),  # gradients only
+    **_VIEW,
+)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _dim(op: str, dim: int, ndim: int) -> int:
-    """``dim`` in [-ndim, ndim) as a non-negative index; PyTorch's IndexError otherwise."""
-    if not isinstance(dim, int) or isinstance(dim, bool):
-        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
-    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
-    if not lo <= dim <= hi:
-        raise IndexError(
-            f"{op}: dimension out of range (expected to be in range of [{lo}, {hi}], got {dim})"
-        )
-    return dim % ndim if ndim else 0
 
 
 def _sizes(args: tuple) -> tuple:
@@ -89,7 +156,7 @@ def _slice_dim(x, dim: int, start: int, length: int, step: int = 1):
 
 
 def _tensors_arg(op: str, tensors) -> list:
-    T = F._t()
+    T = autograd.Tensor
     if isinstance(tensors, T) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
     tensors = list(tensors)
@@ -102,8 +169,6 @@ def _tensors_arg(op: str, tensors) -> list:
 
 
 def _result_dtype(tensors: list):
-    from .. import dtypes
-
     floats = [t.dtype for t in tensors if t.dtype.is_floating]
     if floats:
         out = floats[0]
@@ -149,7 +214,7 @@ def _cat_rule(ctx, g):
 
 
 # kind "cat" (backends/vulkan/kinds/shape.py): each input copied once into its slot of out.
-_row("cat", "cat", -1, _cat_rule, attrs=("dim",), shape=_cat_shape)
+row("cat", "cat", -1, _cat_rule, attrs=("dim",), shape=_cat_shape)
 
 
 def cat(tensors: Sequence, dim: int = 0):
@@ -170,7 +235,7 @@ def cat(tensors: Sequence, dim: int = 0):
         return tensors[0]
     if len(kept) != len(tensors) and len({t.ndim for t in kept}) == 1:
         tensors = kept
-    d = _dim("cat", dim, tensors[0].ndim)
+    d = normalize_dim("cat", dim, tensors[0].ndim)
     dtype = _result_dtype(tensors)
     if len(tensors) == 1:
         return F.to_dtype(tensors[0], dtype)
@@ -193,7 +258,7 @@ def stack(tensors: Sequence, dim: int = 0):
                 f"stack: expects each tensor to be equal size, but got {first} at entry 0 and "
                 f"{tuple(t.shape)} at entry {i}"
             )
-    d = _dim("stack", dim, len(first) + 1)
+    d = normalize_dim("stack", dim, len(first) + 1)
     return cat([F.unsqueeze(t, d) for t in tensors], d)
 
 
@@ -219,7 +284,6 @@ def _split_node_cls():
     (zeros for unused pieces), not one zero-filled scatter per piece."""
     global _SPLIT_NODE
     if _SPLIT_NODE is None:
-        from ..autograd import Node
 
         class SplitNode(Node):
             def __init__(self, label: str, dim: int, metas: list, squeezed: bool) -> None:
@@ -244,8 +308,6 @@ def _split_node_cls():
 
 
 def _pieces(x, dim: int, sizes: list, label: str, squeeze: bool = False) -> tuple:
-    from .. import autograd
-
     if len(sizes) == 1 and not squeeze:
         return (x,)
     with autograd.no_grad():
@@ -269,7 +331,7 @@ def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
 
     >>> a, b = vkgrad.split(vkgrad.arange(5.0), [2, 3])
     """
-    d = _dim("split", dim, tensor.ndim)
+    d = normalize_dim("split", dim, tensor.ndim)
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [int(s) for s in split_size_or_sections]
@@ -298,14 +360,14 @@ def chunk(input, chunks: int, dim: int = 0) -> tuple:
     chunks = int(chunks)
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be greater than 0, got {chunks}")
-    d = _dim("chunk", dim, input.ndim)
+    d = normalize_dim("chunk", dim, input.ndim)
     n = input.shape[d]
     return split(input, max(1, -(-n // chunks)) if n else 0, d)
 
 
 def unbind(input, dim: int = 0) -> tuple:
     """The slices along ``dim``, with that dim removed: ``rows = x.unbind(0)``."""
-    d = _dim("unbind", dim, input.ndim)
+    d = normalize_dim("unbind", dim, input.ndim)
     return _pieces(input, d, [1] * input.shape[d], "UnbindBackward0", squeeze=True)
 
 
@@ -314,7 +376,7 @@ def unbind(input, dim: int = 0) -> tuple:
 
 def narrow(input, dim: int, start: int, length: int):
     """``length`` elements from ``start`` along ``dim``: ``x.narrow(1, 2, 3)``."""
-    d = _dim("narrow", dim, input.ndim)
+    d = normalize_dim("narrow", dim, input.ndim)
     n = input.shape[d]
     start, length = int(start), int(length)
     if not -n <= start <= n:
@@ -334,7 +396,7 @@ def narrow(input, dim: int, start: int, length: int):
 
 def select(input, dim: int, index: int):
     """The slice at ``index`` along ``dim``, that dim removed: ``x.select(0, -1)``."""
-    d = _dim("select", dim, input.ndim)
+    d = normalize_dim("select", dim, input.ndim)
     n = input.shape[d]
     index = int(index)
     if not -n <= index < n:
@@ -347,7 +409,7 @@ def select(input, dim: int, index: int):
 
 def unflatten(input, dim: int, sizes):
     """Expand ``dim`` into several dims: ``x.unflatten(1, (2, -1))``."""
-    d = _dim("unflatten", dim, input.ndim)
+    d = normalize_dim("unflatten", dim, input.ndim)
     sizes = tuple(int(s) for s in sizes)
     if not sizes:
         raise ValueError("unflatten: sizes must be non-empty")
@@ -374,8 +436,8 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
     """Merge dims ``start_dim..end_dim`` into one: ``vkgrad.flatten(x, 1)``."""
     if input.ndim == 0:
         return F.reshape(input, (1,))
-    s = _dim("flatten", start_dim, input.ndim)
-    e = _dim("flatten", end_dim, input.ndim)
+    s = normalize_dim("flatten", start_dim, input.ndim)
+    e = normalize_dim("flatten", end_dim, input.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim ({s}) cannot come after end_dim ({e})")
     shape = tuple(input.shape)
@@ -437,7 +499,7 @@ def _ri_rule(kernel: str):
 
 # Inputs (x, index, offsets): index[j] = the source position of output j along dim, and
 # offsets (n + 1 int32) the segment bounds; the backward sums each segment.
-_row(
+row(
     "repeat_interleave",
     "shape_index",
     3,
@@ -447,7 +509,7 @@ _row(
     no_grad_inputs=(1, 2),
     shape=_ri_gather_shape,
 )
-_row(
+row(
     "repeat_interleave_backward",
     "shape_index",
     3,
@@ -469,18 +531,16 @@ def repeat_interleave(input, repeats, dim: int | None = None, *, output_size: in
     """
     import numpy as np
 
-    from .. import dtypes
-
     x = input
     if dim is None:
         x = F.reshape(x, (-1,))
         d = 0
     else:
-        d = _dim("repeat_interleave", dim, x.ndim)
+        d = normalize_dim("repeat_interleave", dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
     if x.ndim == 0:
         x = F.reshape(x, (1,))
-    T = F._t()
+    T = autograd.Tensor
     counts = None
     if isinstance(repeats, T):
         if repeats.dtype.is_floating or repeats.dtype is dtypes.bool_:
@@ -520,7 +580,7 @@ def repeat_interleave(input, repeats, dim: int | None = None, *, output_size: in
         return F.reshape(F.expand(v, big), shape[:d] + (total,) + shape[d + 1 :])
     idx = np.repeat(np.arange(n, dtype=np.int32), counts)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    make = F._t()._make
+    make = autograd.Tensor._make
     dev = x.device
 
     def up(a):
@@ -533,7 +593,7 @@ def repeat_interleave(input, repeats, dim: int | None = None, *, output_size: in
 
 
 def _flip_view(shape, attrs):
-    st = list(_contiguous_strides(shape))
+    st = list(contiguous_strides(shape))
     off = 0
     for d in attrs["dims"]:
         off += (shape[d] - 1) * st[d] if shape[d] else 0
@@ -542,7 +602,7 @@ def _flip_view(shape, attrs):
 
 
 # A strided view with negative strides (two's complement words in the shader's meta).
-_row(
+row(
     "flip",
     "map",
     1,
@@ -555,7 +615,7 @@ _row(
 
 def _dims_arg(op: str, dims, ndim: int) -> tuple:
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-    out = tuple(_dim(op, int(d), ndim) for d in dims)
+    out = tuple(normalize_dim(op, int(d), ndim) for d in dims)
     if len(set(out)) != len(out):
         raise RuntimeError(f"{op}: dims {dims} has a dim appearing multiple times")
     return out
@@ -595,7 +655,7 @@ def _roll_rule(ctx, g):
 
 
 # shifts: one per dim of the input, in [0, size): out[c] = x[(c - shift) mod size].
-_row("roll", "shape_index", 1, _roll_rule, attrs=("shifts",), shape=lambda s, a: tuple(s[0]))
+row("roll", "shape_index", 1, _roll_rule, attrs=("shifts",), shape=lambda s, a: tuple(s[0]))
 
 
 def roll(input, shifts, dims=None):
@@ -618,7 +678,7 @@ def roll(input, shifts, dims=None):
     nd = input.ndim
     per = [0] * nd
     for s, d in zip(sh, dims):
-        d = _dim("roll", int(d), nd)
+        d = normalize_dim("roll", int(d), nd)
         n = input.shape[d]
         per[d] = (per[d] + s) % n if n else 0
     if not any(per):
@@ -641,7 +701,7 @@ def _diag_len(shape, offset, d1, d2) -> int:
 
 def _diagonal_view(shape, attrs):
     off, d1, d2 = attrs["offset"], attrs["dim1"], attrs["dim2"]
-    st = _contiguous_strides(shape)
+    st = contiguous_strides(shape)
     rest = [d for d in range(len(shape)) if d not in (d1, d2)]
     n = _diag_len(shape, off, d1, d2)
     start = (off * st[d2] if off >= 0 else -off * st[d1]) if n else 0
@@ -677,9 +737,9 @@ def _embed_shape(in_shapes, attrs):
 
 
 _DIAG = ("offset", "dim1", "dim2")
-_row("diagonal", "map", 1, _diagonal_rule, attrs=_DIAG, view=_diagonal_view, out_dtype="input0")
+row("diagonal", "map", 1, _diagonal_rule, attrs=_DIAG, view=_diagonal_view, out_dtype="input0")
 # The diagonal written into zeros of in_shape (diag of a vector, backward of diagonal).
-_row(
+row(
     "diagonal_backward",
     "shape_index",
     1,
@@ -694,7 +754,7 @@ def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
     nd = input.ndim
     if nd < 2:
         raise ValueError(f"diagonal: input must be >= 2-d, got shape {tuple(input.shape)}")
-    d1, d2 = _dim("diagonal", dim1, nd), _dim("diagonal", dim2, nd)
+    d1, d2 = normalize_dim("diagonal", dim1, nd), normalize_dim("diagonal", dim2, nd)
     if d1 == d2:
         raise ValueError(f"diagonal: dim1 and dim2 cannot be the same dimension ({d1})")
     return F.call("diagonal", input, offset=int(offset), dim1=d1, dim2=d2)
@@ -723,7 +783,7 @@ def _tri_shape(op: str):
 
 for _name in ("tril", "triu"):
     # y = x where col - row <= diagonal (tril) / >= diagonal (triu), else 0; last two dims.
-    _row(
+    row(
         _name,
         "shape_index",
         1,
@@ -744,15 +804,20 @@ def triu(input, diagonal: int = 0):
 
 
 # Tensor methods: {method name: function(self, ...)}.
+def _tile_method(self, *dims):
+    """``x.tile(2, 3)`` or ``x.tile((2, 3))``."""
+    return tile(self, _sizes(dims))
+
+
 TENSOR_METHODS: dict = {
-    "split": lambda self, split_size, dim=0: split(self, split_size, dim),
+    "split": split,
     "chunk": chunk,
     "unbind": unbind,
     "narrow": narrow,
     "select": select,
     "unflatten": unflatten,
     "repeat": repeat,
-    "tile": lambda self, *dims: tile(self, _sizes(dims)),
+    "tile": _tile_method,
     "repeat_interleave": repeat_interleave,
     "flip": _flip_method,
     "fliplr": fliplr,
@@ -763,3 +828,222 @@ TENSOR_METHODS: dict = {
     "tril": tril,
     "triu": triu,
 }
+
+
+# ---------------------------------------------------------------- views and reshapes: functions
+
+
+def reshape(x, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    n = x.numel()
+    if shape.count(-1) > 1:
+        raise RuntimeError(f"reshape: only one dimension can be inferred, got {shape}")
+    if -1 in shape:
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        if known == 0 or n % known:
+            raise RuntimeError(f"reshape: shape {shape} is invalid for input of size {n}")
+        shape = tuple(n // known if s == -1 else s for s in shape)
+    size = 1
+    for s in shape:
+        size *= s
+    if size != n:
+        raise RuntimeError(
+            f"reshape: shape {shape} is invalid for input of shape {tuple(x.shape)} (size {n})"
+        )
+    if shape == tuple(x.shape):
+        return x
+    return _reshape_node(x, shape)
+
+
+def permute(x, *dims):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    nd = x.ndim
+    if len(dims) != nd:
+        raise RuntimeError(
+            f"permute: number of dims {len(dims)} doesn't match the tensor's {nd} "
+            f"(shape {tuple(x.shape)})"
+        )
+    dims = tuple(normalize_dim("permute", d, nd) for d in dims)
+    if sorted(dims) != list(range(nd)):
+        raise RuntimeError(f"permute: dims {dims} are not a permutation of 0..{nd - 1}")
+    if dims == tuple(range(nd)):
+        return x
+    # Moving only size-1 dims needs no data movement.
+    if [d for d in dims if x.shape[d] != 1] == [d for d in range(nd) if x.shape[d] != 1]:
+        return reshape(x, tuple(x.shape[d] for d in dims))
+    return apply("permute", x, dims=dims)
+
+
+def transpose(x, dim0: int, dim1: int):
+    nd = x.ndim
+    if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    d0, d1 = normalize_dim("transpose", dim0, nd), normalize_dim("transpose", dim1, nd)
+    dims = list(range(nd))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(x, dims)
+
+
+def expand(x, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < x.ndim:
+        raise RuntimeError(
+            f"expand: the number of sizes {len(shape)} must be >= the tensor's {x.ndim} dims"
+        )
+    lead = len(shape) - x.ndim
+    out = []
+    for i, s in enumerate(shape):
+        src = x.shape[i - lead] if i >= lead else 1
+        if s == -1:
+            if i < lead:
+                raise RuntimeError("expand: -1 is not allowed in a new leading dimension")
+            s = src
+        if src != 1 and src != s:
+            raise RuntimeError(
+                f"expand: the expanded size {s} must match the existing size {src} at dim {i} "
+                f"(shape {tuple(x.shape)} -> {shape})"
+            )
+        out.append(s)
+    out = tuple(out)
+    if out == tuple(x.shape):
+        return x
+    if [s for s in x.shape if s != 1] == [
+        o for o, s in zip(out[lead:], x.shape) if s != 1
+    ] and numel(out) == x.numel():
+        return reshape(x, out)
+    return apply("expand", x, shape=out)
+
+
+def unsqueeze(x, dim: int):
+    nd = x.ndim + 1
+    d = normalize_dim("unsqueeze", dim, nd)
+    shape = list(x.shape)
+    shape.insert(d, 1)
+    return reshape(x, tuple(shape))
+
+
+def squeeze(x, dim=None):
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    dims = {normalize_dim("squeeze", d, x.ndim) for d in dims}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
+
+
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape`` (the inverse of broadcasting ``shape`` to ``x.shape``)."""
+    shape = tuple(shape)
+    if tuple(x.shape) == shape:
+        return x
+    lead = x.ndim - len(shape)
+    dims = list(range(lead)) + [
+        lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
+    ]
+    out = F.sum(x, dims, keepdim=True) if dims else x
+    return reshape(out, shape)
+
+
+def getitem(x, index):
+    """Basic indexing: ints, slices with positive steps, None and Ellipsis; advanced indices
+    (tensors, lists, bool masks) go to ``library.indexing``."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    # As in PyTorch: True is a new axis (never the int 1), NumPy integers are ints.
+    if builtins.any(i is False for i in index):
+        raise TypeError("getitem: a False index (an empty selection) is not supported")
+    index = tuple(None if i is True else int(i) if isinstance(i, np.integer) else i for i in index)
+    if indexing.has_advanced(index):  # tensors, lists, bool masks: the indexing family
+        return indexing.getitem(x, index)
+    T = autograd.Tensor
+    n_ellipsis = 0
+    for i in index:
+        if i is Ellipsis:
+            n_ellipsis += 1
+        elif isinstance(i, T) or not (i is None or isinstance(i, (int, slice))):
+            raise TypeError(
+                f"getitem: only ints, slices, None and ... are supported as indices here, got "
+                f"{type(i).__name__}"
+            )
+    if n_ellipsis > 1:
+        raise IndexError("getitem: an index can only have a single ellipsis ('...')")
+    n_real = len([i for i in index if i is not None and i is not Ellipsis])
+    if n_real > x.ndim:
+        raise IndexError(
+            f"getitem: too many indices for tensor of dimension {x.ndim} (shape {tuple(x.shape)})"
+        )
+    if n_ellipsis:
+        pos = index.index(Ellipsis)
+        index = index[:pos] + (slice(None),) * (x.ndim - n_real) + index[pos + 1 :]
+    else:
+        index = index + (slice(None),) * (x.ndim - n_real)
+    starts, steps, sizes, final = [], [], [], []
+    dim = 0
+    for i in index:
+        if i is None:
+            final.append(1)
+            continue
+        size = x.shape[dim]
+        if isinstance(i, int):
+            j = i + size if i < 0 else i
+            if not 0 <= j < size:
+                raise IndexError(
+                    f"getitem: index {i} is out of bounds for dimension {dim} with size {size}"
+                )
+            starts.append(j)
+            steps.append(1)
+            sizes.append(1)
+        else:
+            start, stop, step = i.indices(size)
+            if step <= 0:
+                raise ValueError("getitem: step must be greater than zero")
+            length = len(range(start, stop, step))
+            starts.append(start if length else 0)
+            steps.append(step)
+            sizes.append(length)
+            final.append(length)
+        dim += 1
+    if (
+        builtins.all(st == 0 for st in starts)
+        and builtins.all(s == 1 for s in steps)
+        and tuple(sizes) == tuple(x.shape)
+    ):
+        out = x
+    else:
+        out = apply("slice", x, starts=tuple(starts), steps=tuple(steps), out_shape=tuple(sizes))
+    return reshape(out, tuple(final))
+
+
+def view(x, shape: tuple):
+    """The same storage seen with another shape, with no graph node: callers check sizes."""
+    out = autograd.Tensor._make(
+        x._device.backend.reshape(x._data, shape), shape, x._dtype, x._device
+    )
+    out._version = x._version  # a view: in-place changes show through both
+    return out
+
+
+def _reshape_node(x, shape: tuple):
+    out = view(x, shape)
+    if autograd.is_grad_enabled() and x.requires_grad:
+        autograd.record(_ReshapeNode(tuple(x.shape)), [x], [out])
+    return out
+
+
+class _ReshapeNode(autograd.Node):
+    def __init__(self, in_shape) -> None:
+        super().__init__()
+        self.in_shape = in_shape
+
+    def name(self) -> str:
+        return "ViewBackward0"
+
+    def apply(self, grads):
+        return (reshape(grads[0], self.in_shape),)

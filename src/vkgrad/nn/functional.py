@@ -3,33 +3,128 @@
 from __future__ import annotations
 
 from ..autograd import Function, apply, is_grad_enabled
-from ..functional import (
-    cross_entropy,
-    gelu,
-    log_softmax,
-    mse_loss,
-    relu,
-    sigmoid,
-    silu,
-    softmax,
-    tanh,
-    view,
-)
-from ..library import exported
+from ..library.shape import view
+from ..shapes import numel
 from ..tensor import Tensor, full
 
+# isort: off
+# BEGIN GENERATED EXPORTS (scripts/gen_exports.py)
+from ..library.conv import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose2d,
+    fold,
+    max_pool1d,
+    max_pool2d,
+    unfold,
+)
+from ..library.elementwise import (
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    leaky_relu,
+    logsigmoid,
+    mish,
+    relu,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    tanh,
+)
+from ..library.indexing import (
+    embedding,
+    one_hot,
+)
+from ..library.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from ..library.norm import (
+    batch_norm,
+    dropout,
+    dropout1d,
+    dropout2d,
+    group_norm,
+    layer_norm,
+    log_softmax,
+    rms_norm,
+    scaled_dot_product_attention,
+    softmax,
+)
+from ..library.reduction import (
+    cosine_similarity,
+    normalize,
+    pairwise_distance,
+)
+
 __all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "cosine_embedding_loss",
+    "cosine_similarity",
     "cross_entropy",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "elu",
+    "embedding",
+    "fold",
     "gelu",
+    "group_norm",
+    "hardsigmoid",
+    "hardswish",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
+    "max_pool1d",
+    "max_pool2d",
+    "mish",
     "mse_loss",
+    "nll_loss",
+    "normalize",
+    "one_hot",
+    "pairwise_distance",
     "relu",
+    "rms_norm",
+    "scaled_dot_product_attention",
+    "selu",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
     "tanh",
+    "unfold",
 ]
+# END GENERATED EXPORTS
+# isort: on
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -65,7 +160,7 @@ class _Linear(Function):
     def forward(ctx, x, w, b):
         out_f, in_f = w.shape
         lead = tuple(x.shape[:-1])
-        rows = x.numel() // in_f if in_f else _prod(lead)
+        rows = x.numel() // in_f if in_f else numel(lead)
         ctx.save_for_backward(x, w)
         ctx.rows = rows
         y = apply("matmul", _view(x, (1, rows, in_f)), _view(w, (1, out_f, in_f)), ta=0, tb=1)
@@ -99,15 +194,3 @@ def _view(t: Tensor, shape: tuple) -> Tensor:
     if t.requires_grad and is_grad_enabled():
         return t.reshape(shape)
     return view(t, shape)
-
-
-def _prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
-_FAMILY_FUNCTIONS = exported("NN_FUNCTIONAL")
-globals().update(_FAMILY_FUNCTIONS)
-__all__ += list(_FAMILY_FUNCTIONS)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 from ..autograd import no_grad
-from ..functional import update
+from ..library.optim import update
 from .optimizer import Optimizer, check_compat_flags
 
 

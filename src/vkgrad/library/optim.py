@@ -1,0 +1,79 @@
+"""Optimizer updates: one row per optimizer, run in place on the parameter, its gradient and
+its state (f32 master weights for f16 parameters), with no output.
+
+The optimizers in ``vkgrad/optim/`` call these rows through ``functional.update``; the attrs
+travel as one small f32 array so that a captured step can rewrite the learning rate and the
+step counts between replays (see each shader's header for the binding order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import capturing, dtypes, ops
+from ..ops import row
+
+__all__: list[str] = []
+NN_FUNCTIONAL: list[str] = []
+# Exported by ``vkgrad.functional`` only: helpers other families and layers use.
+FUNCTIONAL: list[str] = ["update"]
+TENSOR_METHODS: dict = {}
+
+
+def _NO_OUTPUT(in_shapes, attrs) -> tuple:
+    return ()
+
+
+# Optimizer updates, in place. Inputs in binding order; see each shader's header.
+_ADAM = ("lr", "beta1", "beta2", "eps", "weight_decay", "bias1", "bias2", "decoupled")
+row("adam_step", "update", 6, attrs=(*_ADAM, "amsgrad", "maximize"), shape=_NO_OUTPUT)
+_SGD = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "first_step")
+row("sgd_step", "update", 4, attrs=(*_SGD, "maximize"), shape=_NO_OUTPUT)
+_RMSPROP = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+row("rmsprop_step", "update", 6, attrs=_RMSPROP, shape=_NO_OUTPUT)
+row("adagrad_step", "update", 4, attrs=("clr", "weight_decay", "eps", "maximize"), shape=_NO_OUTPUT)
+
+
+# ---------------------------------------------------------------- running an update row
+
+
+def update(name: str, *tensors, **attrs) -> None:
+    """Run an in-place ``update`` row (an optimizer step) on the tensors' device.
+
+    The row's attrs travel to the kernel as a small array of their own (f64 on the cpu, f32
+    on Vulkan), not as constants baked into the dispatch, so that a captured step
+    (``vkgrad.capture``) replays with the new learning rate and bias corrections.
+    No graph is recorded; every tensor's version goes up, as for any in-place op.
+    """
+    op = ops.OPS[name]
+    if capturing.ACTIVE is not None and capturing.refresh_update(name, attrs, op.attrs):
+        return  # a replay's host pass: the new values went into the recorded array
+    if op.kind != "update":
+        raise ValueError(f"update: {name} is not an update op")
+    if len(tensors) != op.nin:
+        raise TypeError(f"{name}: expected {op.nin} tensors, got {len(tensors)}")
+    dev = tensors[0].device
+    for t in tensors:
+        if t.device != dev:
+            raise RuntimeError(f"{name}: expected all tensors on {dev}, got one on {t.device}")
+        if t.numel() != tensors[0].numel():
+            raise ValueError(
+                f"{name}: expected tensors of {tensors[0].numel()} elements, got shape "
+                f"{tuple(t.shape)}"
+            )
+    missing = [a for a in op.attrs if a not in attrs]
+    if missing:
+        raise TypeError(f"{name}: missing attributes {missing}")
+    values = np.array([float(attrs[a]) for a in op.attrs], dtype=np.float64)
+    hyper = dev.backend.from_numpy(values, _HYPER_DTYPE[dev.type])
+    capturing.note_update(name, hyper)
+    dev.backend.run(op, [t._data for t in tensors] + [hyper], attrs, (), tensors[0].dtype)
+    seen = set()
+    for t in tensors:
+        if id(t._version) not in seen:
+            seen.add(id(t._version))
+            t._version[0] += 1
+
+
+# The cpu computes updates in the parameter's precision (f64 included); shaders read f32.
+_HYPER_DTYPE = {"cpu": dtypes.float64, "vulkan": dtypes.float32}
