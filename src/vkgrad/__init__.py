@@ -13,6 +13,7 @@ from . import autograd, dtypes, functional, library, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .capturing import capture
 from .device import Device, devices
+from .device import _backends as _device_backends
 from .device import device as device
 from .device import dtype as dtype
 from .dtypes import bool_, float16, float32, float64, int32
@@ -187,9 +188,7 @@ __version__ = "0.1.0"
 
 def synchronize() -> None:
     """Wait for all work queued on every device."""
-    from .device import _backends
-
-    for b in _backends.values():
+    for b in _device_backends.values():
         b.synchronize()
 
 

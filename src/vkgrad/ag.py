@@ -41,6 +41,7 @@ from .device import device as _set_device
 from .device import dtype as _set_dtype
 from .nn import functional as NF
 from .nn.parameter import Parameter
+from .random import host_rng
 from .tensor import Tensor, tensor
 
 __all__ = [
@@ -378,8 +379,6 @@ class ag_linear(_Layer):
                 f"ag_linear: unknown activation {activation!r}; "
                 f"choose from {sorted(k for k in _ACTIVATIONS if k)}"
             )
-        from .random import host_rng
-
         gain = math.sqrt(2.0) if activation == "relu" else 1.0
         bound = gain * math.sqrt(6.0 / (in_features + out_features))
         w = host_rng().uniform(-bound, bound, (out_features, in_features))
@@ -656,8 +655,6 @@ class ag_dataloader:
         return math.ceil(self.x.shape[-1] / self.batch_size)
 
     def epoch(self) -> Iterator:
-        from .random import host_rng
-
         n = self.x.shape[-1]
         order = host_rng().permutation(n) if self.shuffle else np.arange(n)
         for s in range(0, n, self.batch_size):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# capturing imports this module to mark draws during a recording: only its module is bound here.
+from . import capturing as capturing_module
+
 _rng = np.random.default_rng()
 _seed: int | None = None
 capturing = False  # set while vkgrad.capture records a function: draws would be baked in
@@ -11,9 +14,7 @@ capturing = False  # set while vkgrad.capture records a function: draws would be
 
 def _refuse_in_capture() -> None:
     if capturing:
-        from .capturing import CaptureError
-
-        raise CaptureError(
+        raise capturing_module.CaptureError(
             "capture: random numbers (dropout, rand, randn, init) are drawn inside a captured "
             "function; every replay would repeat the same draw. Draw them outside it"
         )

@@ -10,6 +10,7 @@ import numpy as np
 from . import autograd, dtypes
 from . import functional as F
 from .device import Device, default_device, default_dtype
+from .random import host_rng
 from .shapes import numel
 
 # isort: off
@@ -780,20 +781,14 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=Fal
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    from .random import host_rng
-
     return _from_host(host_rng().random(_shape_arg(size)), dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    from .random import host_rng
-
     return _from_host(host_rng().standard_normal(_shape_arg(size)), dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    from .random import host_rng
-
     if high is None:
         low, high = 0, low
     return _from_host(

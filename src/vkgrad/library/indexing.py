@@ -536,9 +536,7 @@ def _host_mask(op: str, mask, shape) -> np.ndarray:
 
 
 def _int_tensor(values: np.ndarray, device):
-    from ..tensor import tensor
-
-    return tensor(np.asarray(values, np.int32), dtype=dtypes.int32, device=device)
+    return autograd.tensor(np.asarray(values, np.int32), dtype=dtypes.int32, device=device)
 
 
 def masked_select(input, mask):
@@ -580,9 +578,7 @@ def _to_index(op: str, i, device):
     if not isinstance(i, T):
         a = np.asarray(i)
         if a.dtype == np.bool_:
-            from ..tensor import tensor
-
-            return tensor(a, dtype=dtypes.bool_, device=device)
+            return autograd.tensor(a, dtype=dtypes.bool_, device=device)
         if a.size == 0:
             a = a.astype(np.int32)
         if a.dtype.kind not in "iu":
@@ -751,9 +747,7 @@ def setitem(x, index, value) -> None:
             pos = _take("setitem", pos, adv)
         m = pos.numel()
         if isinstance(value, (list, tuple, np.ndarray)):
-            from ..tensor import tensor
-
-            value = tensor(np.asarray(value), dtype=x.dtype, device=x.device)
+            value = autograd.tensor(np.asarray(value), dtype=x.dtype, device=x.device)
         if isinstance(value, T):
             if value.device != x.device:
                 raise RuntimeError(f"setitem: value on {value.device}, tensor on {x.device}")

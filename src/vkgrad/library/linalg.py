@@ -54,9 +54,7 @@ FUNCTIONAL: list[str] = []
 
 def _const(arr: np.ndarray, like):
     """A constant tensor on ``like``'s device and dtype (masks, identity, permutations)."""
-    from ..tensor import tensor
-
-    return tensor(arr, dtype=like.dtype, device=like.device)
+    return autograd.tensor(arr, dtype=like.dtype, device=like.device)
 
 
 def _check_tensors(op: str, *xs) -> None:

@@ -12,6 +12,8 @@ import builtins
 import math
 from collections import namedtuple
 
+import numpy as np
+
 from .. import autograd, dtypes
 from .. import functional as F
 from ..autograd import apply, no_grad
@@ -645,6 +647,5 @@ def _first_index_of(x, values, d: int):
 
 
 def arange_like(x, n: int):
-    from ..tensor import arange
-
-    return arange(n, dtype=x.dtype if x.dtype.is_floating else dtypes.float32, device=x.device)
+    dtype = x.dtype if x.dtype.is_floating else dtypes.float32
+    return autograd.tensor(np.arange(n, dtype=np.float64), dtype=dtype, device=x.device)

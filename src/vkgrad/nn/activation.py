@@ -12,6 +12,7 @@ from typing import Any
 from .. import functional as _F
 from ..tensor import Tensor, full
 from . import functional as F
+from . import init as _init
 from .layers import GELU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .module import Module
 from .parameter import Parameter
@@ -273,8 +274,6 @@ class PReLU(Module):
         self.weight = Parameter(full((self.num_parameters,), init, device=device, dtype=dtype))
 
     def reset_parameters(self) -> None:
-        from . import init as _init
-
         _init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..tensor import Tensor, zeros
 
 
 class Parameter(Tensor):
@@ -19,8 +19,6 @@ class Parameter(Tensor):
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Parameter:
         if data is None:
-            from ..tensor import zeros
-
             data = zeros(0)
         if not isinstance(data, Tensor):
             raise TypeError(

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Union
 
+import numpy as np
+
 from .. import dtypes
 from .. import functional as F
 from ..autograd import apply_inplace, no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 _Params = Union[Tensor, Iterable[Tensor]]
 
@@ -52,8 +54,6 @@ def get_total_norm(
     tensors = list(tensors)
     p = float(norm_type)
     if not tensors:
-        from ..tensor import tensor
-
         return tensor(0.0)
     dev = tensors[0].device
     with no_grad():
@@ -131,10 +131,6 @@ def clip_grad_value_(parameters: _Params, clip_value: float, foreach: bool | Non
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened into one 1-D tensor (a copy)."""
-    import numpy as np
-
-    from ..tensor import tensor
-
     ps = list(parameters)
     if not ps:
         raise ValueError("parameters_to_vector: expected at least one parameter")

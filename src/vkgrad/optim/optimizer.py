@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 from .. import dtypes
-from ..autograd import no_grad, zero_grads
+from ..autograd import enable_grad, no_grad, zero_grads
 from ..capturing import replayed_on_host
 from ..tensor import Tensor, zeros
 
@@ -97,8 +97,6 @@ class Optimizer:
     def _closure_loss(self, closure: Callable | None) -> Any:
         if closure is None:
             return None
-        from ..autograd import enable_grad
-
         with enable_grad():
             return closure()
 
