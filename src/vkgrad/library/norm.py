@@ -110,31 +110,11 @@ def _log_softmax_bw_rule(ctx, g):
     return gy, ggo
 
 
-row(
-    "softmax",
-    "row",
-    1,
-    kernel_rule("softmax_backward", use_out=True),
-    saves="o",
-    shape=_same_rows("softmax"),
-)
-row("softmax_backward", "row", 2, _softmax_bw_rule, saves="i", shape=_same_rows("softmax_backward"))
-row(
-    "log_softmax",
-    "row",
-    1,
-    kernel_rule("log_softmax_backward", use_out=True),
-    saves="o",
-    shape=_same_rows("log_softmax"),
-)
-row(
-    "log_softmax_backward",
-    "row",
-    2,
-    _log_softmax_bw_rule,
-    saves="i",
-    shape=_same_rows("log_softmax_backward"),
-)
+# softmax and log_softmax, each with a backward kernel from the saved output.
+for _name, _bw_rule in (("softmax", _softmax_bw_rule), ("log_softmax", _log_softmax_bw_rule)):
+    _bw = f"{_name}_backward"
+    row(_name, "row", 1, kernel_rule(_bw, use_out=True), saves="o", shape=_same_rows(_name))
+    row(_bw, "row", 2, _bw_rule, saves="i", shape=_same_rows(_bw))
 
 
 # ---------------------------------------------------------------- shape rules of the rows
