@@ -6,6 +6,33 @@ import numpy as np
 
 from ..numpy_backend import kernel
 
+# ---------------------------------------------------------------- softmax rows
+
+
+@kernel
+def softmax(x, **_):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@kernel
+def log_softmax(x, **_):
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@kernel
+def softmax_backward(y, g, **_):
+    return y * (g - (g * y).sum(axis=-1, keepdims=True))
+
+
+@kernel
+def log_softmax_backward(y, g, **_):
+    return g - np.exp(y) * g.sum(axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------- layer and rms norm
+
 
 def _stats(x, eps, rms):
     """Per-row (mean, 1/sqrt(var + eps)), two passes; rms: mean 0, var = mean square."""
