@@ -342,30 +342,10 @@ def logsigmoid_backward(x, g, **_):
 # ---------------------------------------------------------------- clamp
 
 
-@kernel
-def clamp(x, min=0.0, max=0.0, has_min=0, has_max=0, **_):
-    if has_min:
-        x = np.maximum(x, min)
-    if has_max:
-        x = np.minimum(x, max)
-    return x
+# Bounds are scalar attrs (clamp) or tensors (clamp_tensor); the same code serves both.
 
 
-@kernel
-def clamp_backward(x, g, min=0.0, max=0.0, has_min=0, has_max=0, **_):
-    keep = np.ones(np.shape(x), bool)
-    if has_min:
-        keep &= x >= min
-    if has_max:
-        keep &= x <= max
-    return np.where(keep, g, 0)
-
-
-# ---------------------------------------------------------------- clamp with tensor bounds
-
-
-@kernel
-def clamp_tensor(x, lo, hi, has_min=1, has_max=1, **_):
+def _clamped(x, lo, hi, has_min, has_max):
     if has_min:
         x = np.maximum(x, lo)
     if has_max:
@@ -373,16 +353,36 @@ def clamp_tensor(x, lo, hi, has_min=1, has_max=1, **_):
     return x
 
 
+def _inside(x, lo, hi, has_min, has_max):
+    """Where x lies within the bounds given: where its gradient flows."""
+    keep = np.ones(np.broadcast_shapes(np.shape(x), np.shape(lo), np.shape(hi)), bool)
+    if has_min:
+        keep &= x >= lo
+    if has_max:
+        keep &= x <= hi
+    return keep
+
+
+@kernel
+def clamp(x, min=0.0, max=0.0, has_min=0, has_max=0, **_):
+    return _clamped(x, min, max, has_min, has_max)
+
+
+@kernel
+def clamp_backward(x, g, min=0.0, max=0.0, has_min=0, has_max=0, **_):
+    return np.where(_inside(x, min, max, has_min, has_max), g, 0)
+
+
+@kernel
+def clamp_tensor(x, lo, hi, has_min=1, has_max=1, **_):
+    return _clamped(x, lo, hi, has_min, has_max)
+
+
 @kernel
 def clamp_tensor_mask(x, lo, hi, which=0, has_min=1, has_max=1, **_):
     """1 where the gradient flows to input ``which`` (0 x, 1 min, 2 max), as PyTorch."""
     if which == 0:
-        keep = np.ones(np.broadcast_shapes(np.shape(x), np.shape(lo), np.shape(hi)), bool)
-        if has_min:
-            keep &= x >= lo
-        if has_max:
-            keep &= x <= hi
-        return keep
+        return _inside(x, lo, hi, has_min, has_max)
     if which == 1:
         # A min above max loses: the result is max.
         return (x < lo) & (lo < hi) if has_max else x < lo
@@ -423,13 +423,6 @@ def remainder(a, b, **_):
     return np.remainder(a, b)
 
 
-KERNELS.update(
-    logical_and=_binary(np.logical_and),
-    logical_or=_binary(np.logical_or),
-    logical_xor=_binary(np.logical_xor),
-)
-
-
 @kernel
 def logical_not(x, **_):
     return np.logical_not(x)
@@ -446,6 +439,9 @@ def _int_binary(fn):
 
 
 KERNELS.update(
+    logical_and=_binary(np.logical_and),
+    logical_or=_binary(np.logical_or),
+    logical_xor=_binary(np.logical_xor),
     bitwise_and=_int_binary(np.bitwise_and),
     bitwise_or=_int_binary(np.bitwise_or),
     bitwise_xor=_int_binary(np.bitwise_xor),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...shapes import numel
 from ..numpy_backend import kernel
 
 # ---------------------------------------------------------------- softmax rows
@@ -108,8 +109,7 @@ def keep_mask(j, seed0: int, seed1: int, threshold: int):
 
 
 def _flat_mask(shape, seed0, seed1, threshold, group=1):
-    n = int(np.prod(shape))
-    j = np.arange(n, dtype=np.uint32) // np.uint32(group)
+    j = np.arange(numel(shape), dtype=np.uint32) // np.uint32(group)
     return _keep_(j, seed0, seed1, threshold).reshape(shape)
 
 
