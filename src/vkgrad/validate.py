@@ -50,8 +50,7 @@ def check_index_values(op: Op, inputs: list, attrs: dict) -> None:
     """Check every index value of a call of ``op`` against its row's bounds."""
     if op.bounds is None:
         return
-    shapes = [np.shape(x) for x in inputs]
-    pos, lo, hi, skip, message = op.bounds(shapes, attrs)
+    pos, lo, hi, skip, message = index_bounds(op, [np.shape(x) for x in inputs], attrs)
     check_values(inputs[pos], lo, hi, skip, message)
 
 
