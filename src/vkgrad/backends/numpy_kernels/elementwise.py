@@ -172,7 +172,9 @@ def stable_sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-KERNELS["sigmoid"] = _unary(stable_sigmoid)
+@kernel
+def sigmoid(x, **_):
+    return stable_sigmoid(x)
 
 
 @kernel
