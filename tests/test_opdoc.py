@@ -27,4 +27,4 @@ def test_backward_column_tells_kernels_from_composed_rules():
     assert cols["relu"][5:7] == ["kernel `relu_backward`", "yes"]
     assert cols["add"][5:7] == ["composed of other rows", "yes"]
     assert cols["sign"][5:7] == ["none (no gradient)", "-"]
-    assert cols["matmul"][3:5] == ["`numpy_backend.py`", "`matmul.comp`"]
+    assert cols["matmul"][3:5] == ["`numpy_kernels/linalg.py`", "`matmul.comp`"]

@@ -3,8 +3,10 @@
 While recording, every array an op makes gets a slot number; inputs are slots too, and every
 other array (parameters, optimizer state, constants) is referenced as it is. A replay calls
 the same kernels with the slots' arrays of this replay, so the only Python left per op is
-the backend's own ``run``. Afterwards the tensors that outlived the recording (the returned
-loss, ``p.grad``) are pointed at their slots' new arrays.
+the backend's own ``run``. Kernels called directly get their row's index bounds checked
+first, as ``run`` checks them: a bad index in a new batch raises the row's IndexError on
+replay, before the step has changed anything. Afterwards the tensors that outlived the
+recording (the returned loss, ``p.grad``) are pointed at their slots' new arrays.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import weakref
 import numpy as np
 
 from ..capturing import refuse_read
+from ..validate import check_index_values
 from .numpy_backend import finish, kernel_call
 
 # Step kinds. _KERNEL: a kernel whose result needed no conversion at capture (no f16 input,
@@ -51,6 +54,8 @@ class NumpyProgram:
             type(self.be).run(self.be, op, inputs, attrs, shape, dtype)
             self.steps.append((_RUN, op, refs, dict(attrs), shape, dtype, None, None))
             return None
+        if op.bounds is not None:
+            check_index_values(op, inputs, attrs)
         fn, args, kw = kernel_call(op, inputs, attrs, dtype)
         raw = fn(*args, **kw)
         res = finish(raw, inputs, shape, dtype, out)
@@ -58,7 +63,7 @@ class NumpyProgram:
         if out is None and res is raw and direct:
             # Constants as the kernel took them (Python floats already made f32).
             refs = tuple((k, a) if k is None else (k, None) for (k, _), a in zip(refs, args))
-            self.steps.append((_KERNEL, fn, refs, kw, self._new(res), op.name))
+            self.steps.append((_KERNEL, fn, refs, kw, self._new(res), op))
             return res
         oref = None if out is None else self._ref(out)
         made = None if out is not None else self._new(res)
@@ -149,7 +154,7 @@ class NumpyProgram:
             if st[0] == _RESHAPE and self.prefill[st[1]] is not None:
                 self.prefill[st[3]] = self.keep[st[3]]
                 continue
-            if st[0] == _KERNEL and st[5] == "copy":
+            if st[0] == _KERNEL and st[5].name == "copy":
                 (src, _), made = st[2][0], st[4]
                 same = src is not None and self.keep[src].dtype == self.keep[made].dtype
                 if same and uses[find(src)] == i and find(src) not in bound:
@@ -169,8 +174,11 @@ class NumpyProgram:
         for step in self.steps:
             kind = step[0]
             if kind == _KERNEL:
-                _, fn, refs, kw, made, _ = step
-                s[made] = fn(*[v if k is None else s[k] for k, v in refs], **kw)
+                _, fn, refs, kw, made, op = step
+                args = [v if k is None else s[k] for k, v in refs]
+                if op.bounds is not None:
+                    check_index_values(op, args, kw)
+                s[made] = fn(*args, **kw)
             elif kind == _RUN:
                 _, op, refs, attrs, shape, dtype, oref, made = step
                 args = [v if k is None else s[k] for k, v in refs]

@@ -1,5 +1,16 @@
-"""NumPy kernels of the op families, one module per ``vkgrad/library`` module."""
+"""NumPy kernels of the op families, one module per ``vkgrad/library`` module (and ``optim``
+for the optimizer updates)."""
 
 from __future__ import annotations
 
-from . import conv, elementwise, indexing, linalg, loss, norm, reduction, shape  # noqa: F401
+from . import (  # noqa: F401
+    conv,
+    elementwise,
+    indexing,
+    linalg,
+    loss,
+    norm,
+    optim,
+    reduction,
+    shape,
+)

@@ -1,7 +1,8 @@
 """NumPy kernels of the linalg family (``vkgrad/library/linalg.py``).
 
-Inputs are (batch, n, n) stacks of matrices (and (batch, n, k) right-hand sides); a batch of
-1 broadcasts. Singular or non-positive-definite inputs raise with PyTorch's wording.
+Inputs are (batch, rows, cols) stacks of matrices: (batch, n, n) for the solvers and
+factorizations (and (batch, n, k) right-hand sides); a batch of 1 broadcasts. Singular or
+non-positive-definite inputs raise with PyTorch's wording.
 """
 
 from __future__ import annotations
@@ -9,6 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..numpy_backend import kernel
+
+
+@kernel
+def matmul(a, b, ta=0, tb=0, **_):
+    if ta:
+        a = np.swapaxes(a, -1, -2)
+    if tb:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)
 
 
 def _batch_prefix(a: np.ndarray, i: int) -> str:

@@ -2,36 +2,59 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..numpy_backend import _sigmoid, kernel
+from ...validate import check_values
+from ..numpy_backend import kernel
+from .elementwise import stable_sigmoid, stable_softplus
+from .norm import log_softmax, softmax
 
-# As in numpy_backend: log(0) and friends give inf/nan without warnings.
-warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+# Class indices arrive checked against the rows' bounds (validate.py), but for
+# nll_loss_weight, whose row declares none.
+
+# ---------------------------------------------------------------- cross entropy
 
 
-def _targets(op: str, t, c: int, ignore_index):
+@kernel
+def cross_entropy_index(x, t, **_):
+    return -log_softmax(x)[np.arange(x.shape[0]), t]
+
+
+@kernel
+def cross_entropy_prob(x, p, **_):
+    return -(p * log_softmax(x)).sum(axis=-1)
+
+
+@kernel
+def cross_entropy_index_backward(x, t, g, **_):
+    d = softmax(x)
+    d[np.arange(x.shape[0]), t] -= 1
+    return d * g[:, None]
+
+
+@kernel
+def cross_entropy_prob_backward(x, p, g, **_):
+    return (softmax(x) * p.sum(axis=-1, keepdims=True) - p) * g[:, None]
+
+
+# ---------------------------------------------------------------- nll
+
+
+def _targets(t, ignore_index):
     """Class indices with ignored ones set to 0, and the mask of the kept ones."""
-    t = np.asarray(t).astype(np.int64)
     keep = t != int(ignore_index)
-    tk = np.where(keep, t, 0)
-    if tk.size and (tk.min() < 0 or tk.max() >= c):
-        bad = t[keep & ((t < 0) | (t >= c))]
-        raise IndexError(f"{op}: target class index {bad[0]} out of range [0, {c})")
-    return tk, keep
+    return np.where(keep, t, 0), keep
 
 
 @kernel
 def nll_loss(x, t, w, ignore_index=-100.0, **_):
-    tk, keep = _targets("nll_loss", t, x.shape[1], ignore_index)
+    tk, keep = _targets(t, ignore_index)
     return np.where(keep, -w[tk] * x[np.arange(x.shape[0]), tk], 0)
 
 
 @kernel
 def nll_loss_backward(x, t, w, g, ignore_index=-100.0, **_):
-    tk, keep = _targets("nll_loss", t, x.shape[1], ignore_index)
+    tk, keep = _targets(t, ignore_index)
     out = np.zeros(x.shape, np.result_type(x, w, g))
     out[np.arange(x.shape[0]), tk] = np.where(keep, -w[tk] * g, 0)
     return out
@@ -39,7 +62,10 @@ def nll_loss_backward(x, t, w, g, ignore_index=-100.0, **_):
 
 @kernel
 def nll_loss_weight(t, w, ignore_index=-100.0, **_):
-    tk, keep = _targets("nll_loss", t, w.shape[0], ignore_index)
+    c = w.shape[0]
+    skip = int(ignore_index)
+    check_values(t, 0, c, skip, f"nll_loss: target class index {{v}} out of range [0, {c})")
+    tk, keep = _targets(t, skip)
     return np.where(keep, w[tk], 0)
 
 
@@ -58,18 +84,14 @@ def binary_cross_entropy_backward(x, y, g, **_):
     return g * (x - y) / np.maximum(x * (1 - x), 1e-12)
 
 
-def _softplus(z):
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
-
-
 @kernel
 def binary_cross_entropy_with_logits(x, y, pw, **_):
-    return (1 - y) * x + (1 + (pw - 1) * y) * _softplus(-x)
+    return (1 - y) * x + (1 + (pw - 1) * y) * stable_softplus(-x)
 
 
 @kernel
 def binary_cross_entropy_with_logits_backward(x, y, pw, **_):
-    return (1 + (pw - 1) * y) * _sigmoid(x) - pw * y
+    return (1 + (pw - 1) * y) * stable_sigmoid(x) - pw * y
 
 
 @kernel

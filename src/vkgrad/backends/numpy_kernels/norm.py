@@ -4,7 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...shapes import numel
 from ..numpy_backend import kernel
+
+# ---------------------------------------------------------------- softmax rows
+
+
+@kernel
+def softmax(x, **_):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@kernel
+def log_softmax(x, **_):
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@kernel
+def softmax_backward(y, g, **_):
+    return y * (g - (g * y).sum(axis=-1, keepdims=True))
+
+
+@kernel
+def log_softmax_backward(y, g, **_):
+    return g - np.exp(y) * g.sum(axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------- layer and rms norm
 
 
 def _stats(x, eps, rms):
@@ -81,8 +109,7 @@ def keep_mask(j, seed0: int, seed1: int, threshold: int):
 
 
 def _flat_mask(shape, seed0, seed1, threshold, group=1):
-    n = int(np.prod(shape))
-    j = np.arange(n, dtype=np.uint32) // np.uint32(group)
+    j = np.arange(numel(shape), dtype=np.uint32) // np.uint32(group)
     return _keep_(j, seed0, seed1, threshold).reshape(shape)
 
 

@@ -6,6 +6,39 @@ import numpy as np
 
 from ..numpy_backend import kernel
 
+# ---------------------------------------------------------------- views (made contiguous by finish)
+
+
+@kernel
+def permute(x, dims=(), **_):
+    return np.transpose(x, dims)
+
+
+@kernel
+def expand(x, shape=(), **_):
+    return np.broadcast_to(x, shape)
+
+
+def _slices(starts, steps, out_shape):
+    return tuple(
+        slice(s, s + n * st, st) if n else slice(0, 0) for s, st, n in zip(starts, steps, out_shape)
+    )
+
+
+@kernel
+def slice_(x, starts=(), steps=(), out_shape=(), **_):
+    return x[_slices(starts, steps, out_shape)]
+
+
+@kernel
+def slice_backward(g, in_shape=(), starts=(), steps=(), out_shape=(), **_):
+    out = np.zeros(in_shape, dtype=np.result_type(g, np.float32))
+    out[_slices(starts, steps, out_shape)] = g
+    return out
+
+
+# ---------------------------------------------------------------- copies
+
 
 @kernel
 def cat(*xs, dim=0, **_):
