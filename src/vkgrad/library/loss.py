@@ -265,8 +265,16 @@ row("nll_loss", "axis", 3, _nll_rule, attrs=("ignore_index",), saves="i",
 row("nll_loss_backward", "axis", 4, _nll_bw_rule, attrs=("ignore_index",), saves="i",
      no_grad_inputs=(1,), shape=_nll_shape("nll_loss_backward", True),
      bounds=_NLL_BOUNDS)  # fmt: skip
+
+
+def _weight_bounds(in_shapes, attrs):
+    c = int(attrs["classes"])
+    message = f"nll_loss: target class index {{v}} out of range [0, {c})"
+    return 0, 0, c, int(attrs["ignore_index"]), message
+
+
 row("nll_loss_weight", "axis", 2, attrs=("ignore_index", "classes"), no_grad_inputs=(0,),
-     shape=_gather_shape)  # fmt: skip
+     shape=_gather_shape, bounds=_weight_bounds)  # fmt: skip
 row("binary_cross_entropy", "map", 2, _bce_rule, saves="i")
 row("binary_cross_entropy_backward", "map", 3, _bce_bw_rule, saves="i")
 row("binary_cross_entropy_with_logits", "map", 3, _bcel_rule, saves="i")
