@@ -30,7 +30,7 @@ Vulkan backend runs those from ``backends/vulkan/kinds/``):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import dtypes
@@ -77,8 +77,6 @@ class Op:
     scatter: bool = False
     # Indices of inputs that are never differentiated (class indices, masks, ...).
     no_grad_inputs: tuple = ()
-    # Own shader(s): the name, and "<name>_*" files for kinds with several kernels.
-    shaders: tuple = field(default=())
     # (in_shapes, attrs) -> out shape, for rows whose shape the kind alone does not fix
     # (new kinds, reductions with int32 indices, ...). It raises the op's shape errors.
     shape: Callable | None = None
@@ -95,19 +93,6 @@ class Op:
     # refuses -bool or bitwise ops on floats; no shader variant is built for them.
     refuses: tuple = ()
     hint: str = ""
-    # Loop iterations one thread of the row's shader runs per work item (a row, an output
-    # element): (in_shapes, attrs, wg) -> count, wg the threads of a workgroup. The Vulkan
-    # backend refuses work past lavapipe's loop limit with it (that CPU driver ends longer
-    # loops without an error). None: ``row_loops(3)`` for the kinds that walk rows, and
-    # nothing to check for the others.
-    loops: Callable | None = None
-    # A window row whose shader can sum a slice of its loop (push word 19: the slices, each
-    # output element's slices side by side, in f32): the Vulkan runner cuts a long loop into
-    # slices, one thread each, and sums them in a second dispatch.
-    splits: bool = False
-
-    def shader_names(self) -> tuple:
-        return self.shaders or (self.name,)
 
 
 OPS: dict[str, Op] = {}
@@ -115,21 +100,6 @@ OPS: dict[str, Op] = {}
 
 def _row(name: str, kind: str, nin: int, backward=None, **kw: Any) -> None:
     OPS[name] = Op(name, kind, nin, backward, **kw)
-
-
-def row_loops(passes: int) -> Callable:
-    """``Op.loops`` of a shader whose workgroup walks a row of K elements (the last axis of
-    input 0) ``passes`` times per wg elements, with workgroup reductions in between.
-
-    Measured on lavapipe (256 threads): a sum stays right up to rows of 16,757,812 elements,
-    one pass per 256 plus ~75 iterations; a cumsum up to 1,675,781, ten per 256 (the scan).
-    """
-
-    def loops(in_shapes, attrs, wg):
-        k = in_shapes[0][-1] if in_shapes[0] else 1
-        return passes * -(-k // wg) + 8 * wg.bit_length()
-
-    return loops
 
 
 def class_bounds(op: str, pos: int, skip: str | None = None) -> Callable:
@@ -459,8 +429,8 @@ _row(
     **_VIEW,
 )
 
-_row("sum", "reduce", 1, _sum, saves="i", loops=row_loops(1))
-_row("max", "reduce", 1, _max, saves="io", loops=row_loops(1))
+_row("sum", "reduce", 1, _sum, saves="i")
+_row("max", "reduce", 1, _max, saves="io")
 
 _row("softmax", "row", 1, _kernel_rule("softmax_backward", use_out=True), saves="o")
 _row("softmax_backward", "row", 2, _softmax_bw_rule, saves="i")

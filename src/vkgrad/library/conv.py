@@ -188,24 +188,6 @@ def _conv_bw_weight_rule(ctx, h):
     return gx, gg
 
 
-def _taps_loops(channels):
-    """``Op.loops`` of a kernel that visits every tap of its window and, at each, ``channels(a)``
-    channels (the input's per group, or the output's for the input gradient)."""
-
-    def loops(in_shapes, a, wg):
-        kh, kw = a["kernel"]
-        per_group = max(1, channels(a) // a["groups"])
-        return kh * (1 + kw * (1 + per_group))
-
-    return loops
-
-
-def _weight_grad_loops(in_shapes, a, wg):
-    # Each weight element sums over every (image, output row) and output column of its tap.
-    n, (ho, wo) = in_shapes[0][0], a["grid"]
-    return n * ho * (1 + wo)
-
-
 _row(
     "conv2d",
     "window",
@@ -214,7 +196,6 @@ _row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv,
-    loops=_taps_loops(lambda a: a["image"][0]),
 )
 _row(
     "conv2d_backward_input",
@@ -224,7 +205,6 @@ _row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv_bw_input,
-    loops=_taps_loops(lambda a: a["out_channels"]),
 )
 _row(
     "conv2d_backward_weight",
@@ -234,8 +214,6 @@ _row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv_bw_weight,
-    loops=_weight_grad_loops,
-    splits=True,
 )
 
 # Max pooling: flat argmax per window (first max; -1 for a window of padding only), then a

@@ -232,7 +232,6 @@ _row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_select_shape("index_select"),
-    shaders=("gather",),
     bounds=_along("index_select", "dim", "skip"),
 )
 _row(
@@ -245,7 +244,6 @@ _row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_select_shape("embedding"),
-    shaders=("gather",),
     bounds=_along("embedding"),
 )
 # Scatters: the input copied, then one thread per source element writes (scatter) or adds
@@ -253,7 +251,7 @@ _row(
 # (src_tensor=0). skip: an index value whose elements are dropped.
 _row(
     "scatter_add",
-    "scatter",
+    "scatter_add",
     3,
     _scatter_add_rule,
     attrs=("dim",),
@@ -265,7 +263,7 @@ _row(
 )
 _row(
     "index_add",
-    "scatter",
+    "scatter_add",
     3,
     _index_add_rule,
     attrs=("dim", "alpha", "skip"),
@@ -273,7 +271,6 @@ _row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_index_add_shape,
-    shaders=("scatter_add",),
     bounds=_along("index_add", "dim", "skip"),
 )
 _row(
@@ -290,7 +287,7 @@ _row(
 )
 _row(
     "one_hot",
-    "one_hot",
+    "shape_index",
     1,
     attrs=("num_classes",),
     out_dtype="int32",

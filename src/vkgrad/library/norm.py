@@ -48,15 +48,6 @@ NN_FUNCTIONAL: list[str] = [
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {}
 
-# Vulkan variants whose bindings do not all take the op's dtype (kinds/norm.py lists them):
-# {row: {binding define: dtype names, None meaning the op's dtype}}.
-VULKAN_DTYPES = {
-    "layer_norm_stats": {"D0": ("float32",)},
-    "layer_norm_backward": {"D4": ("float32",)},
-    "layer_norm_backward_affine": {"D3": ("float32",)},
-    "attn_softmax": {"D2": (None, "bool")},
-}
-
 
 def _prod(shape) -> int:
     n = 1
@@ -252,7 +243,7 @@ def _attn_softmax_bw_rule(ctx, h):
 
 _row(
     "layer_norm",
-    "norm_row",
+    "norm",
     3,
     _norm_rule(False),
     attrs=("eps",),
@@ -262,7 +253,7 @@ _row(
 )
 _row(
     "rms_norm",
-    "norm_row",
+    "norm",
     2,
     _norm_rule(True),
     attrs=("eps",),
@@ -272,14 +263,14 @@ _row(
 )
 # Backward kernels: under create_graph the rules above use differentiable ops instead, so
 # these rows need no rule of their own.
-_row("layer_norm_stats", "norm_row", 1, attrs=("eps", "rms"), shape=_stats_shape)
-_row("layer_norm_backward", "norm_row", 4, attrs=("rms",), shape=_norm_bw_shape)
-_row("layer_norm_backward_affine", "norm_col", 3, shape=_affine_bw_shape)
+_row("layer_norm_stats", "norm", 1, attrs=("eps", "rms"), shape=_stats_shape)
+_row("layer_norm_backward", "norm", 4, attrs=("rms",), shape=_norm_bw_shape)
+_row("layer_norm_backward_affine", "norm", 3, shape=_affine_bw_shape)
 _DROP = ("seed0", "seed1", "threshold", "group", "scale")
-_row("dropout", "norm_elem", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
+_row("dropout", "norm", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
 _row(
     "attn_softmax",
-    "norm_row",
+    "norm",
     2,
     _attn_softmax_rule,
     attrs=("scale", "causal", "mask_mode", "lq", "mask_rows"),
@@ -288,7 +279,7 @@ _row(
 )
 _row(
     "attn_softmax_backward",
-    "norm_row",
+    "norm",
     2,
     _attn_softmax_bw_rule,
     attrs=("dropout", "seed0", "seed1", "threshold", "scale"),
@@ -309,7 +300,6 @@ _row(
     5,
     attrs=("scale", "dropout", "seed0", "seed1", "threshold", "drop_scale", "grads"),
     out_dtype="input0",
-    shaders=tuple(f"attention_backward_{k}" for k in ("delta", "q", "k", "v")),
     shape=_attention_bw_shape,
 )
 

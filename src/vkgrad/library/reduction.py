@@ -13,7 +13,7 @@ import math
 from collections import namedtuple
 
 from .. import dtypes
-from ..ops import F, _max, _row, row_loops
+from ..ops import F, _max, _row
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = [
@@ -170,10 +170,8 @@ def _norm_bw_rule(ctx, h):
 
 _SCAN = ("reverse", "exclusive")
 
-_row("prod", "reduce", 1, _prod_rule, saves="i", loops=row_loops(1))
-_row(
-    "min", "reduce", 1, _max, saves="io", loops=row_loops(1)
-)  # core max's rule: shared between tied minima
+_row("prod", "reduce", 1, _prod_rule, saves="i")
+_row("min", "reduce", 1, _max, saves="io")  # core max's rule: shared between tied minima
 _row("argmax", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmax"))
 _row("argmin", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmin"))
 _row("var", "axis", 1, _var_rule, attrs=("correction",), saves="i", shape=_rows_to_vector("var"))
@@ -189,8 +187,7 @@ _row(
 _row("logsumexp", "axis", 1, _logsumexp_rule, saves="i", shape=_rows_to_vector("logsumexp"))
 _row("norm", "axis", 1, _norm_rule, attrs=("p",), saves="io", shape=_rows_to_vector("norm"))
 _row("norm_backward", "map", 3, _norm_bw_rule, attrs=("p",), saves="i")
-_SCAN_LOOPS = row_loops(10)  # a workgroup scan per 256 elements
-_row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"), loops=_SCAN_LOOPS)
+_row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"))
 _row(
     "cumprod",
     "axis",
@@ -199,7 +196,6 @@ _row(
     attrs=_SCAN,
     saves="i",
     shape=_rows_same("cumprod"),
-    loops=_SCAN_LOOPS,
 )
 _row(
     "cumprod_grad",
@@ -209,7 +205,6 @@ _row(
     attrs=_SCAN,
     saves="io",
     shape=_rows_same("cumprod_grad", 2),
-    loops=_SCAN_LOOPS,
 )
 _row("all", "axis", 1, out_dtype="bool", shape=_rows_to_vector("all"))
 _row("any", "axis", 1, out_dtype="bool", shape=_rows_to_vector("any"))
