@@ -20,7 +20,7 @@ PUSH = push_layout(
 )
 
 
-def _loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> int:
+def loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> int:
     """An upper estimate of one thread's loop iterations in a kernel of ``rows`` output rows
     of ``c`` columns reducing over ``t`` indices (``contract`` in attn_bw.glsl), or in the D
     kernel (c = 0: a row sum over t, then a shared-memory tree sum). Each loop counts its
@@ -43,7 +43,7 @@ def _loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> int:
 
 def _check_limit(be, op, kernels, lq, s, ev) -> None:
     for _, rows, cols, _, t in kernels:
-        its = _loop_iterations(rows, min(rows, be.max_groups), t, ev, cols)
+        its = loop_iterations(rows, min(rows, be.max_groups), t, ev, cols)
 
         def work(rows=rows, cols=cols):
             return (
