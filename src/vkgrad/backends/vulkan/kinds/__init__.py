@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import DT_CODE, WG
 from ..compile import directive
 
 RUNNERS: dict[str, Callable] = {}
@@ -28,8 +29,7 @@ VARIANTS: dict[str, Callable] = {}
 SHADERS: dict[str, Callable] = {}
 PUSH: dict[str, Push] = {}
 
-F32, F16, I32, BOOL = 0, 1, 2, 3
-DTYPE_CODES = {"float32": F32, "float16": F16, "int32": I32, "bool": BOOL}
+F32, F16, I32, BOOL = (DT_CODE[n] for n in ("float32", "float16", "int32", "bool"))
 
 
 def _registrar(table: dict, kind: str) -> Callable:
@@ -140,7 +140,7 @@ def fixed_binding(shader: str):
     args = directive(shader, "in")
     if args is None:
         return None
-    return args[0], tuple(None if a == "same" else DTYPE_CODES[a] for a in args[1:])
+    return args[0], tuple(None if a == "same" else DT_CODE[a] for a in args[1:])
 
 
 # ---------------------------------------------------------------- lavapipe's loop limit
@@ -182,8 +182,6 @@ def row_loops(shader: str, k: int, wg: int) -> int:
 def check_row_loops(be, op, shader: str, k: int, m: int) -> None:
     """The loop-limit check of a kind that runs one workgroup per row, over ``m`` rows of
     ``k`` elements."""
-    from .. import WG
-
     groups = max(1, min(m, be.max_groups))
     its = -(-m // groups) * row_loops(shader, k, WG)
 

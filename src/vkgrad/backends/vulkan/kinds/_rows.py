@@ -3,6 +3,7 @@ their push layout and their dispatch."""
 
 from __future__ import annotations
 
+from .. import DT_CODE
 from . import F16, F32, Push, check_row_loops
 
 # M rows of K elements (shaders/rowop.glsl).
@@ -12,8 +13,6 @@ ROWS_PUSH = Push("M", "K")
 def rows_call(be, op, shader, inputs, out, m: int, k: int, push=ROWS_PUSH, **more) -> None:
     """One dispatch of ``shader`` over ``m`` rows of ``k`` elements of ``inputs``; ``more``:
     the other words of ``push``."""
-    from .. import DT_CODE
-
     check_row_loops(be, op, shader, more.get("L") or k, m)
     defines = {"D0": DT_CODE[out.dtype.name]}
     bufs = [out.buf]

@@ -10,6 +10,7 @@ workspace, then grad q (per query), grad k and grad v (per key).
 from __future__ import annotations
 
 from ....dtypes import float32
+from .. import DT_CODE, WG
 from . import F16, F32, check_loop_limit, push_layout, runner, shaders, typed_attrs, variants
 
 STAGES = ("delta", "q", "k", "v")
@@ -26,8 +27,6 @@ def loop_iterations(rows: int, groups: int, t: int, ev: int, c: int) -> int:
     kernel (c = 0: a row sum over t, then a shared-memory tree sum). Each loop counts its
     iterations plus one to exit. Measured on lavapipe, a row costs up to 5 more than this
     count; the estimate adds 8 and then 1/8, so that it stays above what lavapipe counts."""
-    from .. import WG
-
     chunks = -(-t // WG)  # each thread's indices; each costs a dot product over Ev
     if c == 0:
         per_row = chunks * (ev + 2) + 2 * (WG.bit_length() + 1)
@@ -66,8 +65,6 @@ def stage_shaders(op) -> tuple:
 
 @runner("attn_bw")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE
-
     go, p, v, q, k = inputs
     b, lq, s = p.shape
     e, ev = q.shape[2], go.shape[2]

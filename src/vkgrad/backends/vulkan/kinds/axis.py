@@ -12,6 +12,7 @@ Variants: the output dtype follows the row (``int32``, ``bool`` or the float dty
 from __future__ import annotations
 
 from ....shapes import numel
+from .. import DT_CODE, VkArray
 from . import BOOL, F16, F32, I32, check_row_loops, float_attrs, push_layout, runner, variants
 
 N_BINDINGS = 6  # out + up to five inputs (shaders/axis.glsl)
@@ -20,8 +21,6 @@ PUSH = push_layout("axis", "M", "K", "attrs[30]")
 
 @runner("axis")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE, VkArray
-
     x = inputs[0]
     if len(inputs) > N_BINDINGS - 1:
         raise ValueError(f"{op.name}: at most {N_BINDINGS - 1} inputs, got {len(inputs)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .... import dtypes
 from ....shapes import contiguous_strides
+from .. import DT_CODE
 from . import BOOL, F16, F32, I32, push_layout, runner, shaders, variants
 
 KIND = SHADER = "gather"
@@ -52,8 +53,6 @@ def skip_word(attrs) -> int:
 
 def gather_call(be, x, idx, out, dim: int, skip: int) -> None:
     """The gather shader; idx None: a strided copy of x (dim = ndim)."""
-    from .. import DT_CODE
-
     n = out.size
     if n == 0:
         return

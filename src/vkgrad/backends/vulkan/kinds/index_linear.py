@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .... import dtypes
 from ....shapes import broadcast_strides
+from .. import VkArray
 from . import I32, push_layout, runner, variants
 from .gather import check_dims, meta_words
 
@@ -16,8 +17,6 @@ PUSH = push_layout("index_linear", "n", "ndim", "scalar", "size", "stride")
 
 @runner("index_linear")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import VkArray
-
     acc, t = inputs
     shape = out.shape
     check_dims(op, shape)

@@ -5,6 +5,7 @@ backward with the ``(N,)`` gradient as input 2; one workgroup per row."""
 from __future__ import annotations
 
 from .... import dtypes
+from .. import VkArray
 from . import I32, PUSH, runner, variants
 from ._rows import ROWS_PUSH, float_variants, rows_call
 
@@ -13,8 +14,6 @@ PUSH["loss_row"] = ROWS_PUSH
 
 @runner("loss_row")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import VkArray
-
     n, c = inputs[0].shape
     for x in inputs[1:]:
         if not isinstance(x, VkArray):

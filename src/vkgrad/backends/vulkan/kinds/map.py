@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from .... import dtypes
 from ....shapes import broadcast_strides, contiguous_strides, numel
+from .. import DT_CODE, VkArray
 from ..compile import directive
 from . import (
     BOOL,
-    DTYPE_CODES,
     F16,
     F32,
     I32,
@@ -50,8 +50,6 @@ def run(be, op, inputs, attrs, out) -> None:
 def map_call(be, shader, inputs, out, shape, attr_words, view, scatter=False) -> None:
     """One dispatch of the map shader ``shader`` over ``shape`` (also used by other kinds to
     fill an output)."""
-    from .. import DT_CODE, VkArray
-
     n = numel(shape)
     if n == 0:
         return
@@ -114,7 +112,7 @@ def _dv(out: int, ins: list) -> dict:
 
 
 def _codes(args) -> tuple:
-    return tuple(DTYPE_CODES[a] for a in args)
+    return tuple(DT_CODE[a] for a in args)
 
 
 @variants("map")
@@ -139,5 +137,5 @@ def map_variants(op) -> list:
         if op.out_dtype in ("keep", "input0"):
             # integer arithmetic: int op int stays int (some kernels have an int32 branch)
             res += [_dv(I32, [I32] * n), _dv(BOOL, [BOOL] * n)]
-    refused = {DTYPE_CODES[name] for name in op.refuses if name in DTYPE_CODES}
+    refused = {DT_CODE[name] for name in op.refuses if name in DT_CODE}
     return [(op.name, d) for d in res if d["D0"] in outs and d["D0"] not in refused]

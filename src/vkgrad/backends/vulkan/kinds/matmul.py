@@ -5,6 +5,7 @@ declares (``// vkgrad: zero <shader>``)."""
 
 from __future__ import annotations
 
+from .. import DT_CODE
 from ..compile import directive
 from . import F16, F32, f32_bits, push_layout, runner, variants
 from .map import map_call
@@ -16,8 +17,6 @@ PUSH = push_layout("matmul", "batch", "M", "N", "K", "sa", "sb", "ta", "tb")
 
 @runner("matmul")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE
-
     a, b = inputs
     ta, tb = int(bool(attrs.get("ta", 0))), int(bool(attrs.get("tb", 0)))
     batch, m, n = out.shape

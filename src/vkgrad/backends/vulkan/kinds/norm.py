@@ -11,6 +11,7 @@ op's dtype): statistics in f32, a mask that may be bool.
 
 from __future__ import annotations
 
+from .. import DT_CODE, VkArray
 from ..compile import directive
 from . import F16, F32, f32_bits, fixed_binding, push_layout, runner, typed_attrs, variants
 
@@ -28,8 +29,6 @@ def grid(shader: str) -> str:
 
 @runner("norm")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE, VkArray
-
     x = inputs[0]
     k = x.shape[-1] if x.shape else 1
     m = x.size // k if k else 0

@@ -9,6 +9,7 @@ of the input runs the gather kind's shader. An index out of [0, size) or equal t
 from __future__ import annotations
 
 from ....shapes import contiguous_strides, numel
+from .. import DT_CODE, VkArray
 from . import BOOL, F16, F32, I32, f32_bits, push_layout, runner, shaders, variants
 from .gather import (
     check_dims,
@@ -30,8 +31,6 @@ def _run(kind: str):
     push = push_layout(kind, *FIELDS)
 
     def run(be, op, inputs, attrs, out) -> None:
-        from .. import DT_CODE, VkArray
-
         base, idx, src = inputs
         check_dims(op, out.shape)
         check_index(op, idx)

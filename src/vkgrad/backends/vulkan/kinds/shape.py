@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from ....shapes import numel
+from .. import DT_CODE, VkArray
 from . import F16, F32, I32, push_layout, runner, variants
 
 MAX_DIMS = 8
@@ -20,8 +21,6 @@ SHAPE_INDEX_PUSH = push_layout("shape_index", "n", "ndim", "in0_ndim")
 
 @runner("cat")
 def run_cat(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE
-
     dim = attrs["dim"]
     outer = numel(out.shape[:dim])
     inner = numel(out.shape[dim + 1 :])
@@ -53,8 +52,6 @@ def _shape_words(shape: tuple, what: str) -> list:
 
 @runner("shape_index")
 def run_shape_index(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE, VkArray
-
     n = out.size
     if n == 0:
         return

@@ -11,6 +11,7 @@ hundred.
 from __future__ import annotations
 
 from ....dtypes import float32
+from .. import DT_CODE
 from . import F16, F32, check_loop_limit, float_attrs, push_layout, runner, variants
 
 # Threads per workgroup: a 7x7 elimination step has at most 6 * 13 updates, so 256 threads
@@ -40,8 +41,6 @@ def _check_cpu_limit(be, op, n: int, k: int, wg: int, batch: int, groups: int) -
 
 @runner("smallmat")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE
-
     a = inputs[0]
     b = inputs[1] if op.nin > 1 else None
     batch = out.shape[0]

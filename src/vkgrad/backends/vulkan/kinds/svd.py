@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ....dtypes import float32
+from .. import DT_CODE
 from . import F16, F32, check_loop_limit, float_attrs, push_layout, runner, variants
 from .smallmat import _wg
 
@@ -66,8 +67,6 @@ def _check_cpu_limit(be, op, m: int, n: int, ku: int, wg: int, batch: int, group
 
 @runner("svd")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE
-
     (a,) = inputs
     batch, m, n = a.shape
     if out.size == 0 or a.size == 0:

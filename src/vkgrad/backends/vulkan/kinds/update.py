@@ -7,6 +7,7 @@ corrections)."""
 from __future__ import annotations
 
 from .... import dtypes
+from .. import DT_CODE, VkArray
 from . import F16, F32, push_layout, runner, variants
 
 PUSH = push_layout("update", "n")
@@ -14,8 +15,6 @@ PUSH = push_layout("update", "n")
 
 @runner("update")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE, VkArray
-
     *tensors, hyper = inputs
     p = tensors[0]
     for x in inputs:

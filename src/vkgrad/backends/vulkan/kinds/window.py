@@ -18,6 +18,7 @@ Shader directives (the work of one thread, for lavapipe's loop limit):
 from __future__ import annotations
 
 from ....dtypes import float32
+from .. import DT_CODE, WG, VkArray
 from ..compile import directive
 from . import F16, F32, I32, check_loop_limit, f32_bits, push_layout, runner, variants
 from .reduce import reduce_rows
@@ -66,8 +67,6 @@ def loops_per_item(shader: str, in_shapes: list, attrs: dict) -> int:
 
 @runner("window")
 def run(be, op, inputs, attrs, out) -> None:
-    from .. import DT_CODE, WG, VkArray
-
     if out.size == 0:
         return
     defines = {"D0": DT_CODE[out.dtype.name]}
