@@ -4,7 +4,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "axis.glsl"
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     FOR_ROWS(M) {
         float a = 0.0;
         FOR_COLS(K) a = max(a, X(row * K + col) != 0.0 ? 1.0 : 0.0);

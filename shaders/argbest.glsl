@@ -17,7 +17,7 @@ bool wins(float va, uint ia, float vb, uint ib) {
 }
 
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     FOR_ROWS(M) {
         float bv = 0.0;
         uint bi = 0xFFFFFFFFu;  // none yet

@@ -2,8 +2,8 @@
 // p (B, L, S), with no (B, L, S) temporary: each workgroup recomputes dp_ij = go_i . v_j for
 // the chunk of (i, j) it needs. Bindings: 0 out (grads of q, k, v one after the other), 1 go
 // (B, L, Ev), 2 p (B, L, S), 3 v (B, S, Ev), 4 q (B, L, E), 5 k (B, S, E), 6 D (B, L) f32.
-// Push: u0 B, u1 L, u2 S, u3 Ev, u4 E, u5 C (this kernel's output columns), u6 its offset in
-// out, u7 its output rows; u8.. attrs: scale, dropout, seed0, seed1, threshold, drop_scale.
+// Push: batch, queries, keys, ev, e, cols (this kernel's output columns), offset (its offset
+// in out), rows (its output rows), attrs: scale, dropout, seed0, seed1, threshold, drop_scale.
 #ifndef D5
 #define D5 DT_F32
 #endif
@@ -12,6 +12,9 @@
 #endif
 #include "rowred.glsl"
 #include "rng.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint batch; uint queries; uint keys; uint ev; uint e; uint cols; uint offset; uint rows; uint attrs[24]; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) buffer Go { uint go_[]; };
@@ -30,18 +33,18 @@ layout(std430, binding = 6) buffer Delta { uint delta_[]; };
 // Output rows may start mid-word (odd C or offset), so f16 uses the race-free half store.
 #define STORE(i, v) STORE_ANY(out_, D0, (i), (v))
 
-uint nB() { return pc.u[0]; }
-uint nL() { return pc.u[1]; }
-uint nS() { return pc.u[2]; }
-uint nEv() { return pc.u[3]; }
-uint nE() { return pc.u[4]; }
-uint nC() { return pc.u[5]; }
-float attn_scale() { return pcf(8u); }
+uint nB() { return pc.batch; }
+uint nL() { return pc.queries; }
+uint nS() { return pc.keys; }
+uint nEv() { return pc.ev; }
+uint nE() { return pc.e; }
+uint nC() { return pc.cols; }
+float attn_scale() { return uintBitsToFloat(pc.attrs[0]); }
 
 // The forward's dropout factor of p at flat index idx = (b L + i) S + j: 1 / keep or 0.
 float drop_factor(uint idx) {
-    if (pc.u[9] == 0u) return 1.0;
-    return keep(idx, pc.u[10], pc.u[11], pc.u[12]) ? pcf(13u) : 0.0;
+    if (pc.attrs[1] == 0u) return 1.0;
+    return keep(idx, pc.attrs[2], pc.attrs[3], pc.attrs[4]) ? uintBitsToFloat(pc.attrs[5]) : 0.0;
 }
 
 // d_ij dp_ij, dp_ij = go_i . v_j
@@ -70,14 +73,14 @@ float vec_at(uint b, uint t, uint c);
 shared float w_[WG];
 
 // out[b, r, c] = outscale * sum_{t < T} weight(b, r, t) vec_at(b, t, c), one workgroup per
-// (b, r) of R rows, written at offset u6 of out. Per chunk of WG indices t, each thread computes one weight into shared
+// (b, r) of R rows, written at offset pc.offset of out. Per chunk of WG indices t, each thread computes one weight into shared
 // memory; then the threads split into `parts` groups of `ec` columns, each group summing its
 // share of the chunk, and the groups' partial sums are added at the end.
 void contract(uint R, uint T, float outscale) {
     uint C = nC();
     uint ec = min(C, uint(WG)), parts = uint(WG) / ec;
     uint part = TID / ec, lane = TID % ec;
-    FOR_ROWS(pc.u[7]) {
+    FOR_ROWS(pc.rows) {
         uint b = row / R, r = row % R;
         for (uint c0 = 0u; c0 < C; c0 += ec) {
             uint c = c0 + lane;
@@ -98,7 +101,7 @@ void contract(uint R, uint T, float outscale) {
             if (part == 0u && c < C) {
                 float s = 0.0;
                 for (uint k = 0u; k < parts; k++) s += red_[lane + k * ec];
-                STORE(pc.u[6] + row * C + c, s * outscale);
+                STORE(pc.offset + row * C + c, s * outscale);
             }
             barrier();
         }

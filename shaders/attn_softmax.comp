@@ -1,6 +1,7 @@
 // p = softmax(s * scale + mask) per row, masked: causal (col > row % Lq) or a false bool mask
 // or -inf; fully masked rows give 0. bindings: 0 out (M, K) (may alias s), 1 s, 2 mask
 // ((R, K) bool/float, row index row % R) or scalar; attrs: scale, causal, mask_mode, Lq, R
+// vkgrad: in D2 same bool
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "norm.glsl"
@@ -16,7 +17,7 @@ float logit(uint row, uint col, uint K) {
 }
 
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     FOR_ROWS(M) {
         float mx = -INF;
         FOR_COLS(K) { mx = max(mx, logit(row, col, K)); }

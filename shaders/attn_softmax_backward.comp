@@ -12,7 +12,7 @@ float dropped(uint i) {
 }
 
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     FOR_ROWS(M) {
         float s = 0.0;
         FOR_COLS(K) { uint i = row * K + col; s += IN1(i) * dropped(i); }

@@ -12,10 +12,10 @@ void avg_span(uint o, int s, int p, uint k, uint size, out int lo, out int hi, o
 }
 
 float avg_divisor(uint oh, uint ow) {
-    float forced = uintBitsToFloat(pc.u[16]);
+    float forced = uintBitsToFloat(pc.divisor);
     int y0, y1, ph, x0, x1, pw;
     avg_span(oh, SH, PT, KH, H_, y0, y1, ph);
     avg_span(ow, SW, PL, KW, W_, x0, x1, pw);
     if (forced != 0.0) return forced;
-    return pc.u[15] != 0u ? float(ph * pw) : float((y1 - y0) * (x1 - x0));
+    return pc.include_pad != 0u ? float(ph * pw) : float((y1 - y0) * (x1 - x0));
 }

@@ -1,6 +1,9 @@
 // axis.glsl: kernels over the last axis of (M, K) rows, one workgroup per row ("axis" kind).
-// Bindings: 0 out, 1-5 inputs (dtypes D0-D5). Push: u0 M, u1 K, u8.. the row's scalar attrs.
+// Bindings: 0 out, 1-5 inputs (dtypes D0-D5). Push: M, K, attrs (the row's scalar attrs).
 #include "rowred.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint M; uint K; uint attrs[30]; } pc;
 #ifndef D5
 #define D5 DT_F32
 #endif
@@ -21,7 +24,7 @@ layout(std430, binding = 5) buffer In4 { uint in4[]; };
 // race-free.
 #define STORE(i, v) STORE_ANY(out_, D0, (i), (v))
 
-float attr(uint k) { return pcf(8u + k); }
+float attr(uint k) { return uintBitsToFloat(pc.attrs[k]); }
 
 float wg_min(float v) { return -wg_max(-v); }
 

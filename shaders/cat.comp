@@ -1,17 +1,20 @@
 // y[r, c0 + c] = x[r, c] over the rows r of out viewed as (outer, row): one input into its slot
-// bindings: 0 out, 1 x; push: u0 outer, u1 out row length, u2 slot start c0, u3 x row length
+// bindings: 0 out, 1 x; push: outer, row (out row length), start (slot start), m (x row length)
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint outer; uint row; uint start; uint m; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) readonly buffer In0 { uint in0[]; };
 
 void main() {
-    uint outer = pc.u[0];
-    uint row = pc.u[1];
-    uint c0 = pc.u[2];
-    uint m = pc.u[3];
+    uint outer = pc.outer;
+    uint row = pc.row;
+    uint c0 = pc.start;
+    uint m = pc.m;
     uint stride = gl_NumWorkGroups.x * WG;
 #if D0 == DT_F16
     // A thread owns one output word of a row's slot (at most m / 2 + 1 words per row): a plain

@@ -1,13 +1,10 @@
-// common.glsl: workgroup size, the push-constant block (32 uint words = the guaranteed 128
-// bytes; floats travel bit-cast), dtype codes and the load/store helpers for packed buffers.
+// common.glsl: workgroup size, dtype codes and the load/store helpers for packed buffers. Each
+// kind's header declares its push-constant block (at most 32 uint words = the guaranteed 128
+// bytes; floats travel bit-cast), with the names its module in kinds/ declares.
 #ifndef WG
 #define WG 256
 #endif
 layout(local_size_x = WG) in;
-
-layout(push_constant) uniform PC { uint u[32]; } pc;
-
-float pcf(uint i) { return uintBitsToFloat(pc.u[i]); }
 
 // Binding dtypes (defines D0..D4, one per binding). bool is stored as an int32 0/1.
 #define DT_F32 0

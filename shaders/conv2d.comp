@@ -1,5 +1,6 @@
 // y[n, o, oh, ow] = sum over c < C/groups, taps (i, j) of x[n, g C/groups + c, oh sh - pt + i dh,
 // ow sw - pl + j dw] w[o, c, i, j], g = o's group; bindings: 0 y, 1 x (N, C, H, W), 2 w
+// vkgrad: loops taps image 0
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "window.glsl"

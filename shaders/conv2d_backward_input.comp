@@ -1,5 +1,6 @@
 // gx[n, c, y, x] = sum over the taps (i, j) whose window (oh, ow) covers (y, x) and the outputs o
 // of c's group of g[n, o, oh, ow] w[o, c mod C/groups, i, j]; bindings: 0 gx, 1 g, 2 w
+// vkgrad: loops taps out_channels
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "window.glsl"

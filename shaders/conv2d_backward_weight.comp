@@ -1,7 +1,9 @@
 // gw[o, c, i, j] = sum over n, oh, ow of g[n, o, oh, ow] x[n, g C/groups + c, oh sh - pt + i dh,
 // ow sw - pl + j dw]; bindings: 0 gw (C_out, C/groups, kh, kw), 1 x (N, C, H, W), 2 g.
-// u19 S > 1: the (n, oh) rows are cut into S slices and output e S + s is slice s's part of
+// slices S > 1: the (n, oh) rows are cut into S slices and output e S + s is slice s's part of
 // weight element e (f32), summed by a second dispatch: S times the threads, 1/S the loop.
+// vkgrad: loops images-by-grid
+// vkgrad: splits sum
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "window.glsl"
@@ -16,7 +18,7 @@ void span(int t, int s, int p, int d, uint size, uint n, out uint lo, out uint h
 }
 
 float compute(uint idx) {
-    uint S = max(pc.u[19], 1u);
+    uint S = max(pc.slices, 1u);
     uint part = idx % S;
     idx /= S;
     uint j = idx % KW, i = (idx / KW) % KH, oc = idx / (KW * KH);
@@ -26,7 +28,7 @@ float compute(uint idx) {
     uint h0, h1, w0, w1;
     span(int(i), SH, PT, DH, H_, HO, h0, h1);
     span(int(j), SW, PL, DW, W_, WO, w0, w1);
-    uint rows = pc.u[1] * HO, per = (rows + S - 1u) / S;
+    uint rows = pc.batch * HO, per = (rows + S - 1u) / S;
     uint q1 = min(rows, (part + 1u) * per);
     float s = 0.0;
     for (uint q = part * per; q < q1; ++q) {

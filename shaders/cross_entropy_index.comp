@@ -1,10 +1,10 @@
 // loss[n] = logsumexp(x[n]) - x[n, t[n]]
-// bindings: 0 out (N,), 1 x (N, C), 2 t int32 (N,); push u0 N, u1 C; see rowop.glsl
+// bindings: 0 out (N,), 1 x (N, C), 2 t int32 (N,); push M = N, K = C; see rowop.glsl
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "rowop.glsl"
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     FOR_ROWS(M) {
         float mx, lse;
         row_lse(row * K, K, mx, lse);

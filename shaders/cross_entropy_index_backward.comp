@@ -4,7 +4,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "rowop.glsl"
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     FOR_ROWS(M) {
         float mx, lse;
         row_lse(row * K, K, mx, lse);

@@ -1,10 +1,10 @@
 // loss[n] = -sum_c p[n, c] * log_softmax(x)[n, c] = sum(p) * lse - sum(p * x)
-// bindings: 0 out (N,), 1 x (N, C), 2 p (N, C); push u0 N, u1 C; see rowop.glsl
+// bindings: 0 out (N,), 1 x (N, C), 2 p (N, C); push M = N, K = C; see rowop.glsl
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "rowop.glsl"
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     FOR_ROWS(M) {
         float mx, lse;
         row_lse(row * K, K, mx, lse);

@@ -1,5 +1,6 @@
 // y[m, k] = product of x[m, j] for j <= k (j < k exclusive; j >= k / j > k reverse)
 // bindings: 0 out (M, K), 1 x (M, K); attrs 0 reverse, 1 exclusive; see scan.glsl
+// vkgrad: loops rows 10
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #define SCAN_PRODUCT

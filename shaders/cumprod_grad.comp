@@ -1,6 +1,7 @@
 // R of cumprod's gradient (gx = exclusive cumprod(x) * R), scanned against the cumprod:
 // inclusive R_k = g_k + x_p R_p (p: the column scanned before k); exclusive R_k = U_p, U_k =
 // g_k + x_k U_p. bindings: 0 out, 1 x, 2 g (M, K); attrs 0 reverse, 1 exclusive; scan.glsl
+// vkgrad: loops rows 10
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #define SCAN_INIT 0.0

@@ -1,5 +1,6 @@
 // y[i] = keep(i / group) ? x[i] * scale : 0, keep from rng.glsl (the same mask in backward)
 // bindings: 0 out, 1 x; attrs: seed0, seed1, threshold, group, scale; see norm.glsl
+// vkgrad: grid elements
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "norm.glsl"
@@ -10,7 +11,7 @@ float value(uint i) {
 }
 
 void main() {
-    uint n = pc.u[0] * pc.u[1];
+    uint n = pc.M * pc.K;
     uint stride = gl_NumWorkGroups.x * WG;
 #if D0 == DT_F16
     // Each thread owns one whole word: the pair of elements 2w, 2w+1.

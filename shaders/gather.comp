@@ -5,16 +5,19 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint n; uint ndim; uint dim; uint size; uint skip; } pc;
+
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) readonly buffer X { uint x_[]; };
 layout(std430, binding = 2) readonly buffer Idx { int idx_[]; };
 layout(std430, binding = 3) readonly buffer Meta { uint meta[]; };
 
-// push: u0 n, u1 ndim, u2 dim, u3 size of x along dim, u4 skip (-1: none)
+// push: n, ndim, dim, size (of x along dim), skip (-1: none)
 
 // The element offset in x read by output element i; false when its index is skipped.
 bool source(uint i, out uint xo) {
-    uint nd = pc.u[1], dim = pc.u[2];
+    uint nd = pc.ndim, dim = pc.dim;
     uint io = 0u;
     xo = 0u;
     for (int d = int(nd) - 1; d >= 0; --d) {
@@ -26,7 +29,7 @@ bool source(uint i, out uint xo) {
     }
     if (dim >= nd) return true;
     int k = idx_[io];
-    if (k < 0 || uint(k) >= pc.u[3] || k == int(pc.u[4])) return false;
+    if (k < 0 || uint(k) >= pc.size || k == int(pc.skip)) return false;
     xo += uint(k) * meta[8 + dim];
     return true;
 }
@@ -37,7 +40,7 @@ float value(uint i) {
 }
 
 void main() {
-    uint n = pc.u[0];
+    uint n = pc.n;
     uint stride = gl_NumWorkGroups.x * WG;
 #if D0 == DT_F16
     // Each thread owns one whole word: the pair of elements 2w, 2w+1.

@@ -2,10 +2,10 @@
 // bindings: 0 L (batch, n, n), 1 A, 3 workspace; see smallmat.glsl. Not positive-definite: NaN.
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#include "smallmat.glsl"
+#include "linsolve.glsl"
 
 void main() {
-    uint batch = pc.u[0], n = pc.u[1], sa = pc.u[3];
+    uint batch = pc.batch, n = pc.n, sa = pc.sa;
     FOR_MATRICES(batch) {
         uint base = bz * n * n;
         for (uint e = TID; e < n * n; e += WG) w_[base + e] = A_(bz * sa + e);

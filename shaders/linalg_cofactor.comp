@@ -5,7 +5,7 @@
 #include "svd.glsl"
 
 void main() {
-    uint batch = pc.u[0], n = pc.u[2], ws = pc.u[4];
+    uint batch = pc.batch, n = pc.n, ws = pc.ws;
     FOR_MATRICES(batch) {
         uint base = bz * ws;
         for (uint e = TID; e < n * n; e += WG) w_[base + (e % n) * n + e / n] = A_(bz * n * n + e);

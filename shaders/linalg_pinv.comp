@@ -1,12 +1,12 @@
 // P = pinv(A) (n x m) of A (m x n, m >= n): sum over kept j of V[:, j] W[:, j]^T / s_j^2 (W = A V
-// = U S), keeping s_j > max(atol, rtol * s_max); attrs u8 atol, u9 rtol. Bindings: svd.glsl.
+// = U S), keeping s_j > max(atol, rtol * s_max); attrs atol, rtol. Bindings: svd.glsl.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "svd.glsl"
 
 void main() {
-    uint batch = pc.u[0], m = pc.u[1], n = pc.u[2], ws = pc.u[4];
-    float atol = pcf(8u), rtol = pcf(9u);
+    uint batch = pc.batch, m = pc.m, n = pc.n, ws = pc.ws;
+    float atol = uintBitsToFloat(pc.attrs[0]), rtol = uintBitsToFloat(pc.attrs[1]);
     FOR_MATRICES(batch) {
         uint base = bz * ws;
         for (uint e = TID; e < m * n; e += WG) w_[base + (e % n) * m + e / n] = A_(bz * m * n + e);

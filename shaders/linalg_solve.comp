@@ -2,10 +2,10 @@
 // bindings: 0 X (batch, n, k), 1 A, 2 B, 3 workspace; see smallmat.glsl. Singular A: X is NaN.
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#include "smallmat.glsl"
+#include "linsolve.glsl"
 
 void main() {
-    uint batch = pc.u[0], n = pc.u[1], k = pc.u[2], sa = pc.u[3], sb = pc.u[4];
+    uint batch = pc.batch, n = pc.n, k = pc.k, sa = pc.sa, sb = pc.sb;
     uint ld = n + k;
     FOR_MATRICES(batch) {
         uint base = bz * n * ld;

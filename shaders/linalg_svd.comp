@@ -6,7 +6,7 @@
 #include "svd.glsl"
 
 void main() {
-    uint batch = pc.u[0], m = pc.u[1], n = pc.u[2], ku = pc.u[3], ws = pc.u[4];
+    uint batch = pc.batch, m = pc.m, n = pc.n, ku = pc.ku, ws = pc.ws;
     uint len = m * ku + n + n * n;
     FOR_MATRICES(batch) {
         uint base = bz * ws;

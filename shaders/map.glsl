@@ -1,9 +1,12 @@
 // map.glsl: elementwise kernels. Bindings: 0 out, 1-3 inputs, 4 meta (uint).
-// Push: u0 n, u1 input modes (2 bits each: 0 tensor, 2 scalar, 3 absent), u2-4 scalars,
-// u5 ndim, u6 use meta (strided/broadcast/view), u7 scatter (out written through the view),
-// u8.. the row's scalar attrs (f32 bits). Meta: shape[8]; per input and out: offset, strides[8].
+// Push: n, modes (2 bits per input: 0 tensor, 2 scalar, 3 absent), scalars, ndim, use_meta
+// (strided/broadcast/view), scatter (out written through the view), attrs (the row's scalar
+// attrs, f32 bits). Meta: shape[8]; per input and out: offset, strides[8].
 #include "common.glsl"
 #include "mathfn.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint n; uint modes; uint scalars[3]; uint ndim; uint use_meta; uint scatter; uint attrs[24]; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) buffer In0 { uint in0[]; };
@@ -13,14 +16,14 @@ layout(std430, binding = 4) readonly buffer Meta { uint meta[]; };
 
 float op(float a, float b, float c);
 
-float attr(uint k) { return pcf(8u + k); }
+float attr(uint k) { return uintBitsToFloat(pc.attrs[k]); }
 
 // Element offsets of flat output index i in each input (0-2) and in the output (3).
 void offsets(uint i, out uint o[4]) {
     o = uint[4](i, i, i, i);
-    if (pc.u[6] == 0u) return;
+    if (pc.use_meta == 0u) return;
     o = uint[4](meta[8], meta[17], meta[26], meta[35]);
-    for (int d = int(pc.u[5]) - 1; d >= 0; --d) {
+    for (int d = int(pc.ndim) - 1; d >= 0; --d) {
         uint s = meta[d];
         uint c = i % s;
         i /= s;
@@ -32,8 +35,8 @@ void offsets(uint i, out uint o[4]) {
 }
 
 float input_value(uint k, uint off) {
-    uint mode = (pc.u[1] >> (2u * k)) & 3u;
-    if (mode == 2u) return pcf(2u + k);
+    uint mode = (pc.modes >> (2u * k)) & 3u;
+    if (mode == 2u) return uintBitsToFloat(pc.scalars[k]);
     if (mode == 3u) return 0.0;
     if (k == 0u) return LOAD(in0, D1, off);
     if (k == 1u) return LOAD(in1, D2, off);
@@ -45,10 +48,10 @@ float compute(uint o[4]) {
 }
 
 void main() {
-    uint n = pc.u[0];
+    uint n = pc.n;
     uint stride = gl_NumWorkGroups.x * WG;
     uint o[4];
-    if (pc.u[7] != 0u) {
+    if (pc.scatter != 0u) {
         // Scatter: the view may put neighbours' halves in one word, so store race-free.
         for (uint i = gl_GlobalInvocationID.x; i < n; i += stride) {
             offsets(i, o);

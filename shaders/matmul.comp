@@ -1,9 +1,13 @@
 // C[b] = op(A[b]) @ op(B[b]); op transposes a stored operand when ta/tb; batch 1 broadcasts
-// bindings: 0 C (B, M, N), 1 A, 2 B; push u0 batch, u1 M, u2 N, u3 K, u4/u5 batch strides of A/B (0: broadcast), u6 ta, u7 tb
+// bindings: 0 C (B, M, N), 1 A, 2 B; push batch, M, N, K, sa/sb (batch strides of A/B, 0: broadcast), ta, tb
+// vkgrad: zero fill
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #define WG 256
 #include "common.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint batch; uint M; uint N; uint K; uint sa; uint sb; uint ta; uint tb; } pc;
 
 layout(std430, binding = 0) buffer Cb { uint c_[]; };
 layout(std430, binding = 1) buffer Ab { uint a_[]; };
@@ -18,9 +22,9 @@ shared float As[BK][BM + 1u];  // +1: avoid shared-memory bank conflicts on the 
 shared float Bs[BK][BN + 1u];
 
 void main() {
-    uint batch = pc.u[0], M = pc.u[1], N = pc.u[2], K = pc.u[3];
-    uint sa = pc.u[4], sb = pc.u[5];
-    bool ta = pc.u[6] != 0u, tb = pc.u[7] != 0u;
+    uint batch = pc.batch, M = pc.M, N = pc.N, K = pc.K;
+    uint sa = pc.sa, sb = pc.sb;
+    bool ta = pc.ta != 0u, tb = pc.tb != 0u;
     uint tid = gl_LocalInvocationID.x;
     uint tx = tid % 16u, ty = tid / 16u;
     // Grid-stride over batch (z), row tiles (y) and column tiles (x).

@@ -5,7 +5,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "axis.glsl"
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     int ig = int(attr(0));
     FOR_ROWS(M) {
         int t = int(in1[row]);

@@ -1,8 +1,11 @@
 // norm.glsl: kernels of the norm family (kinds norm_row, norm_col, norm_elem).
-// Bindings: 0 out, 1-4 inputs. Push: u0 M, u1 K (rows x cols; elementwise: M*K elements),
-// u2 bit k set = input k is a Python scalar whose f32 bits are in u(3+k); u8.. the row's attrs
+// Bindings: 0 out, 1-4 inputs. Push: M, K (rows x cols; elementwise: M*K elements),
+// scalar_inputs (bit k set: input k is a Python scalar, f32 bits in scalars[k]), attrs (the row's attrs
 // in order (ints as uint, floats as f32 bits).
 #include "rowred.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint M; uint K; uint scalar_inputs; uint scalars[4]; uint attrs[25]; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) buffer In0 { uint in0[]; };
@@ -10,8 +13,8 @@ layout(std430, binding = 2) buffer In1 { uint in1[]; };
 layout(std430, binding = 3) buffer In2 { uint in2[]; };
 layout(std430, binding = 4) buffer In3 { uint in3[]; };
 
-bool scalar_input(uint k) { return ((pc.u[2] >> k) & 1u) != 0u; }
-#define IN_(buf, dt, k, i) (scalar_input(k) ? pcf(3u + (k)) : LOAD(buf, dt, (i)))
+bool scalar_input(uint k) { return ((pc.scalar_inputs >> k) & 1u) != 0u; }
+#define IN_(buf, dt, k, i) (scalar_input(k) ? uintBitsToFloat(pc.scalars[k]) : LOAD(buf, dt, (i)))
 #define IN0(i) IN_(in0, D1, 0u, (i))
 #define IN1(i) IN_(in1, D2, 1u, (i))
 #define IN2(i) IN_(in2, D3, 2u, (i))
@@ -19,8 +22,8 @@ bool scalar_input(uint k) { return ((pc.u[2] >> k) & 1u) != 0u; }
 // Rows may start mid-word (odd K), so f16 outputs use the race-free half store.
 #define STORE(i, v) STORE_ANY(out_, D0, (i), (v))
 
-uint attr_u(uint k) { return pc.u[8u + k]; }
-float attr_f(uint k) { return pcf(8u + k); }
+uint attr_u(uint k) { return pc.attrs[k]; }
+float attr_f(uint k) { return uintBitsToFloat(pc.attrs[k]); }
 
 // Mean and 1/sqrt(var + eps) of row `base` of input 0, two passes (no E[x^2] - E[x]^2
 // cancellation); rms: mean fixed at 0, so var is the mean square.

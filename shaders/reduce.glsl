@@ -1,9 +1,12 @@
-// reduce.glsl: (M, K) -> (M,) over the last axis. Bindings: 0 out, 1 x. Push: u0 outputs,
-// u1 K, u2 L: 0 for one output per row; else each row is cut into C = ceil(K / L) chunks of
-// L elements, output r = m C + j the reduction of chunk j of row m (u0 = M C), which a second
+// reduce.glsl: (M, K) -> (M,) over the last axis. Bindings: 0 out, 1 x. Push: M (outputs),
+// K, L: 0 for one output per row; else each row is cut into C = ceil(K / L) chunks of
+// L elements, output r = m C + j the reduction of chunk j of row m (M = rows C), which a second
 // dispatch reduces again: a few long rows then fill many workgroups.
 // The op file defines RED_INIT and RED(a, b), then includes this file.
 #include "rowred.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint M; uint K; uint L; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) buffer In0 { uint in0[]; };
@@ -11,7 +14,7 @@ layout(std430, binding = 1) buffer In0 { uint in0[]; };
 shared float acc_[WG];
 
 void main() {
-    uint M = pc.u[0], K = pc.u[1], L = pc.u[2];
+    uint M = pc.M, K = pc.K, L = pc.L;
     uint C = L == 0u ? 1u : (K + L - 1u) / L;
     if (L == 0u) L = K;
     FOR_ROWS(M) {

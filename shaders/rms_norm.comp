@@ -4,7 +4,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "norm.glsl"
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     float eps = attr_f(0u);
     FOR_ROWS(M) {
         float mean, rstd;

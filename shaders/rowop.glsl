@@ -1,5 +1,8 @@
-// rowop.glsl: row kernels over (M, K). Bindings: 0 out, 1-3 inputs. Push: u0 M, u1 K.
+// rowop.glsl: row kernels over (M, K). Bindings: 0 out, 1-3 inputs. Push: M, K.
 #include "rowred.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint M; uint K; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) buffer In0 { uint in0[]; };

@@ -13,7 +13,7 @@
 #endif
 
 void main() {
-    uint M = pc.u[0], K = pc.u[1];
+    uint M = pc.M, K = pc.K;
     bool rev = SCAN_REVERSE;
     FOR_ROWS(M) {
         uint base = row * K;

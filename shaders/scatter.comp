@@ -8,6 +8,6 @@ void put(uint o, float v, uint raw) {
 #if D0 == DT_F16
     STORE_HALF_ATOMIC(out_, o, v)
 #else
-    out_[o] = (D0 == D2 && pc.u[5] == 0u) ? raw : encode_word(v, D0);
+    out_[o] = (D0 == D2 && pc.scalar == 0u) ? raw : encode_word(v, D0);
 #endif
 }

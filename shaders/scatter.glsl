@@ -2,9 +2,12 @@
 // index along dim): out[ooff(i) with the dim coordinate = index[ioff(i)]] <- src[soff(i)] * alpha,
 // through put(word offset, value, raw src word) defined by the kernel. An index out of [0, size)
 // or equal to skip drops the element. Bindings: 0 out, 1 index int32, 2 src, 3 meta (loop
-// shape[8], out strides[8], index strides[8], src strides[8]). Push: u0 n, u1 ndim, u2 dim,
-// u3 size of out along dim, u4 skip (-1: none), u5 src is a scalar (f32 bits in u6), u8 alpha.
+// shape[8], out strides[8], index strides[8], src strides[8]). Push: n, ndim, dim,
+// size (of out along dim), skip (-1: none), scalar (src is a scalar, f32 bits in value), alpha.
 #include "common.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint n; uint ndim; uint dim; uint size; uint skip; uint scalar; uint value; uint alpha; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) readonly buffer Idx { int idx_[]; };
@@ -14,9 +17,9 @@ layout(std430, binding = 3) readonly buffer Meta { uint meta[]; };
 void put(uint o, float v, uint raw);
 
 void main() {
-    uint n = pc.u[0], nd = pc.u[1], dim = pc.u[2];
+    uint n = pc.n, nd = pc.ndim, dim = pc.dim;
     uint stride = gl_NumWorkGroups.x * WG;
-    float alpha = pcf(8u);
+    float alpha = uintBitsToFloat(pc.alpha);
     for (uint i = gl_GlobalInvocationID.x; i < n; i += stride) {
         uint r = i, oo = 0u, io = 0u, so = 0u;
         for (int d = int(nd) - 1; d >= 0; --d) {
@@ -28,10 +31,10 @@ void main() {
             so += c * meta[24 + d];
         }
         int k = idx_[io];
-        if (k < 0 || uint(k) >= pc.u[3] || k == int(pc.u[4])) continue;
+        if (k < 0 || uint(k) >= pc.size || k == int(pc.skip)) continue;
         oo += uint(k) * meta[8 + dim];
-        if (pc.u[5] != 0u) {
-            float v = pcf(6u);
+        if (pc.scalar != 0u) {
+            float v = uintBitsToFloat(pc.value);
             put(oo, v, encode_word(v, D0));
         } else {
             put(oo, LOAD(src_, D2, so) * alpha, D2 == DT_F16 ? 0u : src_[so]);

@@ -1,8 +1,11 @@
 // shape_index.glsl: kernels that compute output element i from its index (masks, rolls,
-// gathers, diagonal embedding). Bindings: 0 out, 1-3 inputs, 4 meta (uint). Push: u0 n, u1 out
-// ndim, u2 in0 ndim. Meta: out shape[8], in0..in2 shapes[8], then 8 words per row attr (tuples
+// gathers, diagonal embedding). Bindings: 0 out, 1-3 inputs, 4 meta (uint). Push: n, ndim (of out),
+// in0_ndim. Meta: out shape[8], in0..in2 shapes[8], then 8 words per row attr (tuples
 // padded, negative ints in two's complement).
 #include "common.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint n; uint ndim; uint in0_ndim; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) readonly buffer In0 { uint in0[]; };
@@ -12,8 +15,8 @@ layout(std430, binding = 4) readonly buffer Meta { uint meta[]; };
 
 float value(uint i);
 
-uint out_ndim() { return pc.u[1]; }
-uint in0_ndim() { return pc.u[2]; }
+uint out_ndim() { return pc.ndim; }
+uint in0_ndim() { return pc.in0_ndim; }
 uint out_dim(uint d) { return meta[d]; }
 uint in_dim(uint k, uint d) { return meta[8u * (k + 1u) + d]; }
 int attr(uint k, uint j) { return int(meta[32u + 8u * k + j]); }
@@ -34,7 +37,7 @@ void coords(uint i, out uint c[8]) {
 }
 
 void main() {
-    uint n = pc.u[0];
+    uint n = pc.n;
     uint stride = gl_NumWorkGroups.x * WG;
 #if D0 == DT_F16
     // Each thread owns one whole word: the pair of elements 2w, 2w+1.

@@ -1,5 +1,6 @@
 // y = sign(a)
 // bindings: 0 out, 1-3 inputs, 4 meta; see map.glsl
+// vkgrad: out float32 float16 int32
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "map.glsl"

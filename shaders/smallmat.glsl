@@ -3,8 +3,8 @@
 // lavapipe stops any invocation after 65535 loop iterations in all (its loop limiter), which
 // caps n near 350 there (WG 256: ~n^3 / 768 elimination iterations per thread).
 // Bindings: 0 out, 1 A (batch, n, n), 2 B (batch, n, k) or unused, 3 workspace (f32,
-// n * (n + k) words per matrix). Push: u0 batch, u1 n, u2 k, u3/u4 batch strides of A/B in
-// elements (0: a batch of 1, broadcast); u8.. the row's attrs.
+// n * (n + k) words per matrix). Push (linsolve.glsl): batch, n, k, sa/sb (batch strides of A/B
+// in elements, 0: a batch of 1, broadcast), attrs (the row's attrs).
 #include "common.glsl"
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };

@@ -2,11 +2,11 @@
 // attr 1). bindings: 0 X (batch, n, k), 1 T, 2 B, 3 workspace; see smallmat.glsl.
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#include "smallmat.glsl"
+#include "linsolve.glsl"
 
 void main() {
-    uint batch = pc.u[0], n = pc.u[1], k = pc.u[2], sa = pc.u[3], sb = pc.u[4];
-    bool upper = pcf(8u) != 0.0, unit = pcf(9u) != 0.0;
+    uint batch = pc.batch, n = pc.n, k = pc.k, sa = pc.sa, sb = pc.sb;
+    bool upper = uintBitsToFloat(pc.attrs[0]) != 0.0, unit = uintBitsToFloat(pc.attrs[1]) != 0.0;
     FOR_MATRICES(batch) {
         uint base = bz * n * k, ta = bz * sa;
         for (uint e = TID; e < n * k; e += WG) w_[base + e] = B_(bz * sb + e);

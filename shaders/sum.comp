@@ -1,5 +1,6 @@
 // y[m] = sum_k x[m, k]
 // bindings: 0 out (M,), 1 x (M, K); see reduce.glsl
+// vkgrad: loops rows 1
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #define RED_INIT 0.0

@@ -1,9 +1,12 @@
 // svd.glsl: one-sided (Hestenes) Jacobi SVD of one m x n matrix (m >= n) per workgroup, for
 // the kernels of the ``svd`` kind. Bindings as smallmat.glsl (0 out, 1 A, 3 f32 workspace);
-// push: u0 batch, u1 m, u2 n, u3 ku (columns of U to build), u4 workspace words per matrix,
-// u8.. the row's attrs. Workspace per matrix (column-major blocks): W (m x n, A rotated to
+// push: batch, m, n, ku (columns of U to build), ws (workspace words per matrix),
+// attrs (the row's attrs). Workspace per matrix (column-major blocks): W (m x n, A rotated to
 // A V), V (n x n), s (n), perm (n: column of W of the i-th largest s), U (m x ku), coef (m).
 #include "smallmat.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint batch; uint m; uint n; uint ku; uint ws; uint attrs[27]; } pc;
 
 // The host's loop-count estimate (kinds/svd.py) assumes this cap.
 #define SWEEPS 15u

@@ -1,8 +1,11 @@
-// update.glsl: optimizer steps, in place. Push: u0 n (elements of p). The row's attrs are read
+// update.glsl: optimizer steps, in place. Push: n (elements of p). The row's attrs are read
 // from a small f32 buffer at binding HYPER (after the row's tensors), not from push constants:
 // a captured step is replayed with new values (lr, bias corrections) written into that buffer.
 // p (binding 0) may be f16: a thread then owns one word of p, i.e. elements 2w and 2w+1.
 #include "common.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint n; } pc;
 
 layout(std430, binding = HYPER) readonly buffer Hyper { float hyper_[]; };
 float attr(uint k) { return hyper_[k]; }
@@ -11,7 +14,7 @@ float step_(uint i);  // updates the f32 state of element i, returns the new mas
 layout(std430, binding = 0) buffer P { uint p_[]; };
 
 void main() {
-    uint n = pc.u[0];
+    uint n = pc.n;
     uint stride = gl_NumWorkGroups.x * WG;
 #if D0 == DT_F16
     for (uint w = gl_GlobalInvocationID.x; w < (n + 1u) / 2u; w += stride) {

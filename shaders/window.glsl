@@ -1,9 +1,12 @@
 // window.glsl: kernels over the sliding windows of (N, C, H, W) images, one output element per
-// thread (f16: one output word). Bindings: 0 out, 1 in0, 2 in1. Push: u0 n (outputs), u1 N,
-// u2 C, u3 H, u4 W (image), u5 Ho, u6 Wo (grid), u7 kh, u8 kw, u9 sh, u10 sw, u11 pad top,
-// u12 pad left, u13 dh, u14 dw, u15 count_include_pad, u16 divisor (f32 bits, 0: none),
-// u17 out_channels, u18 groups (convolutions), u19 slices (rows with Op.splits).
+// thread (f16: one output word). Bindings: 0 out, 1 in0, 2 in1. Push: n (outputs), batch,
+// c, h, w (image), ho, wo (grid), kh, kw, sh, sw, pt, pl (padding top, left), dh, dw,
+// include_pad, divisor (f32 bits, 0: none), cout, groups (convolutions), slices (shaders
+// that declare `splits`).
 #include "common.glsl"
+
+// Push constants (kinds/ declares the same names in the same order).
+layout(push_constant) uniform PC { uint n; uint batch; uint c; uint h; uint w; uint ho; uint wo; uint kh; uint kw; uint sh; uint sw; uint pt; uint pl; uint dh; uint dw; uint include_pad; uint divisor; uint cout; uint groups; uint slices; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
 layout(std430, binding = 1) readonly buffer In0 { uint in0[]; };
@@ -12,21 +15,21 @@ layout(std430, binding = 2) readonly buffer In1 { uint in1[]; };
 #define X(i) LOAD(in0, D1, (i))
 #define Y(i) LOAD(in1, D2, (i))
 
-#define C_ pc.u[2]
-#define H_ pc.u[3]
-#define W_ pc.u[4]
-#define HO pc.u[5]
-#define WO pc.u[6]
-#define KH pc.u[7]
-#define KW pc.u[8]
-#define SH int(pc.u[9])
-#define SW int(pc.u[10])
-#define PT int(pc.u[11])
-#define PL int(pc.u[12])
-#define DH int(pc.u[13])
-#define DW int(pc.u[14])
-#define COUT pc.u[17]
-#define GROUPS pc.u[18]
+#define C_ pc.c
+#define H_ pc.h
+#define W_ pc.w
+#define HO pc.ho
+#define WO pc.wo
+#define KH pc.kh
+#define KW pc.kw
+#define SH int(pc.sh)
+#define SW int(pc.sw)
+#define PT int(pc.pt)
+#define PL int(pc.pl)
+#define DH int(pc.dh)
+#define DW int(pc.dw)
+#define COUT pc.cout
+#define GROUPS pc.groups
 
 // The value of output element i.
 float compute(uint i);
@@ -41,7 +44,7 @@ bool tap(int y, int t, int s, int p, int d, uint n, out uint o) {
 }
 
 void main() {
-    uint n = pc.u[0];
+    uint n = pc.n;
     uint stride = gl_NumWorkGroups.x * WG;
 #if D0 == DT_F16
     uint nw = (n + 1u) / 2u;

@@ -414,12 +414,10 @@ def test_attention_backward_lavapipe_loop_limit_is_an_error(dev):
     # With one workgroup: the most batches of (64, 8) rows that the estimate lets through run,
     # and correctly (the estimate is not below what lavapipe counts); one more is refused.
     from vkgrad.backends.vulkan.kinds import LAVAPIPE_LOOP_LIMIT
-    from vkgrad.backends.vulkan.kinds.norm import _attn_loop_iterations
+    from vkgrad.backends.vulkan.kinds.attn_bw import loop_iterations
 
     n = 1
-    while all(
-        _attn_loop_iterations((n + 1) * 64, 1, 64, 8, c) <= LAVAPIPE_LOOP_LIMIT for c in (0, 8)
-    ):
+    while all(loop_iterations((n + 1) * 64, 1, 64, 8, c) <= LAVAPIPE_LOOP_LIMIT for c in (0, 8)):
         n += 1
     q, k, v, g = (_big((n, 64, 8), 84 + i) for i in range(4))
     ts = [_t(a, dev, True) for a in (q, k, v)]

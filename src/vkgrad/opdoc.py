@@ -83,7 +83,7 @@ def table() -> str:
     for name in sorted(ops.OPS, key=order):
         op = ops.OPS[name]
         how, twice = _backward(op)
-        shaders = ", ".join(f"`{s}.comp`" for s in op.shader_names())
+        shaders = ", ".join(f"`{s}.comp`" for s in vkcompile.shader_names(op))
         rows.append(
             f"| `{name}` | {_family(op)} | {op.kind} | `{_kernel_file(op)}` | {shaders} | {how} "
             f"| {twice} | {_cpu_dtypes(op)} | {_vulkan_dtypes(op)} | {op.out_dtype} |"

@@ -19,7 +19,7 @@ This module is the bottom of the package: it imports nothing of vkgrad but ``dty
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import dtypes
@@ -35,7 +35,7 @@ class Op:
     nin: int  # -1: any number of inputs (rows of kinds that take a list, like cat)
     # (ctx, grad_out) -> one gradient (or None) per input. None: not differentiable.
     backward: Callable | None = None
-    attrs: tuple = ()  # attribute names, in the order the shader reads them
+    attrs: tuple = ()  # attribute names (a kind passes the scalar ones to its shader in order)
     # What backward needs: "i" the inputs, "o" the output.
     saves: str = ""
     # out dtype: "promote" (of the float inputs), "bool", "int32", "input0", or "keep" (of all
@@ -47,8 +47,6 @@ class Op:
     scatter: bool = False
     # Indices of inputs that are never differentiated (class indices, masks, ...).
     no_grad_inputs: tuple = ()
-    # Own shader(s): the name, and "<name>_*" files for kinds with several kernels.
-    shaders: tuple = field(default=())
     # (in_shapes, attrs) -> out shape, raising the op's shape errors. None: the view's shape
     # (view rows), the ``in_shape`` attr (scatter rows), the ``shape`` attr (rows without
     # inputs), else the broadcast shape of the inputs.
@@ -66,19 +64,6 @@ class Op:
     # refuses -bool or bitwise ops on floats; no shader variant is built for them.
     refuses: tuple = ()
     hint: str = ""
-    # Loop iterations one thread of the row's shader runs per work item (a row, an output
-    # element): (in_shapes, attrs, wg) -> count, wg the threads of a workgroup. The Vulkan
-    # backend refuses work past lavapipe's loop limit with it (that CPU driver ends longer
-    # loops without an error). None: ``row_loops(3)`` for the kinds that walk rows, and
-    # nothing to check for the others.
-    loops: Callable | None = None
-    # A window row whose shader can sum a slice of its loop (push word 19: the slices, each
-    # output element's slices side by side, in f32): the Vulkan runner cuts a long loop into
-    # slices, one thread each, and sums them in a second dispatch.
-    splits: bool = False
-
-    def shader_names(self) -> tuple:
-        return self.shaders or (self.name,)
 
 
 OPS: dict[str, Op] = {}
@@ -93,21 +78,6 @@ def row(name: str, kind: str, nin: int, backward: Callable | None = None, **kw: 
         raise ValueError(f"row: an op named {name!r} exists already (kind {OPS[name].kind})")
     op = OPS[name] = Op(name, kind, nin, backward, **kw)
     return op
-
-
-def row_loops(passes: int) -> Callable:
-    """``Op.loops`` of a shader whose workgroup walks a row of K elements (the last axis of
-    input 0) ``passes`` times per wg elements, with workgroup reductions in between.
-
-    Measured on lavapipe (256 threads): a sum stays right up to rows of 16,757,812 elements,
-    one pass per 256 plus ~75 iterations; a cumsum up to 1,675,781, ten per 256 (the scan).
-    """
-
-    def loops(in_shapes, attrs, wg):
-        k = in_shapes[0][-1] if in_shapes[0] else 1
-        return passes * -(-k // wg) + 8 * wg.bit_length()
-
-    return loops
 
 
 def class_bounds(op: str, pos: int, skip: str | None = None) -> Callable:

@@ -191,24 +191,6 @@ def _conv_bw_weight_rule(ctx, h):
     return gx, gg
 
 
-def _taps_loops(channels):
-    """``Op.loops`` of a kernel that visits every tap of its window and, at each, ``channels(a)``
-    channels (the input's per group, or the output's for the input gradient)."""
-
-    def loops(in_shapes, a, wg):
-        kh, kw = a["kernel"]
-        per_group = max(1, channels(a) // a["groups"])
-        return kh * (1 + kw * (1 + per_group))
-
-    return loops
-
-
-def _weight_grad_loops(in_shapes, a, wg):
-    # Each weight element sums over every (image, output row) and output column of its tap.
-    n, (ho, wo) = in_shapes[0][0], a["grid"]
-    return n * ho * (1 + wo)
-
-
 row(
     "conv2d",
     "window",
@@ -217,7 +199,6 @@ row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv,
-    loops=_taps_loops(lambda a: a["image"][0]),
 )
 row(
     "conv2d_backward_input",
@@ -227,7 +208,6 @@ row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv_bw_input,
-    loops=_taps_loops(lambda a: a["out_channels"]),
 )
 row(
     "conv2d_backward_weight",
@@ -237,8 +217,6 @@ row(
     attrs=_CONV,
     saves="i",
     shape=_shape_conv_bw_weight,
-    loops=_weight_grad_loops,
-    splits=True,
 )
 
 # Max pooling: flat argmax per window (first max; -1 for a window of padding only), then a

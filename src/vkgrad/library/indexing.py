@@ -237,7 +237,6 @@ row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_select_shape("index_select"),
-    shaders=("gather",),
     bounds=_along("index_select", "dim", "skip"),
 )
 row(
@@ -250,7 +249,6 @@ row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_select_shape("embedding"),
-    shaders=("gather",),
     bounds=_along("embedding"),
 )
 # Scatters: the input copied, then one thread per source element writes (scatter) or adds
@@ -258,7 +256,7 @@ row(
 # (src_tensor=0). skip: an index value whose elements are dropped.
 row(
     "scatter_add",
-    "scatter",
+    "scatter_add",
     3,
     _scatter_add_rule,
     attrs=("dim",),
@@ -270,7 +268,7 @@ row(
 )
 row(
     "index_add",
-    "scatter",
+    "scatter_add",
     3,
     _index_add_rule,
     attrs=("dim", "alpha", "skip"),
@@ -278,7 +276,6 @@ row(
     no_grad_inputs=(1,),
     out_dtype="input0",
     shape=_index_add_shape,
-    shaders=("scatter_add",),
     bounds=_along("index_add", "dim", "skip"),
 )
 row(
@@ -295,7 +292,7 @@ row(
 )
 row(
     "one_hot",
-    "one_hot",
+    "shape_index",
     1,
     attrs=("num_classes",),
     out_dtype="int32",

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 from .. import dtypes
 from .. import functional as F
 from ..autograd import Function, apply, apply_inplace, is_grad_enabled, no_grad
-from ..ops import broadcast_shapes, row
+from ..ops import row
 from ..random import next_seed
-from ..shapes import normalize_dim, numel
+from ..shapes import broadcast_shapes, normalize_dim, numel
 from .rules import kernel_rule
 
 if TYPE_CHECKING:
@@ -57,15 +57,6 @@ NN_FUNCTIONAL += ["softmax", "log_softmax"]
 FUNCTIONAL: list[str] = []
 # Tensor methods: {method name: function(self, ...)}.
 TENSOR_METHODS: dict = {}
-
-# Vulkan variants whose bindings do not all take the op's dtype (kinds/norm.py lists them):
-# {row: {binding define: dtype names, None meaning the op's dtype}}.
-VULKAN_DTYPES = {
-    "layer_norm_stats": {"D0": ("float32",)},
-    "layer_norm_backward": {"D4": ("float32",)},
-    "layer_norm_backward_affine": {"D3": ("float32",)},
-    "attn_softmax": {"D2": (None, "bool")},
-}
 
 
 def _grad_mode() -> bool:
@@ -298,7 +289,7 @@ def _attn_softmax_bw_rule(ctx, h):
 
 row(
     "layer_norm",
-    "norm_row",
+    "norm",
     3,
     _norm_rule(False),
     attrs=("eps",),
@@ -308,7 +299,7 @@ row(
 )
 row(
     "rms_norm",
-    "norm_row",
+    "norm",
     2,
     _norm_rule(True),
     attrs=("eps",),
@@ -318,14 +309,14 @@ row(
 )
 # Backward kernels: under create_graph the rules above use differentiable ops instead, so
 # these rows need no rule of their own.
-row("layer_norm_stats", "norm_row", 1, attrs=("eps", "rms"), shape=_stats_shape)
-row("layer_norm_backward", "norm_row", 4, attrs=("rms",), shape=_norm_bw_shape)
-row("layer_norm_backward_affine", "norm_col", 3, shape=_affine_bw_shape)
+row("layer_norm_stats", "norm", 1, attrs=("eps", "rms"), shape=_stats_shape)
+row("layer_norm_backward", "norm", 4, attrs=("rms",), shape=_norm_bw_shape)
+row("layer_norm_backward_affine", "norm", 3, shape=_affine_bw_shape)
 _DROP = ("seed0", "seed1", "threshold", "group", "scale")
-row("dropout", "norm_elem", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
+row("dropout", "norm", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
 row(
     "attn_softmax",
-    "norm_row",
+    "norm",
     2,
     _attn_softmax_rule,
     attrs=("scale", "causal", "mask_mode", "lq", "mask_rows"),
@@ -334,7 +325,7 @@ row(
 )
 row(
     "attn_softmax_backward",
-    "norm_row",
+    "norm",
     2,
     _attn_softmax_bw_rule,
     attrs=("dropout", "seed0", "seed1", "threshold", "scale"),
@@ -355,7 +346,6 @@ row(
     5,
     attrs=("scale", "dropout", "seed0", "seed1", "threshold", "drop_scale", "grads"),
     out_dtype="input0",
-    shaders=tuple(f"attention_backward_{k}" for k in ("delta", "q", "k", "v")),
     shape=_attention_bw_shape,
 )
 

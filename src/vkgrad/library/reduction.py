@@ -17,8 +17,8 @@ import numpy as np
 from .. import autograd, dtypes
 from .. import functional as F
 from ..autograd import apply, no_grad
-from ..ops import broadcast_shapes, row, row_loops
-from ..shapes import normalize_dim, numel
+from ..ops import row
+from ..shapes import broadcast_shapes, normalize_dim, numel
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = [
@@ -75,8 +75,8 @@ def _max(ctx, g):
     return (F.mul(share, F.unsqueeze(g, -1)),)
 
 
-row("sum", "reduce", 1, _sum, saves="i", shape=_last_axis_reduced("sum"), loops=row_loops(1))
-row("max", "reduce", 1, _max, saves="io", shape=_last_axis_reduced("max"), loops=row_loops(1))
+row("sum", "reduce", 1, _sum, saves="i", shape=_last_axis_reduced("sum"))
+row("max", "reduce", 1, _max, saves="io", shape=_last_axis_reduced("max"))
 
 
 # ---------------------------------------------------------------- shape rules
@@ -213,11 +213,9 @@ def _norm_bw_rule(ctx, h):
 
 _SCAN = ("reverse", "exclusive")
 
+row("prod", "reduce", 1, _prod_rule, saves="i", shape=_last_axis_reduced("prod"))
 row(
-    "prod", "reduce", 1, _prod_rule, saves="i", shape=_last_axis_reduced("prod"), loops=row_loops(1)
-)
-row(
-    "min", "reduce", 1, _max, saves="io", shape=_last_axis_reduced("min"), loops=row_loops(1)
+    "min", "reduce", 1, _max, saves="io", shape=_last_axis_reduced("min")
 )  # core max's rule: shared between tied minima
 row("argmax", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmax"))
 row("argmin", "axis", 1, out_dtype="int32", shape=_rows_to_vector("argmin"))
@@ -234,8 +232,7 @@ row(
 row("logsumexp", "axis", 1, _logsumexp_rule, saves="i", shape=_rows_to_vector("logsumexp"))
 row("norm", "axis", 1, _norm_rule, attrs=("p",), saves="io", shape=_rows_to_vector("norm"))
 row("norm_backward", "map", 3, _norm_bw_rule, attrs=("p",), saves="i")
-_SCAN_LOOPS = row_loops(10)  # a workgroup scan per 256 elements
-row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"), loops=_SCAN_LOOPS)
+row("cumsum", "axis", 1, _cumsum_rule, attrs=_SCAN, shape=_rows_same("cumsum"))
 row(
     "cumprod",
     "axis",
@@ -244,7 +241,6 @@ row(
     attrs=_SCAN,
     saves="i",
     shape=_rows_same("cumprod"),
-    loops=_SCAN_LOOPS,
 )
 row(
     "cumprod_grad",
@@ -254,7 +250,6 @@ row(
     attrs=_SCAN,
     saves="io",
     shape=_rows_same("cumprod_grad", 2),
-    loops=_SCAN_LOOPS,
 )
 row("all", "axis", 1, out_dtype="bool", shape=_rows_to_vector("all"))
 row("any", "axis", 1, out_dtype="bool", shape=_rows_to_vector("any"))

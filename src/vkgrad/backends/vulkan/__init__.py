@@ -1,7 +1,8 @@
 """The Vulkan backend: GLSL compute shaders dispatched through Kompute (``kp``).
 
-One generic dispatch path per op kind reads the op row (``ops.py``); there is no per-op host
-code. See docs/vulkan.md for the pipeline, dtype packing, ordering and caches.
+The backend validates a call and hands the row to its kind (``kinds/``, one module per kind);
+there is no per-op host code. See docs/vulkan.md for the pipeline, dtype packing, ordering and
+caches.
 
 >>> be = VulkanBackend()                       # doctest: +SKIP
 >>> x = be.from_numpy(np.ones(3, np.float32), dtypes.float32)
@@ -10,7 +11,6 @@ code. See docs/vulkan.md for the pipeline, dtype packing, ordering and caches.
 from __future__ import annotations
 
 import ctypes.util
-import math
 import os
 import time
 from collections import OrderedDict
@@ -21,6 +21,8 @@ import numpy as np
 from ... import dtypes
 from ...dtypes import DType
 from ...ops import Op
+from ...shapes import numel
+from ...validate import check_known_range, index_bounds
 from ..base import Backend
 from .pool import Buffer, BufferPool
 from .recorder import Recorder
@@ -34,11 +36,7 @@ __all__ = [
 ]
 
 WG = 256  # threads per workgroup in every shader (shaders/common.glsl)
-# reduce rows: fewer than REDUCE_SPLIT_ROWS rows of more than 2 * REDUCE_CHUNK elements are
-# reduced in chunks first (16 elements per thread each).
-REDUCE_CHUNK, REDUCE_SPLIT_ROWS = 16 * WG, 1024
 MAX_GROUPS = 65535  # Vulkan's guaranteed maxComputeWorkGroupCount per dimension
-MAX_DIMS = 8  # dims in a map kernel's meta block
 PUSH_WORDS = 32  # 128 bytes: the push-constant size every Vulkan device guarantees
 # Each cached kp algorithm owns a pipeline: ~0.75 MB of JIT code on lavapipe (measured over
 # tests/test_composite.py + test_conv.py: 1355 algorithms, 1.0 GB). Unbounded, a process that
@@ -170,7 +168,7 @@ class VkArray:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.storage = storage
-        self.size = math.prod(self.shape)
+        self.size = numel(self.shape)
 
     @property
     def buf(self) -> Buffer:
@@ -193,23 +191,28 @@ def _no_f64(opname: str, dt) -> None:
         )
 
 
-def _contig_strides(shape: tuple) -> tuple:
-    st, acc = [], 1
-    for d in reversed(shape):
-        st.append(acc)
-        acc *= d
-    return tuple(reversed(st))
-
-
-def _f32_bits(x: float) -> int:
-    return int(np.array(x, dtype=np.float32).view(np.uint32))
-
-
 # ---------------------------------------------------------------- the backend
 
 
 class VulkanBackend(Backend):
-    """Runs op rows as compute shaders on Vulkan device ``index``."""
+    """Runs op rows as compute shaders on Vulkan device ``index``.
+
+    ``run`` validates the call (no f64, ``out=``, index bounds) and hands the row to the
+    runner of its kind (``kinds.RUNNERS``). What a kind may use of the backend:
+
+    ``new(shape, dtype)``       a pooled array (a workspace, partials, the output of a pass)
+    ``dispatch(shader, defines, bufs, groups, push, reads, writes, hold)``
+                                record one dispatch: ``bufs`` bound in order, ``groups`` the
+                                workgroup counts, ``push`` the push words (``kinds.Push``);
+                                ``reads``/``writes`` the buffers it reads and writes (the
+                                recorder orders dependent dispatches by them), ``hold`` the
+                                storages kept alive until the batch completes
+    ``groups(items)``           workgroups for one thread per item, grid-stride past max_groups
+    ``meta_buffer(words)``      a device buffer of uint32 words, cached by content
+    ``dummy``                   a buffer to bind where a shader's binding is unused
+    ``max_groups``              workgroups per dimension (tests lower it)
+    ``device_is_cpu``           a CPU Vulkan device (lavapipe): loop limits apply
+    """
 
     type = "vulkan"
 
@@ -229,7 +232,8 @@ class VulkanBackend(Backend):
         self.algorithms_created = 0
         self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
-        self._dummy = self._permanent(np.zeros(64, np.uint32))
+        self.dummy = self._permanent(np.zeros(64, np.uint32))
+        self._device_is_cpu: bool | None = None
         # While a step is captured: every (storage, bounds) checked, for the replays.
         self.bounds_checked: list | None = None
 
@@ -272,8 +276,14 @@ class VulkanBackend(Backend):
         self.recorder.upload(buf, [])
         return buf
 
-    def _new(self, shape: tuple, dtype: DType) -> VkArray:
-        n = math.prod(shape)
+    @property
+    def device_is_cpu(self) -> bool:
+        if self._device_is_cpu is None:
+            self._device_is_cpu = enumerate_devices()[self.index]["device_type"] == "cpu"
+        return self._device_is_cpu
+
+    def new(self, shape: tuple, dtype: DType) -> VkArray:
+        n = numel(shape)
         buf = self.pool.acquire(max(_words(n, dtype), 1))
         return VkArray(shape, dtype, Storage(buf, self.pool))
 
@@ -283,7 +293,7 @@ class VulkanBackend(Backend):
         dtype = dtypes.get(dtype)
         _no_f64("from_numpy", dtype)
         a = np.asarray(data)
-        arr = self._new(a.shape, dtype)
+        arr = self.new(a.shape, dtype)
         flat = np.ascontiguousarray(a, dtype=dtype.np).reshape(-1)
         if dtype is dtypes.float16:
             if flat.size % 2:
@@ -316,7 +326,7 @@ class VulkanBackend(Backend):
 
     def reshape(self, array: VkArray, shape: tuple) -> VkArray:
         shape = tuple(shape)
-        if math.prod(shape) != array.size:
+        if numel(shape) != array.size:
             raise ValueError(f"reshape: cannot view shape {array.shape} as {shape}")
         return VkArray(shape, array.dtype, array.storage)
 
@@ -352,14 +362,14 @@ class VulkanBackend(Backend):
                 self.algorithms_evicted += 1
         return algo
 
-    def _meta_buffer(self, words: tuple) -> Buffer:
+    def meta_buffer(self, words: tuple) -> Buffer:
         # Cached by content: same shapes -> same buffer -> algorithm cache hit.
         buf = self._meta.get(words)
         if buf is None:
             buf = self._meta[words] = self._permanent(np.array(words, dtype=np.uint32))
         return buf
 
-    def _dispatch(
+    def dispatch(
         self,
         name: str,
         defines: dict,
@@ -373,7 +383,7 @@ class VulkanBackend(Backend):
         algo = self._algorithm(name, defines, bufs, groups)
         self.recorder.dispatch(algo, push, reads, writes, hold)
 
-    def _groups(self, items: int) -> int:
+    def groups(self, items: int) -> int:
         return max(1, min(-(-items // WG), self.max_groups))
 
     # -------------------------------------------------- run
@@ -404,11 +414,13 @@ class VulkanBackend(Backend):
             checked = _check_bounds(op, inputs, attrs)
             if self.bounds_checked is not None and checked is not None:
                 self.bounds_checked.append(checked)
+        from .kinds import RUNNERS
+
         if op.kind == "update":
-            self._run_update(op, inputs, attrs)
+            RUNNERS[op.kind](self, op, inputs, attrs, None)
             return None
         if out is None:
-            out = self._new(shape, dtype)
+            out = self.new(shape, dtype)
         elif out.shape != shape or out.dtype is not dtype:
             raise ValueError(
                 f"{op.name}: out= has shape {out.shape} and dtype {out.dtype.name}, "
@@ -416,216 +428,8 @@ class VulkanBackend(Backend):
             )
         else:
             out.storage.host_range = None  # overwritten on the device: no longer known
-        runner = getattr(self, f"_run_{op.kind}", None)
-        if runner is not None:
-            runner(op, inputs, attrs, out)
-        else:
-            from .kinds import RUNNERS
-
-            RUNNERS[op.kind](self, op, inputs, attrs, out)
+        RUNNERS[op.kind](self, op, inputs, attrs, out)
         return out
-
-    def _scalar_attrs(self, op: Op, attrs: dict) -> list:
-        vals = []
-        for name in op.attrs:
-            v = attrs.get(name)
-            if isinstance(v, (tuple, list)):
-                continue  # dims/shapes/starts are consumed on the host (view, out_shape)
-            vals.append(0.0 if v is None else float(v))
-        return vals
-
-    def _push(self, head: list, attr_vals: list) -> np.ndarray:
-        push = np.zeros(PUSH_WORDS, dtype=np.uint32)
-        push[: len(head)] = head
-        if attr_vals:
-            push[8 : 8 + len(attr_vals)] = np.array(attr_vals, dtype=np.float32).view(np.uint32)
-        return push
-
-    # map -------------------------------------------------------------
-
-    def _run_map(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
-        if op.scatter:
-            # Zero the whole output, then write the input through the view of it.
-            self._map_call("fill", [], out, out.shape, [0.0], None)
-            view = op.view(tuple(attrs["in_shape"]), attrs)
-            self._map_call(op.name, inputs, out, inputs[0].shape, [], view, scatter=True)
-            return
-        view = op.view(inputs[0].shape, attrs) if op.view is not None else None
-        self._map_call(op.name, inputs, out, out.shape, self._scalar_attrs(op, attrs), view)
-
-    def _map_call(
-        self,
-        name: str,
-        inputs: list,
-        out: VkArray,
-        shape: tuple,
-        attr_vals: list,
-        view,
-        scatter: bool = False,
-    ) -> None:
-        n = math.prod(shape)
-        if n == 0:
-            return
-        ndim = len(shape)
-        defines = {"D0": DT_CODE[out.dtype.name]}
-        bufs = [out.buf, self._dummy, self._dummy, self._dummy, self._dummy]
-        modes, scalars = 0, [0, 0, 0]
-        strided = view is not None
-        in_meta = []
-        reads, hold = [], [out.storage]
-        # A scalar operand reads no buffer; its slot takes the dtype the op table's variants
-        # give it (the output's, or the first tensor's for bool results), so that `x * 2.0`
-        # runs the SPIR-V of `x * y` instead of a variant of its own.
-        tensors = [x for x in inputs if isinstance(x, VkArray)]
-        slot = tensors[0].dtype if out.dtype is dtypes.bool_ and tensors else out.dtype
-        for k in range(3):
-            x = inputs[k] if k < len(inputs) else None
-            if x is None:
-                modes |= 3 << (2 * k)
-                in_meta.append((0, (0,) * ndim))
-            elif not isinstance(x, VkArray):
-                modes |= 2 << (2 * k)
-                scalars[k] = _f32_bits(float(x))
-                in_meta.append((0, (0,) * ndim))
-                defines[f"D{k + 1}"] = DT_CODE[slot.name]
-            else:
-                defines[f"D{k + 1}"] = DT_CODE[x.dtype.name]
-                bufs[1 + k] = x.buf
-                reads.append(x.buf)
-                hold.append(x.storage)
-                if k == 0 and view is not None and not scatter:
-                    in_meta.append((view[2], tuple(view[1])))
-                else:
-                    if x.size != n:
-                        strided = True  # a real broadcast
-                    in_meta.append((0, _broadcast_strides(x.shape, shape)))
-        out_meta = (0, _contig_strides(shape))
-        if scatter:
-            out_meta = (view[2], tuple(view[1]))
-        use_meta = 0
-        if strided:
-            if ndim > MAX_DIMS:
-                raise NotImplementedError(f"{name}: more than {MAX_DIMS} dims on Vulkan")
-            use_meta = 1
-            pad = MAX_DIMS - ndim
-            words = list(shape) + [1] * pad
-            for off, st in [*in_meta, out_meta]:
-                words += [off] + list(st) + [0] * pad
-            # Negative strides (flip) as two's complement: the shader's uint arithmetic wraps.
-            bufs[4] = self._meta_buffer(tuple(int(w) & 0xFFFFFFFF for w in words))
-        f16_pairs = out.dtype is dtypes.float16 and not scatter
-        items = (n + 1) // 2 if f16_pairs else n
-        groups = (self._groups(items), 1, 1)
-        head = [n, modes, *scalars, ndim, use_meta, int(scatter)]
-        push = self._push(head, attr_vals)
-        self._dispatch(name, defines, bufs, groups, push, reads, [out.buf], hold)
-
-    # reduce / row / loss_row -------------------------------------------
-
-    def _rows_call(
-        self, op: Op, inputs: list, attrs: dict, out: VkArray, m: int, k: int, chunk: int = 0
-    ) -> None:
-        from .kinds import check_row_loops
-
-        shapes = [(m, chunk)] if chunk else [getattr(x, "shape", ()) for x in inputs]
-        check_row_loops(self, op, shapes, attrs, m)
-        name = op.name
-        defines = {"D0": DT_CODE[out.dtype.name]}
-        bufs = [out.buf]
-        for i, x in enumerate(inputs):
-            defines[f"D{i + 1}"] = DT_CODE[x.dtype.name]
-            bufs.append(x.buf)
-        if m == 0:
-            return
-        groups = (max(1, min(m, self.max_groups)), 1, 1)
-        push = self._push([m, k, chunk], [])
-        hold = [out.storage] + [x.storage for x in inputs]
-        self._dispatch(name, defines, bufs, groups, push, [x.buf for x in inputs], [out.buf], hold)
-
-    def _run_reduce(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
-        (x,) = inputs
-        k, m = (x.shape[-1] if x.shape else 1), out.size
-        # Fewer rows than workgroups would fill, each long: reduce chunks of REDUCE_CHUNK
-        # elements in parallel into f32 partials, then reduce those (again if need be). A full
-        # reduction otherwise runs on one workgroup, and past lavapipe's loop limit.
-        while m < REDUCE_SPLIT_ROWS and k > 2 * REDUCE_CHUNK:
-            c = -(-k // REDUCE_CHUNK)
-            part = self._new((m, c), dtypes.float32)
-            self._rows_call(op, [x], attrs, part, m * c, k, chunk=REDUCE_CHUNK)
-            x, k = part, c
-        self._rows_call(op, [x], attrs, out, m, k)
-
-    def _run_row(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
-        x = inputs[0]
-        m, k = (x.shape[0], x.shape[1]) if len(x.shape) == 2 else (1, x.size)
-        self._rows_call(op, list(inputs), attrs, out, m, k)
-
-    def _run_loss_row(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
-        n, c = inputs[0].shape
-        for x in inputs[1:]:
-            if not isinstance(x, VkArray):
-                raise TypeError(f"{op.name}: targets and grads must be arrays, got {x!r}")
-        if "index" in op.name and inputs[1].dtype is not dtypes.int32:
-            raise TypeError(f"{op.name}: class indices must be int32, got {inputs[1].dtype.name}")
-        self._rows_call(op, list(inputs), attrs, out, n, c)
-
-    # matmul ------------------------------------------------------------
-
-    def _run_matmul(self, op: Op, inputs: list, attrs: dict, out: VkArray) -> None:
-        a, b = inputs
-        ta, tb = int(bool(attrs.get("ta", 0))), int(bool(attrs.get("tb", 0)))
-        batch, m, n = out.shape
-        k = a.shape[1] if ta else a.shape[2]
-        if out.size == 0:
-            return
-        if k == 0:
-            self._map_call("fill", [], out, out.shape, [0.0], None)
-            return
-        sa = 0 if a.shape[0] == 1 else m * k
-        sb = 0 if b.shape[0] == 1 else k * n
-        tile = 64
-        groups = (
-            min(-(-n // tile), self.max_groups),
-            min(-(-m // tile), self.max_groups),
-            min(batch, self.max_groups),
-        )
-        defines = {
-            "D0": DT_CODE[out.dtype.name],
-            "D1": DT_CODE[a.dtype.name],
-            "D2": DT_CODE[b.dtype.name],
-        }
-        push = self._push([batch, m, n, k, sa, sb, ta, tb], [])
-        hold = [out.storage, a.storage, b.storage]
-        bufs = [out.buf, a.buf, b.buf]
-        self._dispatch(op.name, defines, bufs, groups, push, [a.buf, b.buf], [out.buf], hold)
-
-    # update --------------------------------------------------------------
-
-    def _run_update(self, op: Op, inputs: list, attrs: dict) -> None:
-        *tensors, hyper = inputs  # hyper: the row's attrs as f32, written by functional.update
-        p = tensors[0]
-        for x in inputs:
-            if not isinstance(x, VkArray):
-                raise TypeError(f"{op.name}: every input must be an array, got {x!r}")
-        for x in tensors:
-            if x.size != p.size:
-                raise ValueError(f"{op.name}: sizes differ ({x.shape} vs {p.shape})")
-        for x in inputs[2:]:
-            if x.dtype is not dtypes.float32:
-                raise TypeError(f"{op.name}: optimizer state must be float32, got {x.dtype.name}")
-        if p.size == 0:
-            return
-        defines = {
-            "D0": DT_CODE[p.dtype.name],
-            "D1": DT_CODE[tensors[1].dtype.name],
-            "HYPER": len(tensors),
-        }
-        items = (p.size + 1) // 2 if p.dtype is dtypes.float16 else p.size
-        groups = (self._groups(items), 1, 1)
-        push = self._push([p.size], [])
-        bufs = [x.buf for x in inputs]
-        hold = [x.storage for x in inputs]
-        self._dispatch(op.name, defines, bufs, groups, push, bufs, bufs[:-1], hold)
 
 
 def _check_bounds(op: Op, inputs: list, attrs: dict):
@@ -635,27 +439,9 @@ def _check_bounds(op: Op, inputs: list, attrs: dict):
     value between them goes through, and the kernels skip it. Returns (storage, lo, hi,
     skip, message) for the indices' storage, or None when the indices are scalars."""
     shapes = [x.shape if isinstance(x, VkArray) else () for x in inputs]
-    pos, *rule = op.bounds(shapes, attrs)
+    pos, *rule = index_bounds(op, shapes, attrs)
     if not isinstance(inputs[pos], VkArray):
         return None
     storage = inputs[pos].storage
-    check_range(storage.host_range, *rule)
+    check_known_range(storage.host_range, *rule)
     return (storage, *rule)
-
-
-def check_range(known, lo: int, hi: int, skip, message: str) -> None:
-    """IndexError when the known (min, max) of some indices leaves [lo, hi) but for skip."""
-    if known is not None:
-        for v in (known[1], known[0]):
-            if not lo <= v < hi and v != skip:
-                raise IndexError(message.format(v=v))
-
-
-def _broadcast_strides(in_shape: tuple, out_shape: tuple) -> tuple:
-    """Element strides reading ``in_shape`` broadcast to ``out_shape`` (0 on broadcast dims)."""
-    lead = len(out_shape) - len(in_shape)
-    st = _contig_strides(in_shape)
-    res = [0] * lead
-    for i, d in enumerate(in_shape):
-        res.append(0 if d == 1 and out_shape[lead + i] != 1 else st[i])
-    return tuple(res)

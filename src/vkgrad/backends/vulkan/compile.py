@@ -137,76 +137,50 @@ def _run_glslang(name: str, src: Path, defines: dict, sdir: Path) -> bytes:
         return out.read_bytes()
 
 
+# ---------------------------------------------------------------- shader directives
+
+_DIRECTIVE = re.compile(r"^//\s*vkgrad:\s*(\S+)(.*)$", re.M)
+
+
+@functools.cache
+def directives(name: str) -> dict:
+    """``// vkgrad: <key> <args>`` lines of ``shaders/<name>.comp`` and the headers it
+    includes (the shader's own line first): what a shader declares of itself to its kind
+    (its loop cost, its fixed binding dtypes, a shader it relies on, ...).
+
+    >>> directives("sum")["loops"]
+    ('rows', '1')
+    """
+    out: dict = {}
+    src = SHADER_DIR / f"{name}.comp"
+    if not src.exists():
+        return out
+    for part in _sources(src)[1::2]:
+        for key, args in _DIRECTIVE.findall(part.decode()):
+            out.setdefault(key, tuple(args.split()))
+    return out
+
+
+def directive(name: str, key: str) -> tuple | None:
+    """The arguments of shader ``name``'s directive ``key``, or None."""
+    return directives(name).get(key)
+
+
 # ---------------------------------------------------------------- variants of every row
 
-F32, F16, I32, BOOL = 0, 1, 2, 3
 
+def shader_names(op) -> tuple:
+    """The shader files that are a row's own (see ``kinds.own_shaders``)."""
+    from .kinds import own_shaders
 
-def _map_variants(op) -> list[dict]:
-    def dv(out, ins):
-        d = {"D0": out}
-        for k, code in enumerate(ins):
-            d[f"D{k + 1}"] = code
-        return d
-
-    n = op.nin
-    if op.name == "copy":
-        codes = (F32, F16, I32, BOOL)
-        return [dv(o, [i]) for i in codes for o in codes]
-    if op.name == "fill":
-        return [dv(o, []) for o in (F32, F16, I32, BOOL)]
-    out = []
-    for f in (F32, F16):
-        if op.name == "where":
-            out.append(dv(f, [BOOL, f, f]))
-        elif op.out_dtype == "bool":
-            out.append(dv(BOOL, [f] * n))
-        else:
-            out.append(dv(f, [f] * n))
-    if op.out_dtype == "bool":
-        out.append(dv(BOOL, [I32] * n))  # integer comparisons (class indices, masks)
-    if op.name == "sign":
-        out.append(dv(I32, [I32]))
-    if op.out_dtype in ("keep", "input0") and op.name not in ("sign", "where"):
-        # integer arithmetic: int op int stays int (some kernels have an int32 branch)
-        out += [dv(I32, [I32] * n), dv(BOOL, [BOOL] * n)]
-    return [d for d in out if _CODE_NAMES[d["D0"]] not in op.refuses]
-
-
-_CODE_NAMES = {F32: "float32", F16: "float16", I32: "int32", BOOL: "bool"}
+    return own_shaders(op)
 
 
 def variants_for(op) -> list[tuple[str, dict]]:
     """(shader name, defines) for every variant of one op row that vkgrad dispatches."""
-    res = []
-    if op.kind not in ("map", "reduce", "row", "matmul", "loss_row", "update"):
-        from .kinds import VARIANTS
+    from .kinds import VARIANTS
 
-        return VARIANTS[op.kind](op)
-    for f in (F32, F16):
-        if op.kind == "map":
-            return [(op.name, d) for d in _map_variants(op)]
-        if op.kind in ("reduce", "row", "matmul"):
-            d = {"D0": f, "D1": f, "D2": f}
-            if op.kind == "reduce" or op.nin == 1:
-                d.pop("D2")
-            if op.kind == "matmul":
-                d = {"D0": f, "D1": f, "D2": f}
-        elif op.kind == "loss_row":
-            second = I32 if "index" in op.name else f
-            d = {"D0": f, "D1": f, "D2": second}
-            if op.nin == 3:
-                d["D3"] = f
-        elif op.kind == "update":
-            # p, g; optimizer state is always f32; the attrs buffer comes after the tensors.
-            d = {"D0": f, "D1": f, "HYPER": op.nin}
-        else:
-            raise AssertionError(f"{op.name}: unknown kind {op.kind}")
-        res += [(name, dict(d)) for name in op.shader_names()]
-    if op.kind == "reduce":
-        # Long f16 rows are reduced in chunks to f32 partials, then from those.
-        res += [(op.name, {"D0": F32, "D1": F16}), (op.name, {"D0": F16, "D1": F32})]
-    return res
+    return VARIANTS[op.kind](op)
 
 
 def all_variants() -> list[tuple[str, dict]]:

@@ -2,7 +2,8 @@
 
 Input 0 is ``(M, K)``; the other inputs are whatever the row's shader reads (per-row
 vectors, class indices, weights). The row's ``shape`` function fixes the output shape. The
-row's scalar attributes are pushed as f32 from word 8 on, as for ``map`` rows.
+row's scalar attributes are pushed as f32 after M and K. Shaders that walk their row more
+than three times declare it (``// vkgrad: loops rows <passes>``).
 
 Variants: the output dtype follows the row (``int32``, ``bool`` or the float dtype); inputs in
 ``no_grad_inputs`` are int32 (class indices); a ``bool`` row reads bool inputs.
@@ -10,13 +11,12 @@ Variants: the output dtype follows the row (``int32``, ``bool`` or the float dty
 
 from __future__ import annotations
 
-import math
-
+from ....shapes import numel
 from .. import DT_CODE, VkArray
-from . import check_row_loops, runner, variants
+from . import BOOL, F16, F32, I32, check_row_loops, float_attrs, push_layout, runner, variants
 
-F32, F16, I32, BOOL = 0, 1, 2, 3
 N_BINDINGS = 6  # out + up to five inputs (shaders/axis.glsl)
+PUSH = push_layout("axis", "M", "K", "attrs[30]")
 
 
 @runner("axis")
@@ -27,22 +27,22 @@ def run(be, op, inputs, attrs, out) -> None:
     for a in inputs:
         if not isinstance(a, VkArray):
             raise TypeError(f"{op.name}: expected Vulkan arrays, got {type(a).__name__}")
-    m = math.prod(x.shape[:-1]) if x.shape else 1
+    m = numel(x.shape[:-1]) if x.shape else 1
     k = x.shape[-1] if x.shape else 1
     if m == 0 or out.size == 0:
         return
-    check_row_loops(be, op, [a.shape for a in inputs], attrs, m)
+    check_row_loops(be, op, op.name, k, m)
     defines = {"D0": DT_CODE[out.dtype.name]}
     bufs = [out.buf]
     for i, a in enumerate(inputs):
         defines[f"D{i + 1}"] = DT_CODE[a.dtype.name]
         bufs.append(a.buf)
-    bufs += [be._dummy] * (N_BINDINGS - len(bufs))
-    push = be._push([m, k], be._scalar_attrs(op, attrs))
+    bufs += [be.dummy] * (N_BINDINGS - len(bufs))
+    push = PUSH.words(M=m, K=k, attrs=float_attrs(op, attrs))
     groups = (max(1, min(m, be.max_groups)), 1, 1)
     reads = [a.buf for a in inputs]
     hold = [out.storage] + [a.storage for a in inputs]
-    be._dispatch(op.name, defines, bufs, groups, push, reads, [out.buf], hold)
+    be.dispatch(op.name, defines, bufs, groups, push, reads, [out.buf], hold)
 
 
 @variants("axis")
@@ -56,5 +56,5 @@ def axis_variants(op) -> list:
             for i in range(op.nin):
                 d[f"D{i + 1}"] = I32 if i in op.no_grad_inputs else f
         if d not in [v for _, v in res]:
-            res += [(name, dict(d)) for name in op.shader_names()]
+            res.append((op.name, dict(d)))
     return res

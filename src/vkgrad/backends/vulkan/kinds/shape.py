@@ -3,26 +3,27 @@
 ``cat``          any number of inputs, each written once into its slot along ``dim`` of the
                  output (one dispatch per input, over that input only; no zero fill).
 ``shape_index``  each output element computed from its index by the row's shader
-                 (``shaders/shape_index.glsl``): masks (tril/triu), rolls, gathers, embedding.
+                 (``shaders/shape_index.glsl``): masks (tril/triu), rolls, gathers, embedding,
+                 one-hot encoding.
 """
 
 from __future__ import annotations
 
-import math
+from ....shapes import numel
+from .. import DT_CODE, VkArray
+from . import F16, F32, I32, push_layout, runner, variants
 
-from ... import vulkan as vk
-from . import runner, variants
-
-F32, F16, I32 = 0, 1, 2
 MAX_DIMS = 8
+# The output viewed as (outer, row): the input fills columns [start, start + m) of each row.
+CAT_PUSH = push_layout("cat", "outer", "row", "start", "m")
+SHAPE_INDEX_PUSH = push_layout("shape_index", "n", "ndim", "in0_ndim")
 
 
 @runner("cat")
 def run_cat(be, op, inputs, attrs, out) -> None:
-    # out viewed as (outer, row): each input fills columns [start, start + m) of every row.
     dim = attrs["dim"]
-    outer = math.prod(out.shape[:dim])
-    inner = math.prod(out.shape[dim + 1 :])
+    outer = numel(out.shape[:dim])
+    inner = numel(out.shape[dim + 1 :])
     row = out.shape[dim] * inner
     f16 = out.dtype.name == "float16"
     start = 0
@@ -30,18 +31,11 @@ def run_cat(be, op, inputs, attrs, out) -> None:
         m = x.shape[dim] * inner
         if x.size:
             items = outer * (m // 2 + 1) if f16 else x.size
-            defines = {"D0": vk.DT_CODE[out.dtype.name], "D1": vk.DT_CODE[x.dtype.name]}
-            push = be._push([outer, row, start, m], [])
-            be._dispatch(
-                op.name,
-                defines,
-                [out.buf, x.buf],
-                (be._groups(items), 1, 1),
-                push,
-                [x.buf],
-                [out.buf],
-                [out.storage, x.storage],
-            )
+            defines = {"D0": DT_CODE[out.dtype.name], "D1": DT_CODE[x.dtype.name]}
+            push = CAT_PUSH.words(outer=outer, row=row, start=start, m=m)
+            groups = (be.groups(items), 1, 1)
+            hold = [out.storage, x.storage]
+            be.dispatch(op.name, defines, [out.buf, x.buf], groups, push, [x.buf], [out.buf], hold)
         start += m
 
 
@@ -62,18 +56,18 @@ def run_shape_index(be, op, inputs, attrs, out) -> None:
     if n == 0:
         return
     words = _shape_words(out.shape, op.name)
-    defines = {"D0": vk.DT_CODE[out.dtype.name]}
-    bufs = [out.buf, be._dummy, be._dummy, be._dummy]
+    defines = {"D0": DT_CODE[out.dtype.name]}
+    bufs = [out.buf, be.dummy, be.dummy, be.dummy]
     reads, hold = [], [out.storage]
     for k in range(3):
         x = inputs[k] if k < len(inputs) else None
         if x is None:
             words += [1] * MAX_DIMS
             continue
-        if not isinstance(x, vk.VkArray):
+        if not isinstance(x, VkArray):
             raise TypeError(f"{op.name}: expected arrays, got {type(x).__name__}")
         words += _shape_words(x.shape, op.name)
-        defines[f"D{k + 1}"] = vk.DT_CODE[x.dtype.name]
+        defines[f"D{k + 1}"] = DT_CODE[x.dtype.name]
         bufs[1 + k] = x.buf
         reads.append(x.buf)
         hold.append(x.storage)
@@ -83,19 +77,23 @@ def run_shape_index(be, op, inputs, attrs, out) -> None:
         if len(v) > MAX_DIMS:
             raise NotImplementedError(f"{op.name}: attribute {name} longer than {MAX_DIMS}")
         words += [int(w) & 0xFFFFFFFF for w in v] + [0] * (MAX_DIMS - len(v))
-    bufs.append(be._meta_buffer(tuple(words)))
+    bufs.append(be.meta_buffer(tuple(words)))
     items = (n + 1) // 2 if out.dtype.name == "float16" else n
     in0_ndim = len(inputs[0].shape) if inputs else 0
-    push = be._push([n, len(out.shape), in0_ndim], [])
-    be._dispatch(op.name, defines, bufs, (be._groups(items), 1, 1), push, reads, [out.buf], hold)
+    push = SHAPE_INDEX_PUSH.words(n=n, ndim=len(out.shape), in0_ndim=in0_ndim)
+    be.dispatch(op.name, defines, bufs, (be.groups(items), 1, 1), push, reads, [out.buf], hold)
 
 
 @variants("shape_index")
 def shape_index_variants(op) -> list:
+    # Index inputs (no_grad_inputs) are int32; an int32 row (indices from indices) is int32
+    # throughout, one variant.
+    ints = op.out_dtype == "int32"
     out = []
     for f in (F32, F16):
-        d = {"D0": f}
+        d = {"D0": I32 if ints else f}
         for k in range(op.nin):
-            d[f"D{k + 1}"] = I32 if k in op.no_grad_inputs else f
-        out += [(name, dict(d)) for name in op.shader_names()]
+            d[f"D{k + 1}"] = I32 if ints or k in op.no_grad_inputs else f
+        if (op.name, d) not in out:
+            out.append((op.name, d))
     return out

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from ....dtypes import float32
 from .. import DT_CODE
-from . import check_loop_limit, runner, variants
+from . import F16, F32, check_loop_limit, float_attrs, push_layout, runner, variants
 
 # Threads per workgroup: a 7x7 elimination step has at most 6 * 13 updates, so 256 threads
 # would mostly wait at barriers (on lavapipe a batch of 2100 7x7 solves took 1.4 s with 256
 # threads, 0.27 s with 64); large matrices keep the full 256.
 SMALL_N, SMALL_WG, WG = 32, 64, 256
+# sa, sb: batch strides of A and B in elements (0: a batch of 1, broadcast).
+PUSH = push_layout("smallmat", "batch", "n", "k", "sa", "sb", "attrs[27]")
 
 
 def _wg(n: int) -> int:
@@ -48,7 +50,7 @@ def run(be, op, inputs, attrs, out) -> None:
         return
     groups = max(1, min(batch, be.max_groups))
     _check_cpu_limit(be, op, n, k, _wg(n), batch, groups)
-    work = be._new((max(1, batch * n * (n + k)),), float32)
+    work = be.new((max(1, batch * n * (n + k)),), float32)
     sa = 0 if a.shape[0] == 1 else n * n
     sb = 0 if b is None or b.shape[0] == 1 else n * k
     defines = {
@@ -57,17 +59,17 @@ def run(be, op, inputs, attrs, out) -> None:
         "D2": DT_CODE[(b if b is not None else a).dtype.name],
         "WG": _wg(n),
     }
-    bufs = [out.buf, a.buf, b.buf if b is not None else be._dummy, work.buf]
+    bufs = [out.buf, a.buf, b.buf if b is not None else be.dummy, work.buf]
     reads = [a.buf] + ([b.buf] if b is not None else [])
     hold = [out.storage, work.storage, a.storage] + ([b.storage] if b is not None else [])
-    push = be._push([batch, n, k, sa, sb], be._scalar_attrs(op, attrs))
-    be._dispatch(op.name, defines, bufs, (groups, 1, 1), push, reads, [out.buf, work.buf], hold)
+    push = PUSH.words(batch=batch, n=n, k=k, sa=sa, sb=sb, attrs=float_attrs(op, attrs))
+    be.dispatch(op.name, defines, bufs, (groups, 1, 1), push, reads, [out.buf, work.buf], hold)
 
 
 @variants("smallmat")
 def variant_list(op) -> list:
     return [
         (op.name, {"D0": f, "D1": f, "D2": f, "WG": wg})
-        for f in (DT_CODE["float32"], DT_CODE["float16"])
+        for f in (F32, F16)
         for wg in (SMALL_WG, WG)
     ]

@@ -14,10 +14,12 @@ import math
 
 from ....dtypes import float32
 from .. import DT_CODE
-from . import check_loop_limit, runner, variants
+from . import F16, F32, check_loop_limit, float_attrs, push_layout, runner, variants
 from .smallmat import _wg
 
 SWEEPS = 15  # the sweep cap of svd.glsl
+# ku: columns of U to build; ws: workspace words per matrix.
+PUSH = push_layout("svd", "batch", "m", "n", "ku", "ws", "attrs[27]")
 
 
 def workspace(m: int, n: int, ku: int) -> int:
@@ -74,18 +76,14 @@ def run(be, op, inputs, attrs, out) -> None:
     groups = max(1, min(batch, be.max_groups))
     _check_cpu_limit(be, op, m, n, ku, wg, batch, groups)
     ws = workspace(m, n, ku)
-    work = be._new((batch * ws,), float32)
+    work = be.new((batch * ws,), float32)
     defines = {"D0": DT_CODE[out.dtype.name], "D1": DT_CODE[a.dtype.name], "WG": wg}
-    bufs = [out.buf, a.buf, be._dummy, work.buf]
-    push = be._push([batch, m, n, ku, ws], be._scalar_attrs(op, attrs))
+    bufs = [out.buf, a.buf, be.dummy, work.buf]
+    push = PUSH.words(batch=batch, m=m, n=n, ku=ku, ws=ws, attrs=float_attrs(op, attrs))
     hold = [out.storage, work.storage, a.storage]
-    be._dispatch(op.name, defines, bufs, (groups, 1, 1), push, [a.buf], [out.buf, work.buf], hold)
+    be.dispatch(op.name, defines, bufs, (groups, 1, 1), push, [a.buf], [out.buf, work.buf], hold)
 
 
 @variants("svd")
 def variant_list(op) -> list:
-    return [
-        (op.name, {"D0": f, "D1": f, "WG": wg})
-        for f in (DT_CODE["float32"], DT_CODE["float16"])
-        for wg in (64, 256)
-    ]
+    return [(op.name, {"D0": f, "D1": f, "WG": wg}) for f in (F32, F16) for wg in (64, 256)]

@@ -1,38 +1,68 @@
 """The ``window`` kind: kernels over the sliding windows of (N, C, H, W) images (im2col,
-col2im, pooling and their backward rows; see ``vkgrad/library/conv.py`` for the geometry).
+col2im, pooling, convolutions and their backward rows; see ``vkgrad/library/conv.py`` for the
+geometry).
 
 One thread per output element (f16: per output word). The geometry travels in the push
 constants; inputs listed in the row's ``no_grad_inputs`` are int32 (max-pool indices).
+
+Shader directives (the work of one thread, for lavapipe's loop limit):
+``loops taps <attr> [<i>]``  every tap of the window and, at each, the channels of a group
+                             (attr ``<attr>``, or its item i, over the attr ``groups``);
+``loops images-by-grid``     every (image, output row) and output column;
+``splits <shader>``          the shader can sum a slice of its loop (push word ``slices``:
+                             each output element's slices side by side, in f32): a loop longer
+                             than SLICE_LOOPS is cut into slices, one thread each, and
+                             ``<shader>`` (a reduce-kind shader) adds them up.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from ....dtypes import float32
-from ....ops import OPS
-from .. import DT_CODE, PUSH_WORDS, WG, VkArray, _f32_bits
-from . import check_loop_limit, runner, variants
+from .. import DT_CODE, WG, VkArray
+from ..compile import directive
+from . import F16, F32, I32, check_loop_limit, f32_bits, push_layout, runner, variants
+from .reduce import reduce_rows
 
-F32, F16, I32 = 0, 1, 2
-# Rows with Op.splits: loops longer than SLICE_LOOPS iterations are cut into slices.
 SLICE_LOOPS, MAX_SLICES = 4096, 4096
+# n outputs; batch, c, h, w the image; ho, wo the grid; kh, kw the kernel; sh, sw strides;
+# pt, pl padding (top, left); dh, dw dilation; include_pad, divisor (f32 bits, 0: none) for
+# average pools; cout, groups for convolutions; slices (rows that split).
+PUSH = push_layout(
+    "window", "n", "batch", "c", "h", "w", "ho", "wo", "kh", "kw", "sh", "sw", "pt", "pl",
+    "dh", "dw", "include_pad", "divisor", "cout", "groups", "slices",
+)  # fmt: skip
 
 
-def _geometry_words(out, batch: int, attrs: dict) -> list:
+def _geometry(out_size: int, batch: int, attrs: dict) -> dict:
     c, h, w = attrs["image"]
     ho, wo = attrs["grid"]
     kh, kw = attrs.get("kernel", (1, 1))
     sh, sw = attrs.get("stride", (1, 1))
     pt, pl = attrs.get("padding", (0, 0))
     dh, dw = attrs.get("dilation", (1, 1))
-    flag = int(attrs.get("count_include_pad", 0))
-    divisor = _f32_bits(float(attrs.get("divisor", 0.0)))
-    cout, groups = int(attrs.get("out_channels", 0)), int(attrs.get("groups", 1))
-    return [out.size, batch, c, h, w, ho, wo, kh, kw, sh, sw, pt, pl, dh, dw, flag, divisor] + [
-        cout,
-        groups,
-    ]
+    return dict(
+        n=out_size, batch=batch, c=c, h=h, w=w, ho=ho, wo=wo, kh=kh, kw=kw, sh=sh, sw=sw,
+        pt=pt, pl=pl, dh=dh, dw=dw, include_pad=int(attrs.get("count_include_pad", 0)),
+        divisor=f32_bits(float(attrs.get("divisor", 0.0))),
+        cout=int(attrs.get("out_channels", 0)), groups=int(attrs.get("groups", 1)),
+    )  # fmt: skip
+
+
+def loops_per_item(shader: str, in_shapes: list, attrs: dict) -> int:
+    """The loop iterations of one output element, from the shader's ``loops`` directive (0:
+    none worth checking)."""
+    args = directive(shader, "loops")
+    if args is None:
+        return 0
+    if args[0] == "taps":
+        v = attrs[args[1]]
+        channels = v[int(args[2])] if len(args) > 2 else v
+        kh, kw = attrs["kernel"]
+        return kh * (1 + kw * (1 + max(1, channels // attrs["groups"])))
+    if args[0] == "images-by-grid":
+        ho, wo = attrs["grid"]
+        return in_shapes[0][0] * ho * (1 + wo)
+    raise ValueError(f"shaders/{shader}.comp: unknown loop cost {' '.join(args)}")
 
 
 @runner("window")
@@ -40,27 +70,26 @@ def run(be, op, inputs, attrs, out) -> None:
     if out.size == 0:
         return
     defines = {"D0": DT_CODE[out.dtype.name]}
-    bufs = [out.buf, be._dummy, be._dummy]
+    bufs = [out.buf, be.dummy, be.dummy]
     for k, x in enumerate(inputs):
         if not isinstance(x, VkArray):
             raise TypeError(f"{op.name}: expected Vulkan arrays, got {x!r}")
         defines[f"D{k + 1}"] = DT_CODE[x.dtype.name]
         bufs[1 + k] = x.buf
-    push = np.zeros(PUSH_WORDS, dtype=np.uint32)
-    words = _geometry_words(out, inputs[0].shape[0], attrs)  # input 0 is always batched
-    push[: len(words)] = words
-    per_item = op.loops([x.shape for x in inputs], attrs, WG) if op.loops else 0
+    words = _geometry(out.size, inputs[0].shape[0], attrs)  # input 0 is always batched
+    per_item = loops_per_item(op.name, [x.shape for x in inputs], attrs)
     final = out
-    if op.splits and per_item > SLICE_LOOPS:
-        # Slices of the loop, one thread each, into f32 partials that a sum row adds up.
+    splits = directive(op.name, "splits")
+    if splits and per_item > SLICE_LOOPS:
+        # Slices of the loop, one thread each, into f32 partials that a reduce shader adds.
         slices = min(-(-per_item // SLICE_LOOPS), MAX_SLICES)
-        out = be._new((final.size, slices), float32)
-        push[0], push[19] = out.size, slices
+        out = be.new((final.size, slices), float32)
+        words.update(n=out.size, slices=slices)
         defines["D0"] = DT_CODE["float32"]
         bufs[0] = out.buf
         per_item = -(-per_item // slices)
     items = (out.size + 1) // 2 if out.dtype.name == "float16" else out.size
-    groups = be._groups(items)
+    groups = be.groups(items)
     per_thread = -(-items // (groups * WG)) * (2 if out.dtype.name == "float16" else 1)
     check_loop_limit(
         be,
@@ -71,19 +100,20 @@ def run(be, op, inputs, attrs, out) -> None:
     )
     hold = [out.storage] + [x.storage for x in inputs]
     reads = [x.buf for x in inputs]
-    be._dispatch(op.name, defines, bufs, (groups, 1, 1), push, reads, [out.buf], hold)
+    be.dispatch(op.name, defines, bufs, (groups, 1, 1), PUSH.words(**words), reads, [out.buf], hold)
     if out is not final:
-        be.run(OPS["sum"], [out], {}, final.shape, final.dtype, out=final)
+        reduce_rows(be, op, splits[0], out, final)
 
 
 @variants("window")
 def window_variants(op) -> list:
+    splits = directive(op.name, "splits") is not None
     res = []
     for f in (F32, F16):
         d = {"D0": I32 if op.out_dtype == "int32" else f}
         for k in range(op.nin):
             d[f"D{k + 1}"] = I32 if k in op.no_grad_inputs else f
-        res += [(name, dict(d)) for name in op.shader_names()]
-        if op.splits:  # the slices' partials are f32
-            res += [(name, {**d, "D0": F32}) for name in op.shader_names() if f != F32]
+        res.append((op.name, dict(d)))
+        if splits and f != F32:  # the slices' partials are f32
+            res.append((op.name, {**d, "D0": F32}))
     return res
