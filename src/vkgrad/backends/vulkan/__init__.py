@@ -362,6 +362,14 @@ class VulkanBackend(Backend):
                 self.algorithms_evicted += 1
         return algo
 
+    def forget_shader(self, name: str) -> None:
+        """Drop the SPIR-V and pipelines of shader ``name`` (an op removed from user code):
+        a new op of that name must not run the old code."""
+        for key in [k for k in self._spirv if k[0] == name]:
+            del self._spirv[key]
+        for key in [k for k in self._algos if k[0] == name]:
+            del self._algos[key]
+
     def meta_buffer(self, words: tuple) -> Buffer:
         # Cached by content: same shapes -> same buffer -> algorithm cache hit.
         buf = self._meta.get(words)

@@ -30,6 +30,8 @@ DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 _MEMORY: dict[tuple, bytes] = {}
+# Shaders of ops defined outside the package (vkgrad.extend): name -> .comp file.
+_USER: dict[str, Path] = {}
 
 
 class ShaderCompileError(RuntimeError):
@@ -67,6 +69,8 @@ def _sources(path: Path, seen: set | None = None) -> list[bytes]:
     parts = [path.name.encode(), text]
     for inc in _INCLUDE.findall(text.decode()):
         dep = path.parent / inc
+        if not dep.exists():  # a user's shader includes the kinds' headers from here
+            dep = SHADER_DIR / inc
         if dep.exists():  # a missing header is glslang's error to report, with its line
             parts += _sources(dep, seen)
     return parts
@@ -80,18 +84,64 @@ def variant_label(name: str, defines: dict) -> str:
     return name + "[" + ", ".join(f"{k}={v}" for k, v in sorted(defines.items())) + "]"
 
 
+def register_shader(name: str, source: str | Path) -> Path:
+    """Make ``name`` compile from ``source``: GLSL text, or a ``Path`` to a .comp file. Its
+    ``#include``s find the kinds' headers (``map.glsl``, ...), and its SPIR-V goes through
+    the same cache as the package's shaders. Returns the file compiled.
+
+    >>> register_shader("bias_gelu", BIAS_GELU_GLSL)   # doctest: +SKIP
+    """
+    if (SHADER_DIR / f"{name}.comp").exists():
+        raise ValueError(f"register_shader: {name!r} is a shader of vkgrad itself")
+    if isinstance(source, Path):
+        path = source.resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"register_shader: {name}: no shader file {path}")
+    else:
+        text = str(source)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        path = cache_dir().parent / "user_shaders" / f"{name}-{digest}.comp"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    _USER[name] = path
+    directives.cache_clear()
+    return path
+
+
+def unregister_shader(name: str) -> None:
+    """Forget a shader given to ``register_shader`` (its compiled variants too)."""
+    path = _USER.pop(name, None)
+    for key in [k for k in _MEMORY if k[1] == name]:
+        del _MEMORY[key]
+    if path is not None:
+        directives.cache_clear()
+
+
+def user_shaders() -> dict[str, Path]:
+    """The shaders given to ``register_shader``: name -> .comp file."""
+    return dict(_USER)
+
+
+def shader_path(name: str, shader_dir: Path | None = None) -> Path:
+    """The .comp file of shader ``name``: a registered user shader, else ``shaders/``."""
+    if shader_dir is None and name in _USER:
+        return _USER[name]
+    return (Path(shader_dir) if shader_dir is not None else SHADER_DIR) / f"{name}.comp"
+
+
 def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | None = None) -> bytes:
-    """SPIR-V bytes of ``shaders/<name>.comp`` built with ``defines``.
+    """SPIR-V bytes of ``shaders/<name>.comp`` (or a registered user shader) built with
+    ``defines``.
 
     >>> spirv = compile_shader("add", {"D0": 0, "D1": 0, "D2": 0})
     """
     defines = dict(defines or {})
     sdir = Path(shader_dir) if shader_dir is not None else SHADER_DIR
-    mem_key = (str(sdir), name, tuple(sorted(defines.items())))
+    src = shader_path(name, shader_dir)
+    mem_key = (str(src), name, tuple(sorted(defines.items())))
     hit = _MEMORY.get(mem_key)
     if hit is not None:
         return hit
-    src = sdir / f"{name}.comp"
     if not src.exists():
         raise ShaderCompileError(f"{name}: no shader file {src}")
     h = hashlib.sha256()
@@ -152,7 +202,7 @@ def directives(name: str) -> dict:
     ('rows', '1')
     """
     out: dict = {}
-    src = SHADER_DIR / f"{name}.comp"
+    src = shader_path(name)
     if not src.exists():
         return out
     for part in _sources(src)[1::2]:
