@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from . import dtypes
+from .backends.numpy_backend import NumpyBackend
 
 log = logging.getLogger("vkgrad")
 
@@ -90,10 +91,10 @@ class Device:
         b = _backends.get(self)
         if b is None:
             if self.type == "cpu":
-                from .backends.numpy_backend import NumpyBackend
-
                 b = NumpyBackend()
             else:
+                # The Vulkan backend loads on first use: its capture module builds on the
+                # engine, which imports this module.
                 from .backends.vulkan import VulkanBackend
 
                 b = VulkanBackend(self.index)
@@ -143,7 +144,7 @@ def _vulkan_devices() -> list:
     global _vk_cache, _vk_error
     if _vk_cache is None:
         try:
-            from .backends.vulkan import enumerate_devices
+            from .backends.vulkan import enumerate_devices  # on first use, as above
 
             _vk_cache = list(enumerate_devices())
         except Exception as e:  # noqa: BLE001  (any failure here means: no Vulkan)

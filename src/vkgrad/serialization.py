@@ -35,6 +35,7 @@ from typing import Any, BinaryIO, Union
 import numpy as np
 
 from .device import Device
+from .nn.parameter import Parameter
 from .tensor import Tensor, tensor
 
 __all__ = ["load", "save"]
@@ -177,8 +178,6 @@ class _Decoder:
                 arr = self._array(key)
                 t = tensor(arr, dtype=node["dtype"], device=self._device(node["device"]))
                 if node.get("parameter"):
-                    from .nn.parameter import Parameter
-
                     t = Parameter(t, requires_grad=node.get("requires_grad", True))
                 elif node.get("requires_grad"):
                     t.requires_grad_(True)

@@ -49,6 +49,7 @@ class NumpyBackend(Backend):
         return array.reshape(shape)
 
     def capture_program(self, inputs: list):
+        # numpy_capture builds on the engine (capturing), which imports this backend.
         from .numpy_capture import NumpyProgram
 
         return NumpyProgram(self, inputs)

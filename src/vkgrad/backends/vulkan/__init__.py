@@ -52,6 +52,8 @@ DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
 
 def __getattr__(name: str):
     if name == "ShaderCompileError":
+        # compile is imported when first needed, so that `python -m ...compile` runs it
+        # once, as __main__, and not also as a module of this package.
         from .compile import ShaderCompileError
 
         return ShaderCompileError
@@ -264,8 +266,6 @@ class VulkanBackend(Backend):
         self.recorder.flush()
 
     def capture_program(self, inputs: list):
-        from .capture import VulkanProgram
-
         return VulkanProgram(self, inputs)
 
     def _permanent(self, words: np.ndarray) -> Buffer:
@@ -341,7 +341,7 @@ class VulkanBackend(Backend):
         else:
             spirv = self._spirv.get((name, dkey))
             if spirv is None:
-                from .compile import compile_shader
+                from .compile import compile_shader  # on first use: see __getattr__
 
                 spirv = self._spirv[(name, dkey)] = compile_shader(name, defines)
             t0 = time.perf_counter()
@@ -422,8 +422,6 @@ class VulkanBackend(Backend):
             checked = _check_bounds(op, inputs, attrs)
             if self.bounds_checked is not None and checked is not None:
                 self.bounds_checked.append(checked)
-        from .kinds import RUNNERS
-
         if op.kind == "update":
             RUNNERS[op.kind](self, op, inputs, attrs, None)
             return None
@@ -453,3 +451,9 @@ def _check_bounds(op: Op, inputs: list, attrs: dict):
     storage = inputs[pos].storage
     check_known_range(storage.host_range, *rule)
     return (storage, *rule)
+
+
+# The kinds build on the names above (they import them from this package) and the backend
+# runs rows through them: bound once this module is complete.
+from .capture import VulkanProgram  # noqa: E402
+from .kinds import RUNNERS  # noqa: E402

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...capturing import refuse_read
 from ...validate import check_known_range
+from .kinds.gather import gather_call
 
 
 class VulkanProgram:
@@ -53,8 +54,6 @@ class VulkanProgram:
         array.buf.tensor.data()[: words.size] = words  # staging; the recorded upload copies it
 
     def replay(self, inputs: list, versions: list) -> None:
-        from .kinds.gather import gather_call
-
         be = self.be
         for i, *rule in self.checks:
             check_known_range(inputs[i].storage.host_range, *rule)

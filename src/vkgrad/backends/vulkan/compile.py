@@ -14,7 +14,6 @@ import argparse
 import functools
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,16 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-# src/vkgrad/backends/vulkan/compile.py -> src/vkgrad/shaders (a symlink to the repo's shaders/)
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+from ... import ops
+from . import sources
+from .kinds import VARIANTS, own_shaders
+from .sources import SHADER_DIR, directive, directives, shader_path, user_shaders  # noqa: F401
 
 # Binding dtype codes, as in shaders/common.glsl.
 DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
 
-_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 _MEMORY: dict[tuple, bytes] = {}
-# Shaders of ops defined outside the package (vkgrad.extend): name -> .comp file.
-_USER: dict[str, Path] = {}
 
 
 class ShaderCompileError(RuntimeError):
@@ -59,23 +57,6 @@ def glslang_version() -> str:
     return out.stdout
 
 
-def _sources(path: Path, seen: set | None = None) -> list[bytes]:
-    """The file's bytes followed by those of every header it includes, recursively."""
-    seen = set() if seen is None else seen
-    if path in seen:
-        return []
-    seen.add(path)
-    text = path.read_bytes()
-    parts = [path.name.encode(), text]
-    for inc in _INCLUDE.findall(text.decode()):
-        dep = path.parent / inc
-        if not dep.exists():  # a user's shader includes the kinds' headers from here
-            dep = SHADER_DIR / inc
-        if dep.exists():  # a missing header is glslang's error to report, with its line
-            parts += _sources(dep, seen)
-    return parts
-
-
 def _define_args(defines: dict) -> list[str]:
     return [f"-D{k}={v}" for k, v in sorted(defines.items())]
 
@@ -91,42 +72,14 @@ def register_shader(name: str, source: str | Path) -> Path:
 
     >>> register_shader("bias_gelu", BIAS_GELU_GLSL)   # doctest: +SKIP
     """
-    if (SHADER_DIR / f"{name}.comp").exists():
-        raise ValueError(f"register_shader: {name!r} is a shader of vkgrad itself")
-    if isinstance(source, Path):
-        path = source.resolve()
-        if not path.is_file():
-            raise FileNotFoundError(f"register_shader: {name}: no shader file {path}")
-    else:
-        text = str(source)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        path = cache_dir().parent / "user_shaders" / f"{name}-{digest}.comp"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    _USER[name] = path
-    directives.cache_clear()
-    return path
+    return sources.register_shader(name, source, cache_dir().parent / "user_shaders")
 
 
 def unregister_shader(name: str) -> None:
-    """Forget a shader given to ``register_shader`` (its compiled variants too)."""
-    path = _USER.pop(name, None)
+    """Forget a shader given to ``register_shader``, and its compiled variants."""
+    sources.unregister_shader(name)
     for key in [k for k in _MEMORY if k[1] == name]:
         del _MEMORY[key]
-    if path is not None:
-        directives.cache_clear()
-
-
-def user_shaders() -> dict[str, Path]:
-    """The shaders given to ``register_shader``: name -> .comp file."""
-    return dict(_USER)
-
-
-def shader_path(name: str, shader_dir: Path | None = None) -> Path:
-    """The .comp file of shader ``name``: a registered user shader, else ``shaders/``."""
-    if shader_dir is None and name in _USER:
-        return _USER[name]
-    return (Path(shader_dir) if shader_dir is not None else SHADER_DIR) / f"{name}.comp"
 
 
 def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | None = None) -> bytes:
@@ -145,7 +98,7 @@ def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | No
     if not src.exists():
         raise ShaderCompileError(f"{name}: no shader file {src}")
     h = hashlib.sha256()
-    for part in _sources(src):
+    for part in sources.sources(src):
         h.update(part)
         h.update(b"\0")
     h.update(repr(sorted(defines.items())).encode())
@@ -187,56 +140,21 @@ def _run_glslang(name: str, src: Path, defines: dict, sdir: Path) -> bytes:
         return out.read_bytes()
 
 
-# ---------------------------------------------------------------- shader directives
-
-_DIRECTIVE = re.compile(r"^//\s*vkgrad:\s*(\S+)(.*)$", re.M)
-
-
-@functools.cache
-def directives(name: str) -> dict:
-    """``// vkgrad: <key> <args>`` lines of ``shaders/<name>.comp`` and the headers it
-    includes (the shader's own line first): what a shader declares of itself to its kind
-    (its loop cost, its fixed binding dtypes, a shader it relies on, ...).
-
-    >>> directives("sum")["loops"]
-    ('rows', '1')
-    """
-    out: dict = {}
-    src = shader_path(name)
-    if not src.exists():
-        return out
-    for part in _sources(src)[1::2]:
-        for key, args in _DIRECTIVE.findall(part.decode()):
-            out.setdefault(key, tuple(args.split()))
-    return out
-
-
-def directive(name: str, key: str) -> tuple | None:
-    """The arguments of shader ``name``'s directive ``key``, or None."""
-    return directives(name).get(key)
-
-
 # ---------------------------------------------------------------- variants of every row
 
 
 def shader_names(op) -> tuple:
     """The shader files that are a row's own (see ``kinds.own_shaders``)."""
-    from .kinds import own_shaders
-
     return own_shaders(op)
 
 
 def variants_for(op) -> list[tuple[str, dict]]:
     """(shader name, defines) for every variant of one op row that vkgrad dispatches."""
-    from .kinds import VARIANTS
-
     return VARIANTS[op.kind](op)
 
 
 def all_variants() -> list[tuple[str, dict]]:
     """(shader name, defines) for every row of ``ops.OPS`` in every variant."""
-    from ... import ops
-
     out = []
     for op in ops.OPS.values():
         out += variants_for(op)

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .. import DT_CODE, WG
-from ..compile import directive
+from ..sources import directive
 
 RUNNERS: dict[str, Callable] = {}
 VARIANTS: dict[str, Callable] = {}

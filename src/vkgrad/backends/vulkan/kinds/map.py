@@ -15,7 +15,7 @@ from __future__ import annotations
 from .... import dtypes
 from ....shapes import broadcast_strides, contiguous_strides, numel
 from .. import DT_CODE, VkArray
-from ..compile import directive
+from ..sources import directive
 from . import (
     BOOL,
     F16,

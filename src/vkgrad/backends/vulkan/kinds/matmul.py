@@ -6,7 +6,7 @@ declares (``// vkgrad: zero <shader>``)."""
 from __future__ import annotations
 
 from .. import DT_CODE
-from ..compile import directive
+from ..sources import directive
 from . import F16, F32, f32_bits, push_layout, runner, variants
 from .map import map_call
 

@@ -12,7 +12,7 @@ op's dtype): statistics in f32, a mask that may be bool.
 from __future__ import annotations
 
 from .. import DT_CODE, VkArray
-from ..compile import directive
+from ..sources import directive
 from . import F16, F32, f32_bits, fixed_binding, push_layout, runner, typed_attrs, variants
 
 # scalar_inputs: bit k set = input k is a Python scalar, its f32 bits in scalars[k].

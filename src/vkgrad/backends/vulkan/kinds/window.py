@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ....dtypes import float32
 from .. import DT_CODE, WG, VkArray
-from ..compile import directive
+from ..sources import directive
 from . import F16, F32, I32, check_loop_limit, f32_bits, push_layout, runner, variants
 from .reduce import reduce_rows
 
