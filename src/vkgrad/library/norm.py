@@ -289,7 +289,7 @@ def _attn_softmax_bw_rule(ctx, h):
 
 row(
     "layer_norm",
-    "norm",
+    "normalize",
     3,
     _norm_rule(False),
     attrs=("eps",),
@@ -299,7 +299,7 @@ row(
 )
 row(
     "rms_norm",
-    "norm",
+    "normalize",
     2,
     _norm_rule(True),
     attrs=("eps",),
@@ -309,14 +309,14 @@ row(
 )
 # Backward kernels: under create_graph the rules above use differentiable ops instead, so
 # these rows need no rule of their own.
-row("layer_norm_stats", "norm", 1, attrs=("eps", "rms"), shape=_stats_shape)
-row("layer_norm_backward", "norm", 4, attrs=("rms",), shape=_norm_bw_shape)
-row("layer_norm_backward_affine", "norm", 3, shape=_affine_bw_shape)
+row("layer_norm_stats", "normalize", 1, attrs=("eps", "rms"), shape=_stats_shape)
+row("layer_norm_backward", "normalize", 4, attrs=("rms",), shape=_norm_bw_shape)
+row("layer_norm_backward_affine", "normalize", 3, shape=_affine_bw_shape)
 _DROP = ("seed0", "seed1", "threshold", "group", "scale")
-row("dropout", "norm", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
+row("dropout", "normalize", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
 row(
     "attn_softmax",
-    "norm",
+    "normalize",
     2,
     _attn_softmax_rule,
     attrs=("scale", "causal", "mask_mode", "lq", "mask_rows"),
@@ -325,7 +325,7 @@ row(
 )
 row(
     "attn_softmax_backward",
-    "norm",
+    "normalize",
     2,
     _attn_softmax_bw_rule,
     attrs=("dropout", "seed0", "seed1", "threshold", "scale"),

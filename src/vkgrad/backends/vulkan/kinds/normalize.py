@@ -16,7 +16,7 @@ from ..sources import directive
 from . import F16, F32, f32_bits, fixed_binding, push_layout, runner, typed_attrs, variants
 
 # scalar_inputs: bit k set = input k is a Python scalar, its f32 bits in scalars[k].
-PUSH = push_layout("norm", "M", "K", "scalar_inputs", "scalars[4]", "attrs[25]")
+PUSH = push_layout("normalize", "M", "K", "scalar_inputs", "scalars[4]", "attrs[25]")
 GRIDS = ("rows", "cols", "elements")
 
 
@@ -27,7 +27,7 @@ def grid(shader: str) -> str:
     return g
 
 
-@runner("norm")
+@runner("normalize")
 def run(be, op, inputs, attrs, out) -> None:
     x = inputs[0]
     k = x.shape[-1] if x.shape else 1
@@ -62,7 +62,7 @@ def run(be, op, inputs, attrs, out) -> None:
     be.dispatch(op.name, defines, bufs, (groups, 1, 1), push, reads, [out.buf], hold)
 
 
-@variants("norm")
+@variants("normalize")
 def norm_variants(op) -> list:
     fixed = fixed_binding(op.name)
     out = []
