@@ -20,8 +20,8 @@ from ..autograd import apply, no_grad
 from ..ops import row
 from ..shapes import broadcast_shapes, normalize_dim, numel
 
-# Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
-__all__: list[str] = [
+# The family's reductions: ``vkgrad.<name>``, ``vkgrad.functional.<name>`` and Tensor methods.
+_REDUCTIONS = [
     "prod",
     "min",
     "amax",
@@ -37,6 +37,7 @@ __all__: list[str] = [
     "all",
     "any",
 ]
+__all__: list[str] = list(_REDUCTIONS)
 # Names exported by ``vkgrad.nn.functional``.
 NN_FUNCTIONAL: list[str] = ["normalize", "cosine_similarity", "pairwise_distance"]
 # The core functions of the family, public as well.
@@ -545,25 +546,7 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
 
 
 # Tensor methods: {method name: function(self, ...)}.
-TENSOR_METHODS: dict = {
-    name: globals()[name]
-    for name in (
-        "prod",
-        "min",
-        "amax",
-        "amin",
-        "argmax",
-        "argmin",
-        "var",
-        "std",
-        "logsumexp",
-        "norm",
-        "cumsum",
-        "cumprod",
-        "all",
-        "any",
-    )
-}
+TENSOR_METHODS: dict = {name: globals()[name] for name in _REDUCTIONS}
 
 
 # ---------------------------------------------------------------- sum, mean and max: functions
