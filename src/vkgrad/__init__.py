@@ -12,7 +12,7 @@ tensor([2., 4., 6.])
 from . import autograd, dtypes, functional, library, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .capturing import capture
-from .device import Device, devices
+from .device import Device, devices, empty_cache, memory_stats
 from .device import _backends as _device_backends
 from .device import device as device
 from .device import dtype as dtype

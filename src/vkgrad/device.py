@@ -272,3 +272,28 @@ def dtype(spec: Any = None) -> Any:
         raise ValueError(f"dtype: the default dtype must be floating point, got {new}")
     prev, _default_dtype = _default_dtype, new
     return _Setting("_default_dtype", prev, new)
+
+
+def memory_stats(device: Any = None) -> dict:
+    """Memory of the Vulkan devices in use, ``{device: stats}``: bytes of live arrays, their
+    peak, what the pool holds, and host-visible staging. ``device`` picks one device's stats
+    (``"vulkan:0"``); the cpu has no pool and gives ``{}``.
+
+    >>> vkgrad.memory_stats("vulkan")["live_bytes"]      # doctest: +SKIP
+    """
+    if device is not None:
+        dev = Device.parse(device)
+        return dev.backend.memory_stats() if dev.type == "vulkan" else {}
+    return {
+        str(dev): backend.memory_stats()
+        for dev, backend in _backends.items()
+        if dev.type == "vulkan"
+    }
+
+
+def empty_cache() -> None:
+    """Give pooled buffers that no tensor uses back to every Vulkan device (as
+    ``torch.cuda.empty_cache``); tensors that are alive keep theirs."""
+    for dev, backend in _backends.items():
+        if dev.type == "vulkan":
+            backend.empty_cache()

@@ -43,6 +43,8 @@ PUSH_WORDS = 32  # 128 bytes: the push-constant size every Vulkan device guarant
 # meets many shapes grows without limit; the bound must stay above the number of algorithms
 # one training step uses, or every step would rebuild pipelines.
 MAX_ALGORITHMS = int(os.environ.get("VKGRAD_MAX_ALGORITHMS", "4096"))
+# Host-visible bytes the pending batch may hold in staging before a transfer submits it.
+STAGING_BUDGET = int(os.environ.get("VKGRAD_STAGING_BUDGET", str(64 << 20)))
 
 
 # Binding dtype codes, as in shaders/common.glsl and compile.DT_CODE. (The compile module is
@@ -147,12 +149,15 @@ class Storage:
     the buffer; index rows check it against their ``Op.bounds`` without a sync.
     """
 
-    __slots__ = ("buf", "pool", "host_range", "__weakref__")
+    __slots__ = ("buf", "pool", "host_range", "staging", "__weakref__")
 
     def __init__(self, buf: Buffer, pool: BufferPool) -> None:
         self.buf = buf
         self.pool = pool
         self.host_range = None
+        # While a step is captured: the staging array its upload reads, which a replay
+        # rewrites (optimizer attrs); None otherwise, so that staging returns to its pool.
+        self.staging = None
 
     def __del__(self) -> None:
         try:
@@ -223,8 +228,10 @@ class VulkanBackend(Backend):
         self.index = index
         self.mgr = get_manager(index)
         self.kp = kp
-        # device type everywhere (device buffer + host staging), see docs/vulkan.md.
-        self.pool = BufferPool(self.mgr, kp.TensorTypes.device)
+        # Arrays live in device-only buffers; host-visible ones carry transfers (pool.py).
+        where = f"vulkan:{index}"
+        self.pool = BufferPool(self.mgr, kp.TensorTypes.storage, where)
+        self.staging = BufferPool(self.mgr, kp.TensorTypes.host, f"{where} (staging)")
         self.recorder = Recorder(kp, self.mgr)
         self.max_groups = MAX_GROUPS  # tests lower it to exercise the grid-stride loops
         self._algos: OrderedDict = OrderedDict()  # least recently used first
@@ -232,6 +239,7 @@ class VulkanBackend(Backend):
         self._meta: dict = {}
         self._spirv: dict = {}
         self.algorithms_created = 0
+        self.transfers = 0
         self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
         self.dummy = self._permanent(np.zeros(64, np.uint32))
@@ -252,15 +260,17 @@ class VulkanBackend(Backend):
             "live_buffers": self.pool.live,
             "meta_buffers": len(self._meta),
             "submits": self.recorder.submits,
-            "dispatches": self.recorder.dispatches,
+            "dispatches": self.recorder.dispatches,  # transfers included
+            "transfers": self.transfers,  # uploads and downloads, each a copy dispatch
             "barrier_mode": self.recorder.mode,
         }
 
     def empty_cache(self) -> None:
-        """Free pooled buffers nobody uses (and the algorithms bound to them)."""
+        """Free pooled and staging buffers nobody uses (and the algorithms bound to them)."""
         self.synchronize()
         self._algos.clear()
         self.pool.empty()
+        self.staging.empty()
 
     def synchronize(self) -> None:
         self.recorder.flush()
@@ -303,17 +313,24 @@ class VulkanBackend(Backend):
             words = flat.astype(np.uint32)
         else:
             words = flat.view(np.uint32)
-        arr.buf.tensor.data()[: words.size] = words  # the staging memory, mapped
-        self.recorder.upload(arr.buf, [arr.storage])
+        if words.size:
+            staging = self._staging_words(words.size)
+            staging.buf.tensor.data()[: words.size] = words  # host-visible: mapped
+            self._copy_words(staging, arr, words.size)
+            if self.recorder.captured is not None:
+                arr.storage.staging = staging  # a replay writes new values here
         if dtype is dtypes.int32 and flat.size:
             arr.storage.host_range = (int(flat.min()), int(flat.max()))
         return arr
 
     def to_numpy(self, array: VkArray, dtype: DType | None = None) -> np.ndarray:
-        self.recorder.download([array.buf])
-        n = array.size
-        words = array.buf.tensor.data()[: _words(n, array.dtype)]
-        dt = array.dtype
+        n, dt = array.size, array.dtype
+        nw = _words(n, dt)
+        staging = self._staging_words(max(nw, 1))
+        if nw:
+            self._copy_words(array, staging, nw)
+        self.recorder.read_back()
+        words = staging.buf.tensor.data()[:nw]
         if dt is dtypes.float16:
             vals = words.view(np.float16)[:n]
         elif dt is dtypes.bool_:
@@ -323,6 +340,39 @@ class VulkanBackend(Backend):
         vals = vals.reshape(array.shape)
         target = dtypes.get(dtype).np if dtype is not None else dt.np
         return vals.astype(target, copy=True)
+
+    def _staging_words(self, words: int) -> VkArray:
+        """A host-visible array of ``words`` uint32 words from the staging pool; it returns
+        there when the last batch using it has run (the recorder holds it until then)."""
+        if 4 * (self.staging.live_words + words) > STAGING_BUDGET:
+            # The leased ones come back once the pending batch has run: reuse them rather than
+            # grow host-visible memory with every upload of a large batch of uploads.
+            self.recorder.flush()
+        return VkArray((words,), dtypes.int32, Storage(self.staging.acquire(words), self.staging))
+
+    def _copy_words(self, src: VkArray, dst: VkArray, words: int) -> None:
+        # The first ``words`` uint32 words, as int32 (bit-exact for every dtype), with the
+        # gather kind's strided copy: a dispatch, ordered by the recorder like any other.
+        flat = (words,)
+        src_w = VkArray(flat, dtypes.int32, src.storage)
+        dst_w = VkArray(flat, dtypes.int32, dst.storage)
+        gather_call(self, src_w, None, dst_w, 0, 0)
+        self.transfers += 1
+
+    def memory_stats(self) -> dict:
+        """Bytes of this device's buffers: arrays (live, peak since ``reset_peak``, and in the
+        pool in all) and host-visible staging (in all, and its peak)."""
+        pool, staging = self.pool, self.staging
+        return {
+            "device": f"vulkan:{self.index}",
+            "live_bytes": 4 * pool.live_words,
+            "peak_live_bytes": 4 * pool.peak_words,
+            "pooled_bytes": 4 * pool.total_words,
+            "peak_pooled_bytes": 4 * pool.peak_total_words,
+            "staging_bytes": 4 * staging.total_words,
+            "peak_staging_bytes": 4 * staging.peak_total_words,
+            "buffers": pool.live,
+        }
 
     def reshape(self, array: VkArray, shape: tuple) -> VkArray:
         shape = tuple(shape)
@@ -457,3 +507,4 @@ def _check_bounds(op: Op, inputs: list, attrs: dict):
 # runs rows through them: bound once this module is complete.
 from .capture import VulkanProgram  # noqa: E402
 from .kinds import RUNNERS  # noqa: E402
+from .kinds.gather import gather_call  # noqa: E402

@@ -51,7 +51,8 @@ class VulkanProgram:
 
     def write(self, array, values) -> None:
         words = np.asarray(values, dtype=np.float32).view(np.uint32)
-        array.buf.tensor.data()[: words.size] = words  # staging; the recorded upload copies it
+        # Into the staging array its recorded upload reads: the replay copies it in.
+        array.storage.staging.buf.tensor.data()[: words.size] = words
 
     def replay(self, inputs: list, versions: list) -> None:
         be = self.be

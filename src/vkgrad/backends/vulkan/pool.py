@@ -1,9 +1,13 @@
 """Pooled kp buffers, bucketed by size, so a training step reuses last step's buffers.
 
 kp allocates device memory per tensor (its own ``vkAllocateMemory``), so allocating per op
-would cost an allocation, a staging buffer and a fresh algorithm (buffers are bound at
-pipeline creation) every step. A buffer returns to its bucket when the last array viewing its
-storage dies; the recorder keeps storages of pending ops alive until their submit completes.
+would cost an allocation and a fresh algorithm (buffers are bound at pipeline creation)
+every step. A buffer returns to its bucket when the last array viewing its storage dies; the
+recorder keeps storages of pending ops alive until their submit completes.
+
+Two pools per device: device-only buffers (kp ``storage`` tensors: no host twin) for every
+array, and host-visible ones (kp ``host`` tensors) that carry uploads and downloads, leased
+for one transfer and back in the pool once the batch that used them has run.
 """
 
 from __future__ import annotations
@@ -37,10 +41,15 @@ class Buffer:
         self.words = words
 
 
+class OutOfMemoryError(RuntimeError):
+    """A Vulkan allocation failed even after the pool gave back its free buffers."""
+
+
 class BufferPool:
-    def __init__(self, mgr, tensor_type) -> None:
+    def __init__(self, mgr, tensor_type, device: str = "vulkan") -> None:
         self.mgr = mgr
         self.tensor_type = tensor_type
+        self.device = device
         # bucket -> heap of (uid, Buffer). Handing out the lowest free uid makes the choice
         # depend only on which buffers are free, not on the order they were released in, so
         # identical steps get identical buffers (and hit the algorithm cache).
@@ -50,6 +59,8 @@ class BufferPool:
         self.live = 0
         self.live_words = 0  # words in buffers handed out and not yet released
         self.peak_words = 0  # the most live_words seen since the last reset_peak()
+        self.total_words = 0  # words in every buffer that exists, free or handed out
+        self.peak_total_words = 0
 
     def acquire(self, words: int) -> Buffer:
         size = bucket(words)
@@ -61,8 +72,31 @@ class BufferPool:
             self.hits += 1
             return heapq.heappop(stack)[1]
         self.allocated += 1
-        t = self.mgr.tensor_t(np.zeros(size, dtype=np.uint32), self.tensor_type)
+        try:
+            t = self._create(size)
+        except Exception as first:  # kp raises plain RuntimeErrors from C++
+            # Free buffers of other sizes may be what stands in the way: give them back once.
+            if not self.empty():
+                self._fail(size, first)
+            try:
+                t = self._create(size)
+            except Exception as again:
+                self._fail(size, again)
+        self.total_words += size
+        self.peak_total_words = max(self.peak_total_words, self.total_words)
         return Buffer(t, size)
+
+    def _create(self, words: int):
+        # np.zeros is lazily zeroed host memory: kp does not read it for device-only buffers.
+        return self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), self.tensor_type)
+
+    def _fail(self, words: int, err: Exception) -> None:
+        self.live -= 1
+        self.live_words -= words
+        raise OutOfMemoryError(
+            f"{self.device}: out of memory allocating {4 * words} bytes "
+            f"({self.live_words * 4} bytes live in {self.live} buffers): {err}"
+        ) from err
 
     def release(self, buf: Buffer) -> None:
         self.live -= 1
@@ -79,6 +113,7 @@ class BufferPool:
         for stack in self.free.values():
             for _, buf in stack:
                 buf.tensor.destroy()
+                self.total_words -= buf.words
                 n += 1
         self.free.clear()
         return n

@@ -75,9 +75,9 @@ class Recorder:
         self._seq().record(self.kp.OpTensorSyncDevice([buf.tensor]))
         self.held.extend(hold)
 
-    def download(self, bufs: list) -> None:
-        """Record device -> staging copies and submit; the host may then read staging."""
-        self._seq().record(self.kp.OpTensorSyncLocal([b.tensor for b in bufs]))
+    def read_back(self) -> None:
+        """Submit the batch and wait, so that the host may read the host-visible buffers its
+        dispatches wrote."""
         self.flush()
 
     def flush(self) -> None:
