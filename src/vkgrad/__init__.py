@@ -11,6 +11,7 @@ tensor([2., 4., 6.])
 # exists, and each of those imports it.
 from . import autograd, dtypes, functional, library, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .backends.vulkan.pool import OutOfMemoryError
 from .capturing import capture
 from .device import Device, devices, empty_cache, memory_stats
 from .device import _backends as _device_backends
