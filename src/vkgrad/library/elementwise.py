@@ -377,6 +377,15 @@ def _unary_fn(name: str, math_: str, example: str) -> Callable:
     return fn
 
 
+neg = _unary_fn("neg", "-x", "vkgrad.neg(vkgrad.tensor([1.0]))  # [-1.]")
+exp = _unary_fn("exp", "e to the x", "vkgrad.exp(vkgrad.tensor([0.0]))  # [1.]")
+log = _unary_fn("log", "The natural logarithm of x", "vkgrad.log(vkgrad.tensor([1.0]))  # [0.]")
+sqrt = _unary_fn("sqrt", "The square root of x", "vkgrad.sqrt(vkgrad.tensor([4.0]))  # [2.]")
+abs = _unary_fn("abs", "|x|", "vkgrad.abs(vkgrad.tensor([-2.0]))  # [2.]")
+relu = _unary_fn("relu", "max(x, 0)", "vkgrad.relu(vkgrad.tensor([-1.0, 2.0]))  # [0., 2.]")
+sigmoid = _unary_fn("sigmoid", "1 / (1 + e^-x)", "vkgrad.sigmoid(vkgrad.tensor([0.0]))  # [0.5]")
+tanh = _unary_fn("tanh", "tanh(x)", "vkgrad.tanh(vkgrad.tensor([0.0]))  # [0.]")
+silu = _unary_fn("silu", "x * sigmoid(x)", "F.silu(vkgrad.tensor([0.0]))  # [0.]")
 sin = _unary_fn("sin", "sin(x)", "vkgrad.sin(vkgrad.tensor([0.0, 1.5708]))  # [0., 1.]")
 cos = _unary_fn("cos", "cos(x)", "vkgrad.cos(vkgrad.tensor([0.0]))  # [1.]")
 tan = _unary_fn("tan", "tan(x)", "vkgrad.tan(vkgrad.tensor([0.7854]))  # [1.]")
@@ -801,46 +810,10 @@ def scalar_operand(name: str, x):
     raise TypeError(f"{name}: expected a tensor or a Python number, got {type(x).__name__}")
 
 
-def neg(x):
-    return apply("neg", x)
-
-
-def exp(x):
-    return apply("exp", x)
-
-
-def log(x):
-    return apply("log", x)
-
-
-def sqrt(x):
-    return apply("sqrt", x)
-
-
-def abs(x):
-    return apply("abs", x)
-
-
-def relu(x):
-    return apply("relu", x)
-
-
-def sigmoid(x):
-    return apply("sigmoid", x)
-
-
-def tanh(x):
-    return apply("tanh", x)
-
-
 def gelu(x, approximate: str = "none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return apply("gelu", x, approximate=int(approximate == "tanh"))
-
-
-def silu(x):
-    return apply("silu", x)
 
 
 def clamp(x, min=None, max=None):
