@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ... import dtypes
+from ... import dtypes, profiler
 from ...dtypes import DType
 from ...ops import Op
 from ...shapes import numel
@@ -389,7 +389,13 @@ class VulkanBackend(Backend):
         hold: list,
     ) -> None:
         algo = self._algorithm(name, defines, bufs, groups)
-        self.recorder.dispatch(algo, push, reads, writes, hold)
+        if profiler.ACTIVE is None:
+            self.recorder.dispatch(algo, push, reads, writes, hold)
+        else:
+            from .compile import variant_label  # loaded by _algorithm already
+
+            label = variant_label(name, defines)
+            self.recorder.dispatch(algo, push, reads, writes, hold, label)
 
     def groups(self, items: int) -> int:
         return max(1, min(-(-items // WG), self.max_groups))
