@@ -100,13 +100,14 @@ class Recorder:
         labels, self.labels = self.labels, None
         seq.eval()
         self.submits += 1
-        if labels is not None and profiler.ACTIVE is not None:
-            profiler.ACTIVE.sequence_done(self.mgr, seq, labels)
         if self.captured is not None:
             self.captured.append(seq)
             self.kept.extend(self.held)
         self.ndispatch = 0
         self.written.clear()
         self.read.clear()
-        # Last: dropping these may return buffers to the pool (their work is done now).
+        # After the bookkeeping: dropping these may return buffers to the pool (their work
+        # is done now).
         self.held.clear()
+        if labels is not None and profiler.ACTIVE is not None:
+            profiler.ACTIVE.sequence_done(self.mgr, seq, labels)
