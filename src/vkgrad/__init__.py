@@ -193,4 +193,4 @@ def synchronize() -> None:
         b.synchronize()
 
 
-from . import data, linalg, nn, optim  # noqa: E402  (after Tensor: all build on it)
+from . import data, linalg, nn, optim, profiler  # noqa: E402  (after Tensor: all build on it)

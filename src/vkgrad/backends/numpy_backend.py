@@ -8,11 +8,13 @@ f64 is computed in f64. A row's index bounds are checked here, before its kernel
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any, Callable
 
 import numpy as np
 
+from .. import profiler
 from ..dtypes import DType
 from ..ops import Op
 from ..validate import check_index_values
@@ -57,17 +59,24 @@ class NumpyBackend(Backend):
     def run(
         self, op: Op, inputs: list, attrs: dict, shape: tuple, dtype: DType, out: Any = None
     ) -> Any:
+        prof = profiler.ACTIVE
+        t0 = 0 if prof is None else time.perf_counter_ns()
         if op.bounds is not None:
             check_index_values(op, inputs, attrs)
         if op.kind == "update":
             *tensors, hyper = inputs  # the row's attrs, as an array (see functional.update)
             KERNELS[op.name](*tensors, **dict(zip(op.attrs, hyper.tolist())))
-            return None
-        fn, args, kw = kernel_call(op, inputs, attrs, dtype)
-        if out is not None and op.name in OUT_UFUNCS and dtype.is_floating:
-            OUT_UFUNCS[op.name](*args, out=out, casting="same_kind")  # f16: computed in f32
-            return out
-        return finish(fn(*args, **kw), inputs, shape, dtype, out)
+            res = None
+        else:
+            fn, args, kw = kernel_call(op, inputs, attrs, dtype)
+            if out is not None and op.name in OUT_UFUNCS and dtype.is_floating:
+                OUT_UFUNCS[op.name](*args, out=out, casting="same_kind")  # f16: in f32
+                res = out
+            else:
+                res = finish(fn(*args, **kw), inputs, shape, dtype, out)
+        if prof is not None:
+            prof.cpu_kernel(op.name, t0, time.perf_counter_ns())
+        return res
 
 
 def kernel_call(op: Op, inputs: list, attrs: dict, dtype: DType) -> tuple:

@@ -11,10 +11,12 @@ recording (the returned loss, ``p.grad``) are pointed at their slots' new arrays
 
 from __future__ import annotations
 
+import time
 import weakref
 
 import numpy as np
 
+from .. import profiler
 from ..capturing import refuse_read
 from ..validate import check_index_values
 from .numpy_backend import finish, kernel_call
@@ -171,14 +173,18 @@ class NumpyProgram:
         s = list(self.prefill)
         s[: self.n_inputs] = inputs
         be, run, host = self.be, type(self.be).run, self.host
+        prof = profiler.ACTIVE  # kernels called here are timed as run() times them
         for step in self.steps:
             kind = step[0]
             if kind == _KERNEL:
                 _, fn, refs, kw, made, op = step
                 args = [v if k is None else s[k] for k, v in refs]
+                t0 = 0 if prof is None else time.perf_counter_ns()
                 if op.bounds is not None:
                     check_index_values(op, args, kw)
                 s[made] = fn(*args, **kw)
+                if prof is not None:
+                    prof.cpu_kernel(op.name, t0, time.perf_counter_ns())
             elif kind == _RUN:
                 _, op, refs, attrs, shape, dtype, oref, made = step
                 args = [v if k is None else s[k] for k, v in refs]

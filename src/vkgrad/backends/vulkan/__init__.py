@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ... import dtypes
+from ... import dtypes, profiler
 from ...dtypes import DType
 from ...ops import Op
 from ...shapes import numel
@@ -26,6 +26,7 @@ from ...validate import check_known_range, index_bounds
 from ..base import Backend
 from .pool import Buffer, BufferPool
 from .recorder import Recorder
+from .sources import variant_label
 
 __all__ = [
     "VulkanUnavailable",
@@ -240,6 +241,7 @@ class VulkanBackend(Backend):
         self._spirv: dict = {}
         self.algorithms_created = 0
         self.transfers = 0
+        self._transfer: str | None = None  # the profiler's name for the copy being dispatched
         self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
         self.dummy = self._permanent(np.zeros(64, np.uint32))
@@ -316,7 +318,7 @@ class VulkanBackend(Backend):
         if words.size:
             staging = self._staging_words(words.size)
             staging.buf.tensor.data()[: words.size] = words  # host-visible: mapped
-            self._copy_words(staging, arr, words.size)
+            self._copy_words(staging, arr, words.size, "upload")
             if self.recorder.captured is not None:
                 arr.storage.staging = staging  # a replay writes new values here
         if dtype is dtypes.int32 and flat.size:
@@ -328,7 +330,7 @@ class VulkanBackend(Backend):
         nw = _words(n, dt)
         staging = self._staging_words(max(nw, 1))
         if nw:
-            self._copy_words(array, staging, nw)
+            self._copy_words(array, staging, nw, "download")
         self.recorder.read_back()
         words = staging.buf.tensor.data()[:nw]
         if dt is dtypes.float16:
@@ -350,13 +352,18 @@ class VulkanBackend(Backend):
             self.recorder.flush()
         return VkArray((words,), dtypes.int32, Storage(self.staging.acquire(words), self.staging))
 
-    def _copy_words(self, src: VkArray, dst: VkArray, words: int) -> None:
+    def _copy_words(self, src: VkArray, dst: VkArray, words: int, label: str) -> None:
         # The first ``words`` uint32 words, as int32 (bit-exact for every dtype), with the
-        # gather kind's strided copy: a dispatch, ordered by the recorder like any other.
+        # gather kind's strided copy: a dispatch, ordered by the recorder like any other;
+        # the profiler shows it as ``label`` (upload, download).
         flat = (words,)
         src_w = VkArray(flat, dtypes.int32, src.storage)
         dst_w = VkArray(flat, dtypes.int32, dst.storage)
-        gather_call(self, src_w, None, dst_w, 0, 0)
+        self._transfer = label
+        try:
+            gather_call(self, src_w, None, dst_w, 0, 0)
+        finally:
+            self._transfer = None
         self.transfers += 1
 
     def memory_stats(self) -> dict:
@@ -439,7 +446,11 @@ class VulkanBackend(Backend):
         hold: list,
     ) -> None:
         algo = self._algorithm(name, defines, bufs, groups)
-        self.recorder.dispatch(algo, push, reads, writes, hold)
+        if profiler.ACTIVE is None:
+            self.recorder.dispatch(algo, push, reads, writes, hold)
+        else:
+            label = self._transfer or variant_label(name, defines)
+            self.recorder.dispatch(algo, push, reads, writes, hold, label)
 
     def groups(self, items: int) -> int:
         return max(1, min(-(-items // WG), self.max_groups))

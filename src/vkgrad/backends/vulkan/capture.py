@@ -10,8 +10,11 @@ staging memory, which is where ``write`` puts a replay's new optimizer attrs.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
+from ... import profiler
 from ...capturing import refuse_read
 from ...validate import check_known_range
 from .kinds.gather import gather_call
@@ -71,6 +74,13 @@ class VulkanProgram:
         self.last = seen
         self.held = inputs  # ids in self.last stay unique while these live
         be.recorder.flush()
+        prof = profiler.ACTIVE
+        t0 = time.perf_counter_ns()
         for seq in self.seqs:
             seq.eval()
+        if prof is not None:
+            # Not timed per kernel: the sequences were recorded without their ops' names
+            # (and, unless captured while profiling, without timestamps). The host's wall
+            # time around the submits is the replay's.
+            prof.host_span("capture_replay", f"vulkan:{be.index}", t0, time.perf_counter_ns())
         be.recorder.submits += len(self.seqs)

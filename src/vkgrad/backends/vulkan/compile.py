@@ -24,7 +24,14 @@ from pathlib import Path
 from ... import ops
 from . import sources
 from .kinds import VARIANTS, own_shaders
-from .sources import SHADER_DIR, directive, directives, shader_path, user_shaders  # noqa: F401
+from .sources import (  # noqa: F401  (the compiler's public names, defined there)
+    SHADER_DIR,
+    directive,
+    directives,
+    shader_path,
+    user_shaders,
+    variant_label,
+)
 
 # Binding dtype codes, as in shaders/common.glsl.
 DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
@@ -59,10 +66,6 @@ def glslang_version() -> str:
 
 def _define_args(defines: dict) -> list[str]:
     return [f"-D{k}={v}" for k, v in sorted(defines.items())]
-
-
-def variant_label(name: str, defines: dict) -> str:
-    return name + "[" + ", ".join(f"{k}={v}" for k, v in sorted(defines.items())) + "]"
 
 
 def register_shader(name: str, source: str | Path) -> Path:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from ... import profiler
+
 BATCH_LIMIT = 256  # dispatches per submit: bounds latency and the storages kept alive
 
 
@@ -42,20 +44,31 @@ class Recorder:
         # can be eval()ed again; nothing recorded depends on the moment of recording).
         self.captured: list | None = None
         self.kept: list = []  # while capturing: storages the captured sequences use
+        self.labels: list | None = None  # while profiling: the pending sequence's op names
 
-    def _seq(self):
+    def _seq(self, label: str):
+        if self.labels is not None and len(self.labels) == profiler.TIMED_OPS:
+            self.flush()  # its timestamp queries are used up
         if self.seq is None:
-            self.seq = self.mgr.sequence()
+            if profiler.ACTIVE is None:
+                self.seq = self.mgr.sequence()
+            else:
+                self.seq, self.labels = profiler.ACTIVE.timed_sequence(self.mgr)
+        if self.labels is not None:
+            self.labels.append(label)
         return self.seq
 
-    def dispatch(self, algo, push, reads: list, writes: list, hold: list) -> None:
-        """Record one dispatch; reads/writes are Buffers, hold what must outlive it."""
+    def dispatch(
+        self, algo, push, reads: list, writes: list, hold: list, label: str = "dispatch"
+    ) -> None:
+        """Record one dispatch; reads/writes are Buffers, hold what must outlive it, label
+        names it in a profile."""
         if self.mode == "levels" and self.seq is not None:
             r = {b.uid for b in reads}
             w = {b.uid for b in writes}
             if (r | w) & self.written or w & self.read:
                 self.flush()
-        self._seq().record(self.kp.OpAlgoDispatch(algo, push))
+        self._seq(label).record(self.kp.OpAlgoDispatch(algo, push))
         self.ndispatch += 1
         self.dispatches += 1
         self.held.extend(hold)
@@ -72,7 +85,7 @@ class Recorder:
         only an upload into a buffer the batch still uses needs a submit first (levels)."""
         if self.mode == "levels" and buf.uid in (self.written | self.read):
             self.flush()
-        self._seq().record(self.kp.OpTensorSyncDevice([buf.tensor]))
+        self._seq("upload").record(self.kp.OpTensorSyncDevice([buf.tensor]))
         self.held.extend(hold)
 
     def read_back(self) -> None:
@@ -84,6 +97,7 @@ class Recorder:
         if self.seq is None:
             return
         seq, self.seq = self.seq, None
+        labels, self.labels = self.labels, None
         seq.eval()
         self.submits += 1
         if self.captured is not None:
@@ -92,5 +106,8 @@ class Recorder:
         self.ndispatch = 0
         self.written.clear()
         self.read.clear()
-        # Last: dropping these may return buffers to the pool (their work is done now).
+        # After the bookkeeping: dropping these may return buffers to the pool (their work
+        # is done now).
         self.held.clear()
+        if labels is not None and profiler.ACTIVE is not None:
+            profiler.ACTIVE.sequence_done(self.mgr, seq, labels)

@@ -106,3 +106,8 @@ def directives(name: str) -> dict:
 def directive(name: str, key: str) -> tuple | None:
     """The arguments of shader ``name``'s directive ``key``, or None."""
     return directives(name).get(key)
+
+
+def variant_label(name: str, defines: dict) -> str:
+    """``name[D0=0, D1=1]``: a shader variant as errors, the profiler and coverage name it."""
+    return name + "[" + ", ".join(f"{k}={v}" for k, v in sorted(defines.items())) + "]"
