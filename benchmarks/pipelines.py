@@ -6,12 +6,13 @@ Model 64 -> 128 -> 10 (ReLU), batch 32, cross entropy, Adam(lr=1e-3), eager (no 
 f32 on the first Vulkan device. A step is zero_grad + forward + loss + backward + step, the
 clock stopped after ``vkgrad.synchronize()``.
 
-Two runs in one process, each with its own model: "cycling" feeds ``--batches`` different
-input batches in turn (each batch its own buffers, so its own descriptor sets), "reused" feeds
-one batch every step. Printed: the median ms/step of each and their ratio (the issue's target:
-cycling <= 1.25x reused); per step after warm-up, the pipelines, descriptor sets, algorithms,
-submits, dispatches and barriers created or recorded (backend stats); the RSS growth over the
-``--steps`` cycling steps (target: under 50 MB) and the peak RSS. Not a timed test: it prints.
+Two runs in one process, each with its own model, timed in interleaved rounds of 10 steps:
+"cycling" feeds ``--batches`` different input batches in turn (each batch its own buffers, so
+its own descriptor sets), "reused" feeds one batch every step. Printed: the median ms/step of
+each and their ratio (the issue's target: cycling <= 1.25x reused); per step after warm-up,
+the pipelines, descriptor sets, algorithms, submits, dispatches and barriers created or
+recorded (backend stats); the RSS growth over the timed steps (target: under 50 MB over 120
+steps), the pipelines built in all and the peak RSS. Not a timed test: it prints.
 """
 
 from __future__ import annotations
@@ -83,27 +84,38 @@ COUNTERS = ("pipelines", "descriptor_sets", "algorithms_created", "submits", "di
             "barriers")  # fmt: skip
 
 
-def run(name: str, nbatches: int, steps: int, warmup: int, dtype: str) -> dict:
-    import vkgrad
+class Run:
+    """One model and its input batches; ``steps(n)`` runs n steps and records their times and
+    the backend counters they moved."""
 
-    be = vkgrad.Device.parse("vulkan").backend
-    step = build(dtype, seed=0)
-    data = batches(nbatches, dtype, seed=1)
-    for i in range(warmup):
-        step(*data[i % nbatches])
-        vkgrad.synchronize()
-    s0 = be.stats()
-    rss0 = rss_mb()
-    times = []
-    for i in range(steps):
-        t0 = time.perf_counter()
-        step(*data[i % nbatches])
-        vkgrad.synchronize()
-        times.append(time.perf_counter() - t0)
-    s1 = be.stats()
-    out = {k: (s1[k] - s0[k]) / steps for k in COUNTERS if k in s1}
-    out.update(name=name, ms=statistics.median(times) * 1e3, rss_growth=rss_mb() - rss0)
-    return out
+    def __init__(self, name: str, nbatches: int, dtype: str) -> None:
+        import vkgrad
+
+        self.name = name
+        self.be = vkgrad.Device.parse("vulkan").backend
+        self.step = build(dtype, seed=0)
+        self.data = batches(nbatches, dtype, seed=1)
+        self.i = 0
+        self.times: list = []
+        self.counts = dict.fromkeys((k for k in COUNTERS if k in self.be.stats()), 0)
+        self.rss_growth = 0.0
+
+    def steps(self, n: int, timed: bool = True) -> None:
+        import vkgrad
+
+        s0, rss0 = self.be.stats(), rss_mb()
+        for _ in range(n):
+            t0 = time.perf_counter()
+            self.step(*self.data[self.i % len(self.data)])
+            vkgrad.synchronize()
+            if timed:
+                self.times.append(time.perf_counter() - t0)
+            self.i += 1
+        if timed:
+            s1 = self.be.stats()
+            for k in self.counts:
+                self.counts[k] += s1[k] - s0[k]
+            self.rss_growth += rss_mb() - rss0
 
 
 def main(argv=None) -> int:
@@ -132,19 +144,33 @@ def main(argv=None) -> int:
         f"{args.steps} steps after {args.warmup} warm-up"
     )
     rss_start = rss_mb()
-    rows = [
-        run(f"cycling {args.batches} batches", args.batches, args.steps, args.warmup, args.dtype),
-        run("reused 1 batch", 1, args.steps, args.warmup, args.dtype),
-    ]
-    keys = [k for k in COUNTERS if k in rows[0]]
+    runs = [Run(f"cycling {args.batches} batches", args.batches, args.dtype)]
+    runs.append(Run("reused 1 batch", 1, args.dtype))
+    for r in runs:
+        r.steps(args.warmup, timed=False)
+    # Interleaved rounds: a change in machine load hits both runs alike.
+    rounds = max(1, args.steps // 10)
+    for _ in range(rounds):
+        for r in runs:
+            r.steps(args.steps // rounds)
+    keys = list(runs[0].counts)
     head = f"{'run':<20} {'ms/step':>8} " + " ".join(f"{k[:12]:>12}" for k in keys)
     print(head + f" {'RSS +MB':>8}")
     print("-" * (len(head) + 9))
-    for r in rows:
-        cells = " ".join(f"{r[k]:12.2f}" for k in keys)
-        print(f"{r['name']:<20} {r['ms']:8.2f} {cells} {r['rss_growth']:8.1f}")
-    print("(counters per step after warm-up)")
-    print(f"ratio cycling / reused: {rows[0]['ms'] / rows[1]['ms']:.2f}")
+    for r in runs:
+        cells = " ".join(f"{r.counts[k] / len(r.times):12.2f}" for k in keys)
+        ms = statistics.median(r.times) * 1e3
+        print(f"{r.name:<20} {ms:8.2f} {cells} {r.rss_growth:8.1f}")
+    print(
+        f"(counters per step after warm-up; RSS growth over the {len(runs[0].times)} timed steps)"
+    )
+    ratio = statistics.median(runs[0].times) / statistics.median(runs[1].times)
+    print(f"ratio cycling / reused: {ratio:.2f}")
+    from vkgrad.device import Device
+
+    st = Device.parse("vulkan").backend.stats()
+    built = st.get("pipelines", st["algorithms_created"])
+    print(f"pipelines built in all, warm-up included: {built}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"RSS at start {rss_start:.0f} MB, peak {peak:.0f} MB")
     return 0
