@@ -383,7 +383,8 @@ class VulkanBackend(Backend):
                 self.pipeline_file.note()
             self._algos[key] = algo
             # A pending or captured sequence holds its own reference to the algorithms it
-            # dispatches, so dropping ours frees the pipeline only once nothing uses it.
+            # dispatches, so dropping ours frees the descriptor set (with a stock kp, also the
+            # pipeline) only once nothing uses it.
             while len(self._algos) > self.max_algorithms:
                 self._algos.popitem(last=False)
                 self.algorithms_evicted += 1
