@@ -9,7 +9,9 @@ zero_grad + forward + loss + backward + optimizer step; the clock stops after
 Columns: vkgrad on each backend (cpu = NumPy; vulkan in f32 and f16 when a device exists),
 each eager and through ``vkgrad.capture`` (the step recorded once, its kernels replayed),
 the same step hand-written in NumPy, and PyTorch CPU when ``import torch`` works, with the
-ratios of each time to PyTorch's and to the hand-written NumPy step (lower is faster).
+ratios of each time to PyTorch's and to the hand-written NumPy step (lower is faster). For
+the Vulkan rows, the pipelines built per timed step (0 once warm; with a stock kp, where each
+algorithm owns its pipeline, the algorithms built); at the end, the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -61,13 +64,16 @@ class Runner:
     """One implementation: ``step(i)`` runs training step i and returns its loss (a float or
     a tensor), ``sync()`` waits for queued work."""
 
-    def __init__(self, name: str, step, sync) -> None:
+    def __init__(self, name: str, step, sync, pipelines=None) -> None:
         self.name, self.step, self.sync = name, step, sync
+        self.pipelines = pipelines  # () -> pipelines built so far, where that means something
+        self.built = 0  # pipelines built during timed steps
         self.times: list = []
         self.first = self.last = None
         self.i = 0
 
     def run(self, n: int, timed: bool) -> None:
+        before = self.pipelines() if timed and self.pipelines else 0
         for _ in range(n):
             t0 = time.perf_counter()
             loss = self.step(self.i)
@@ -78,6 +84,8 @@ class Runner:
             if self.first is None:
                 self.first = loss
             self.last = loss
+        if timed and self.pipelines:
+            self.built += self.pipelines() - before
 
     def median(self) -> float:
         return statistics.median(self.times)
@@ -132,7 +140,12 @@ def vkgrad_runner(device: str, dtype: str, batches, weights, captured: bool = Fa
 
     dev = vkgrad.Device.parse(device)
     how = " captured" if captured else ""
-    return Runner(f"vkgrad {dev} {dtype}{how}", step, vkgrad.synchronize)
+    pipelines = None
+    if dev.type == "vulkan":
+        stats = dev.backend.stats
+        key = "pipelines" if "pipelines" in stats() else "algorithms_created"
+        pipelines = lambda: stats()[key]  # noqa: E731
+    return Runner(f"vkgrad {dev} {dtype}{how}", step, vkgrad.synchronize, pipelines)
 
 
 # ---------------------------------------------------------------- hand-written NumPy
@@ -290,16 +303,22 @@ def main(argv=None) -> int:
     torch_time = torch_r.median() if torch_r else None
     width = max(len(r.name) for r in runners)
     print()
-    head = f"{'implementation':<{width}}  {'ms/step':>8}  {'vs torch':>8}  {'vs numpy':>8}  loss"
+    head = (
+        f"{'implementation':<{width}}  {'ms/step':>8}  {'vs torch':>8}  {'vs numpy':>8}  "
+        f"{'pipe/step':>9}  loss"
+    )
     print(head)
     print("-" * len(head))
     for r in runners:
         sec = r.median()
         vs_t = f"{sec / torch_time:8.2f}" if torch_time else f"{'-':>8}"
+        pipe = f"{r.built / len(r.times):9.2f}" if r.pipelines else f"{'-':>9}"
         print(
-            f"{r.name:<{width}}  {sec * 1e3:8.3f}  {vs_t}  {sec / numpy_time:8.2f}  "
+            f"{r.name:<{width}}  {sec * 1e3:8.3f}  {vs_t}  {sec / numpy_time:8.2f}  {pipe}  "
             f"{_value(r.first):.3f} -> {_value(r.last):.3f}"
         )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MB")
     return 0
 
 

@@ -1,18 +1,35 @@
-"""Patch the kp 0.9.0 source tree so that dependent dispatches are ordered on real GPUs.
+"""Patch the kp 0.9.0 source tree for vkgrad: shared pipelines, barriers by dependency, fences.
 
-kp 0.9.0 records only a transfer->shader barrier per buffer before a dispatch, so two
-dependent compute dispatches in one command buffer may overlap on a GPU. This adds:
+kp 0.9.0 builds a VkPipeline per Algorithm (an Algorithm binds one set of buffers), records
+no compute->compute barrier between dispatches, creates and destroys a fence per submit and
+enables the Khronos validation layer whenever it is installed. This changes:
 
-* a global compute/transfer -> compute memory barrier before every dispatch
-  (read-after-write and write-after-read between kernels);
-* a global compute -> transfer barrier before every host->device upload, so that an
-  upload into a reused buffer waits for the kernels that still read it;
+* **pipelines per shader variant**: an Algorithm looks its variant up (SPIR-V, specialization
+  constants, push-constant size, binding count) in a per-device table; the shader module,
+  descriptor set layout, pipeline layout and pipeline are built once, from one
+  VkPipelineCache per device, and kept until the device is destroyed. An Algorithm then owns
+  only a descriptor pool with the one set that binds its buffers.
+  ``Manager.pipeline_cache_data()`` / ``Manager.load_pipeline_cache(bytes)`` let vkgrad keep
+  the cache on disk; ``Manager.vkgrad_stats()`` returns the counters;
+* **barriers by dependency**: ``kp.OpVkgradBarrier()``, a global memory barrier
+  compute|transfer -> compute|transfer, that vkgrad's recorder puts only where an op depends
+  on an earlier one in the batch (kp's own per-buffer barriers stay as they are);
+* **fences**: a submit takes a fence from a per-device free list (reset) and gives it back
+  after its wait, instead of creating and destroying one per submit;
+* no validation layer unless asked for: kp enabled VK_LAYER_KHRONOS_validation by itself
+  whenever it was installed, which would slow every process on a machine with the layer (CI
+  installs it). It is enabled from outside, by ``VK_INSTANCE_LAYERS``, or by kp's
+  ``KOMPUTE_ENV_DEBUG_LAYERS``;
 * a missing comma in setup.py that glues two CMake arguments together, so the build
   loses -DPYTHON_EXECUTABLE and may pick up another Python;
-* ``device_type`` (VkPhysicalDeviceType: 1 integrated, 2 discrete, 3 virtual, 4 CPU) and
-  ``max_push_constants_size`` in the device property dicts, so that vkgrad can rank GPUs and
-  recognise a CPU implementation such as lavapipe;
-* ``kp.vkgrad_barriers = 1`` so that vkgrad can tell a patched build from a stock one.
+* ``device_type`` (VkPhysicalDeviceType: 1 integrated, 2 discrete, 3 virtual, 4 CPU),
+  ``max_push_constants_size``, ``timestamp_period`` (ns per timestamp tick),
+  ``driver_version``, ``vendor_id`` and ``device_id`` in the device property dicts;
+* ``kp.vkgrad_barriers = 2``: the patched build whose barriers the caller records
+  (1 was the earlier build with a barrier before every dispatch and upload).
+
+Each patch replaces text that occurs exactly once in kp 0.9.0 (or appends to a file), so a
+different kp fails loudly instead of half-patched.
 
 Usage: python scripts/patch_kp.py <path to the unpacked kp-0.9.0 source tree>
 """
@@ -20,61 +37,449 @@ Usage: python scripts/patch_kp.py <path to the unpacked kp-0.9.0 source tree>
 import pathlib
 import sys
 
-GLOBAL_BARRIER = """
-    {{
-        // vkgrad: order this {what} after all earlier compute and transfer work.
-        vk::MemoryBarrier vkgradBarrier(
-          vk::AccessFlagBits::eShaderWrite | vk::AccessFlagBits::eTransferWrite,
-          {dst_access});
-        commandBuffer.pipelineBarrier(
-          vk::PipelineStageFlagBits::eComputeShader |
-            vk::PipelineStageFlagBits::eTransfer,
-          {dst_stage},
-          vk::DependencyFlags(),
-          vkgradBarrier,
-          nullptr,
-          nullptr);
-    }}
-"""
-
-DISPATCH_ANCHOR = '    KP_LOG_DEBUG("Kompute OpAlgoDispatch record called");\n'
-UPLOAD_ANCHOR = '    KP_LOG_DEBUG("Kompute OpTensorSyncDevice record called");\n'
 COMMA_BUG = "'-DKOMPUTE_OPT_DISABLE_VULKAN_VERSION_CHECK=ON'\n"
 
-# (file, old text, new text): each old text occurs exactly once in kp 0.9.0.
+# Declarations: the per-device state and the functions Sequence, Manager and the Python
+# module call.
+SHARED_DECLS = """namespace kp {
+
+// vkgrad: one pipeline per shader variant, shared by every Algorithm of that variant.
+struct VkgradPipeline
+{
+    vk::ShaderModule module;
+    vk::DescriptorSetLayout setLayout;
+    vk::PipelineLayout layout;
+    vk::Pipeline pipeline;
+};
+
+struct VkgradCounters
+{
+    uint64_t pipelinesCreated = 0;
+    uint64_t pipelinesReused = 0;
+    uint64_t descriptorSetsCreated = 0;
+    uint64_t fencesCreated = 0;
+    uint64_t submits = 0;
+    uint64_t pipelinesLive = 0;
+    uint64_t fencesFree = 0;
+};
+
+struct VkgradDeviceState
+{
+    vk::PipelineCache cache;
+    std::unordered_map<std::string, VkgradPipeline> pipelines;
+    std::vector<vk::Fence> freeFences;
+    VkgradCounters counters;
+};
+
+VkgradCounters vkgradCounters(const vk::Device& device);
+std::string vkgradPipelineCacheData(const vk::Device& device);
+void vkgradLoadPipelineCache(const vk::Device& device, const std::string& data);
+vk::Fence vkgradAcquireFence(const vk::Device& device);
+void vkgradReleaseFence(const vk::Device& device, vk::Fence fence);
+// Destroys the device's shared pipelines, fences and cache: before vkDestroyDevice.
+void vkgradReleaseDevice(const vk::Device& device);
+
+"""
+
+SHARED_DEFS = r"""
+// ---------------------------------------------------------------- vkgrad
+// Pipelines shared per shader variant, one VkPipelineCache and a fence pool per device.
+namespace kp {
+
+static std::mutex gVkgradMutex;
+static std::unordered_map<VkDevice, VkgradDeviceState> gVkgradStates;
+
+static VkgradDeviceState&
+vkgradStateLocked(const vk::Device& device)
+{
+    VkgradDeviceState& st = gVkgradStates[static_cast<VkDevice>(device)];
+    if (!st.cache) {
+        st.cache = device.createPipelineCache(vk::PipelineCacheCreateInfo());
+    }
+    return st;
+}
+
+VkgradCounters
+vkgradCounters(const vk::Device& device)
+{
+    std::lock_guard<std::mutex> lock(gVkgradMutex);
+    VkgradDeviceState& st = vkgradStateLocked(device);
+    VkgradCounters c = st.counters;
+    c.pipelinesLive = st.pipelines.size();
+    c.fencesFree = st.freeFences.size();
+    return c;
+}
+
+std::string
+vkgradPipelineCacheData(const vk::Device& device)
+{
+    std::lock_guard<std::mutex> lock(gVkgradMutex);
+    VkgradDeviceState& st = vkgradStateLocked(device);
+    std::vector<uint8_t> data = device.getPipelineCacheData(st.cache);
+    return std::string(data.begin(), data.end());
+}
+
+void
+vkgradLoadPipelineCache(const vk::Device& device, const std::string& data)
+{
+    std::lock_guard<std::mutex> lock(gVkgradMutex);
+    VkgradDeviceState& st = vkgradStateLocked(device);
+    // The driver checks the header (vendor, device, cache UUID) and ignores data written by
+    // another driver or version, so a stale file only costs the pipelines it would have saved.
+    vk::PipelineCacheCreateInfo info(
+      vk::PipelineCacheCreateFlags(), data.size(), data.data());
+    vk::PipelineCache loaded = device.createPipelineCache(info);
+    device.mergePipelineCaches(st.cache, 1, &loaded);
+    device.destroy(loaded, (vk::Optional<const vk::AllocationCallbacks>)nullptr);
+}
+
+vk::Fence
+vkgradAcquireFence(const vk::Device& device)
+{
+    std::lock_guard<std::mutex> lock(gVkgradMutex);
+    VkgradDeviceState& st = vkgradStateLocked(device);
+    st.counters.submits++;
+    if (!st.freeFences.empty()) {
+        vk::Fence fence = st.freeFences.back();
+        st.freeFences.pop_back();
+        (void)device.resetFences(1, &fence);
+        return fence;
+    }
+    st.counters.fencesCreated++;
+    return device.createFence(vk::FenceCreateInfo());
+}
+
+void
+vkgradReleaseFence(const vk::Device& device, vk::Fence fence)
+{
+    std::lock_guard<std::mutex> lock(gVkgradMutex);
+    vkgradStateLocked(device).freeFences.push_back(fence);
+}
+
+void
+vkgradReleaseDevice(const vk::Device& device)
+{
+    std::lock_guard<std::mutex> lock(gVkgradMutex);
+    auto it = gVkgradStates.find(static_cast<VkDevice>(device));
+    if (it == gVkgradStates.end()) {
+        return;
+    }
+    VkgradDeviceState& st = it->second;
+    const vk::Optional<const vk::AllocationCallbacks> none = nullptr;
+    for (auto& kv : st.pipelines) {
+        device.destroy(kv.second.pipeline, none);
+        device.destroy(kv.second.layout, none);
+        device.destroy(kv.second.setLayout, none);
+        device.destroy(kv.second.module, none);
+    }
+    for (vk::Fence fence : st.freeFences) {
+        device.destroy(fence, none);
+    }
+    if (st.cache) {
+        device.destroy(st.cache, none);
+    }
+    gVkgradStates.erase(it);
+}
+
+void
+Algorithm::vkgradCreate()
+{
+    const vk::Device& device = *this->mDevice;
+    const uint32_t nBindings = static_cast<uint32_t>(this->mTensors.size());
+    const uint32_t pushBytes =
+      this->mPushConstantsDataTypeMemorySize * this->mPushConstantsSize;
+    const uint32_t specItem = this->mSpecializationConstantsDataTypeMemorySize;
+    const uint32_t specBytes = specItem * this->mSpecializationConstantsSize;
+
+    // The variant: everything the pipeline depends on. The workgroup size is in the SPIR-V
+    // (local_size) or its specialization constants; the workgroup *count* is per dispatch.
+    std::string key;
+    const uint32_t head[4] = { nBindings, pushBytes, specItem, specBytes };
+    key.append(reinterpret_cast<const char*>(head), sizeof(head));
+    if (specBytes) {
+        key.append(static_cast<const char*>(this->mSpecializationConstantsData),
+                   specBytes);
+    }
+    key.append(reinterpret_cast<const char*>(this->mSpirv.data()),
+               this->mSpirv.size() * sizeof(uint32_t));
+
+    std::lock_guard<std::mutex> lock(gVkgradMutex);
+    VkgradDeviceState& st = vkgradStateLocked(device);
+    auto it = st.pipelines.find(key);
+    if (it == st.pipelines.end()) {
+        VkgradPipeline p;
+        vk::ShaderModuleCreateInfo moduleInfo(vk::ShaderModuleCreateFlags(),
+                                              sizeof(uint32_t) *
+                                                this->mSpirv.size(),
+                                              this->mSpirv.data());
+        p.module = device.createShaderModule(moduleInfo);
+
+        std::vector<vk::DescriptorSetLayoutBinding> bindings;
+        for (uint32_t i = 0; i < nBindings; i++) {
+            bindings.push_back(vk::DescriptorSetLayoutBinding(
+              i, vk::DescriptorType::eStorageBuffer, 1,
+              vk::ShaderStageFlagBits::eCompute));
+        }
+        vk::DescriptorSetLayoutCreateInfo setLayoutInfo(
+          vk::DescriptorSetLayoutCreateFlags(), nBindings, bindings.data());
+        p.setLayout = device.createDescriptorSetLayout(setLayoutInfo);
+
+        vk::PipelineLayoutCreateInfo layoutInfo(
+          vk::PipelineLayoutCreateFlags(), 1, &p.setLayout);
+        vk::PushConstantRange pushRange(
+          vk::ShaderStageFlagBits::eCompute, 0, pushBytes);
+        if (pushBytes) {
+            layoutInfo.setPushConstantRangeCount(1);
+            layoutInfo.setPPushConstantRanges(&pushRange);
+        }
+        p.layout = device.createPipelineLayout(layoutInfo);
+
+        std::vector<vk::SpecializationMapEntry> entries;
+        for (uint32_t i = 0; i < this->mSpecializationConstantsSize; i++) {
+            entries.push_back(vk::SpecializationMapEntry(i, specItem * i, specItem));
+        }
+        vk::SpecializationInfo specInfo(static_cast<uint32_t>(entries.size()),
+                                        entries.data(),
+                                        specBytes,
+                                        this->mSpecializationConstantsData);
+        vk::PipelineShaderStageCreateInfo stage(vk::PipelineShaderStageCreateFlags(),
+                                                vk::ShaderStageFlagBits::eCompute,
+                                                p.module,
+                                                "main",
+                                                specBytes ? &specInfo : nullptr);
+        vk::ComputePipelineCreateInfo pipelineInfo(
+          vk::PipelineCreateFlags(), stage, p.layout, vk::Pipeline(), 0);
+        vk::ResultValue<vk::Pipeline> made =
+          device.createComputePipeline(st.cache, pipelineInfo);
+        if (made.result != vk::Result::eSuccess) {
+            throw std::runtime_error("vkgrad: vkCreateComputePipelines failed: " +
+                                     vk::to_string(made.result));
+        }
+        p.pipeline = made.value;
+        st.counters.pipelinesCreated++;
+        it = st.pipelines.emplace(std::move(key), p).first;
+    } else {
+        st.counters.pipelinesReused++;
+    }
+    const VkgradPipeline& p = it->second;
+
+    // Shared, owned by the device state: this Algorithm must not destroy them.
+    this->mShaderModule = std::make_shared<vk::ShaderModule>(p.module);
+    this->mFreeShaderModule = false;
+    this->mDescriptorSetLayout = std::make_shared<vk::DescriptorSetLayout>(p.setLayout);
+    this->mFreeDescriptorSetLayout = false;
+    this->mPipelineLayout = std::make_shared<vk::PipelineLayout>(p.layout);
+    this->mFreePipelineLayout = false;
+    this->mPipeline = std::make_shared<vk::Pipeline>(p.pipeline);
+    this->mFreePipeline = false;
+    this->mPipelineCache = std::make_shared<vk::PipelineCache>(st.cache);
+    this->mFreePipelineCache = false;
+
+    // Owned: a descriptor pool with the one set that binds this Algorithm's buffers.
+    vk::DescriptorPoolSize poolSize(vk::DescriptorType::eStorageBuffer,
+                                    nBindings ? nBindings : 1);
+    vk::DescriptorPoolCreateInfo poolInfo(vk::DescriptorPoolCreateFlags(), 1, 1, &poolSize);
+    this->mDescriptorPool =
+      std::make_shared<vk::DescriptorPool>(device.createDescriptorPool(poolInfo));
+    this->mFreeDescriptorPool = true;
+    vk::DescriptorSetAllocateInfo setInfo(*this->mDescriptorPool, 1, &p.setLayout);
+    this->mDescriptorSet = std::make_shared<vk::DescriptorSet>();
+    (void)device.allocateDescriptorSets(&setInfo, this->mDescriptorSet.get());
+    this->mFreeDescriptorSet = true;
+    st.counters.descriptorSetsCreated++;
+
+    std::vector<vk::DescriptorBufferInfo> infos;
+    infos.reserve(nBindings);
+    for (uint32_t i = 0; i < nBindings; i++) {
+        infos.push_back(this->mTensors[i]->constructDescriptorBufferInfo());
+    }
+    std::vector<vk::WriteDescriptorSet> writes;
+    for (uint32_t i = 0; i < nBindings; i++) {
+        writes.push_back(vk::WriteDescriptorSet(*this->mDescriptorSet, i, 0, 1,
+                                                vk::DescriptorType::eStorageBuffer,
+                                                nullptr, &infos[i]));
+    }
+    device.updateDescriptorSets(writes, nullptr);
+}
+
+}
+"""
+
+BARRIER_OP = """
+namespace kp {
+// vkgrad: a global memory barrier, recorded by vkgrad only where an op reads or overwrites
+// what an earlier op of the batch wrote, or overwrites what it read, and before the host
+// reads what the batch wrote.
+class OpVkgradBarrier : public OpBase
+{
+  public:
+    void record(const vk::CommandBuffer& commandBuffer) override
+    {
+        const vk::PipelineStageFlags stages =
+          vk::PipelineStageFlagBits::eComputeShader |
+          vk::PipelineStageFlagBits::eTransfer;
+        // The host is a reader too: a download's copy writes host-visible memory that the
+        // host reads once the submit's fence has signalled, and a fence alone does not make
+        // device writes visible to the host.
+        vk::MemoryBarrier barrier(
+          vk::AccessFlagBits::eShaderWrite | vk::AccessFlagBits::eTransferWrite,
+          vk::AccessFlagBits::eShaderRead | vk::AccessFlagBits::eShaderWrite |
+            vk::AccessFlagBits::eTransferRead |
+            vk::AccessFlagBits::eTransferWrite | vk::AccessFlagBits::eHostRead);
+        commandBuffer.pipelineBarrier(stages,
+                                      stages | vk::PipelineStageFlagBits::eHost,
+                                      vk::DependencyFlags(),
+                                      barrier,
+                                      nullptr,
+                                      nullptr);
+    }
+    void preEval(const vk::CommandBuffer&) override {}
+    void postEval(const vk::CommandBuffer&) override {}
+};
+}
+
+// The manager's device, or an error once the manager was destroyed (no null dereference).
+static const vk::Device&
+vkgradLiveDevice(kp::Manager& manager)
+{
+    std::shared_ptr<vk::Device> device = manager.vkgradDevice();
+    if (!device) {
+        throw std::runtime_error("vkgrad: this kp.Manager's device was destroyed");
+    }
+    return *device;
+}
+"""
+
+MANAGER_BINDINGS = """
+      .def(
+        "vkgrad_stats",
+        [](kp::Manager& self) {
+            kp::VkgradCounters c = kp::vkgradCounters(vkgradLiveDevice(self));
+            return py::dict("pipelines_created"_a = c.pipelinesCreated,
+                            "pipelines_reused"_a = c.pipelinesReused,
+                            "pipelines_live"_a = c.pipelinesLive,
+                            "descriptor_sets_created"_a = c.descriptorSetsCreated,
+                            "fences_created"_a = c.fencesCreated,
+                            "fences_free"_a = c.fencesFree,
+                            "submits"_a = c.submits);
+        },
+        "vkgrad: this device's pipeline, descriptor-set, fence and submit counters")
+      .def(
+        "pipeline_cache_data",
+        [](kp::Manager& self) {
+            return py::bytes(kp::vkgradPipelineCacheData(vkgradLiveDevice(self)));
+        },
+        "vkgrad: the device's VkPipelineCache contents, to save on disk")
+      .def(
+        "load_pipeline_cache",
+        [](kp::Manager& self, const py::bytes& data) {
+            kp::vkgradLoadPipelineCache(vkgradLiveDevice(self), std::string(data));
+        },
+        "vkgrad: merge saved VkPipelineCache contents into the device's cache")"""
+
+MGR_DESTROY = '.def("destroy", &kp::Manager::destroy, DOC(kp, Manager, destroy))'
+DEFAULT_LAYERS = """    std::vector<const char*> desiredLayerNames = {
+        "VK_LAYER_LUNARG_assistant_layer",
+        "VK_LAYER_LUNARG_standard_validation",
+        "VK_LAYER_KHRONOS_validation",
+    };
+"""
+FENCE_WAIT_END = """    this->mDevice->destroy(
+      this->mFence, (vk::Optional<const vk::AllocationCallbacks>)nullptr);
+
+    this->mIsRunning = false;
+"""
+REBUILD_CALLS = """        this->createParameters();
+        this->createShaderModule();
+        this->createPipeline();
+"""
+
+# (file, old text, new text): each old text occurs exactly once in kp 0.9.0; old None appends.
 PATCHES = [
     ("setup.py", COMMA_BUG, COMMA_BUG.replace("'\n", "',\n")),
+    # Shared pipelines.
     (
-        "src/OpAlgoDispatch.cpp",
-        DISPATCH_ANCHOR,
-        DISPATCH_ANCHOR
-        + GLOBAL_BARRIER.format(
-            what="dispatch",
-            dst_access="vk::AccessFlagBits::eShaderRead | vk::AccessFlagBits::eShaderWrite",
-            dst_stage="vk::PipelineStageFlagBits::eComputeShader",
-        ),
+        "src/include/kompute/Algorithm.hpp",
+        '#include "logger/Logger.hpp"\n\nnamespace kp {\n',
+        '#include "logger/Logger.hpp"\n\n#include <mutex>\n#include <string>\n'
+        "#include <unordered_map>\n\n" + SHARED_DECLS + "}\n\nnamespace kp {\n",
     ),
     (
-        "src/OpTensorSyncDevice.cpp",
-        UPLOAD_ANCHOR,
-        UPLOAD_ANCHOR
-        + GLOBAL_BARRIER.format(
-            what="upload",
-            dst_access="vk::AccessFlagBits::eTransferWrite",
-            dst_stage="vk::PipelineStageFlagBits::eTransfer",
-        ),
+        "src/include/kompute/Algorithm.hpp",
+        REBUILD_CALLS,
+        "        // vkgrad: the shared pipeline of the variant, and a descriptor set.\n"
+        "        this->vkgradCreate();\n",
     ),
+    (
+        "src/include/kompute/Algorithm.hpp",
+        "    void createParameters();\n",
+        "    void createParameters();\n    void vkgradCreate();\n",
+    ),
+    ("src/Algorithm.cpp", None, SHARED_DEFS),
+    (
+        "src/include/kompute/Manager.hpp",
+        "    std::shared_ptr<vk::Instance> getVkInstance() const;\n",
+        "    std::shared_ptr<vk::Instance> getVkInstance() const;\n\n"
+        "    // vkgrad: the device, for the shared pipeline state.\n"
+        "    std::shared_ptr<vk::Device> vkgradDevice() const { return this->mDevice; }\n",
+    ),
+    (
+        "src/Manager.cpp",
+        "    if (this->mFreeDevice) {\n",
+        "    if (this->mFreeDevice) {\n        kp::vkgradReleaseDevice(*this->mDevice);\n",
+    ),
+    (
+        "src/Manager.cpp",
+        DEFAULT_LAYERS,
+        "    // vkgrad: no layer unless asked for (VK_INSTANCE_LAYERS, KOMPUTE_ENV_DEBUG_LAYERS).\n"
+        "    std::vector<const char*> desiredLayerNames;\n",
+    ),
+    # Fences from a per-device free list.
+    (
+        "src/Sequence.cpp",
+        "    this->mFence = this->mDevice->createFence(vk::FenceCreateInfo());\n",
+        "    this->mFence = kp::vkgradAcquireFence(*this->mDevice);\n",
+    ),
+    (
+        "src/Sequence.cpp",
+        FENCE_WAIT_END,
+        "    if (result == vk::Result::eTimeout) {\n"
+        "        // Still pending: never hand it out again (kp destroyed it here).\n"
+        "        this->mDevice->destroy(\n"
+        "          this->mFence, (vk::Optional<const vk::AllocationCallbacks>)nullptr);\n"
+        "    } else {\n"
+        "        kp::vkgradReleaseFence(*this->mDevice, this->mFence);\n"
+        "    }\n\n"
+        "    this->mIsRunning = false;\n",
+    ),
+    # Python: barrier op, counters, pipeline cache, device properties, build marker.
+    ("python/src/main.cpp", '#include "utils.hpp"\n', '#include "utils.hpp"\n' + BARRIER_OP),
+    (
+        "python/src/main.cpp",
+        "    py::class_<kp::OpTensorCopy, kp::OpBase, std::shared_ptr<kp::OpTensorCopy>>(\n",
+        "    py::class_<kp::OpVkgradBarrier,\n"
+        "               kp::OpBase,\n"
+        "               std::shared_ptr<kp::OpVkgradBarrier>>(\n"
+        '      m, "OpVkgradBarrier", "vkgrad: global compute|transfer memory barrier")\n'
+        "      .def(py::init<>());\n\n"
+        "    py::class_<kp::OpTensorCopy, kp::OpBase, std::shared_ptr<kp::OpTensorCopy>>(\n",
+    ),
+    ("python/src/main.cpp", MGR_DESTROY, MGR_DESTROY + MANAGER_BINDINGS),
     (
         "python/src/utils.hpp",
         '      "device_name"_a = deviceName,\n',
         '      "device_name"_a = deviceName,\n'
         '      "device_type"_a = static_cast<int>(properties.deviceType),\n'
-        '      "max_push_constants_size"_a = properties.limits.maxPushConstantsSize,\n',
+        '      "max_push_constants_size"_a = properties.limits.maxPushConstantsSize,\n'
+        '      "timestamp_period"_a = properties.limits.timestampPeriod,\n'
+        '      "driver_version"_a = properties.driverVersion,\n'
+        '      "vendor_id"_a = properties.vendorID,\n'
+        '      "device_id"_a = properties.deviceID,\n',
     ),
     (
         "python/src/main.cpp",
         "#ifdef VERSION_INFO\n",
-        '    m.attr("vkgrad_barriers") = 1;\n#ifdef VERSION_INFO\n',
+        '    m.attr("vkgrad_barriers") = 2;\n#ifdef VERSION_INFO\n',
     ),
 ]
 
@@ -86,9 +491,16 @@ def main(root: str) -> None:
         text = path.read_text()
         if new in text:
             continue  # already patched
-        if text.count(old) != 1:
-            sys.exit(f"patch_kp: expected text not found once in {rel}; is this kp 0.9.0?")
-        path.write_text(text.replace(old, new))
+        if old is None:
+            text += new
+        elif text.count(old) != 1:
+            sys.exit(
+                f"patch_kp: expected this text once in {rel}, found it "
+                f"{text.count(old)} times; is this kp 0.9.0?\n{old}"
+            )
+        else:
+            text = text.replace(old, new)
+        path.write_text(text)
         print(f"patch_kp: patched {rel}")
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for `make demo` / `make test`: system packages, .venv, a kp wheel built
-# once from its PyPI source (patched for dispatch ordering) and cached, the package itself.
+# once from its PyPI source (patched: shared pipelines, dependency barriers) and cached, the
+# package itself.
 # A second run finds everything in place and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,10 @@ PY=${PYTHON:-python3}
 VENV=.venv
 KP_VERSION=0.9.0
 CACHE=${VKGRAD_WHEEL_CACHE:-$HOME/.cache/vkgrad/wheels}
-SYS_PKGS="glslang-tools mesa-vulkan-drivers libvulkan-dev libfmt-dev pybind11-dev"
+# vulkan-validationlayers: tests/test_sync_validation.py runs Vulkan work under the Khronos
+# layer's synchronization validation. Our kp build never enables the layer by itself (stock kp
+# 0.9.0 did, whenever it was installed: scripts/patch_kp.py), so installing it slows nothing.
+SYS_PKGS="glslang-tools mesa-vulkan-drivers libvulkan-dev libfmt-dev pybind11-dev vulkan-validationlayers"
 
 # The stamp names everything the environment depends on: change any of it and set-up reruns.
 stamp_key() {

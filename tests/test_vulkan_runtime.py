@@ -459,21 +459,28 @@ def test_dependent_chain_modes(mode, monkeypatch):
         pytest.skip(f"no Vulkan: {e}")
     assert be.stats()["barrier_mode"] == mode
     be.synchronize()
-    s0 = be.stats()["submits"]
+    s0, b0 = be.stats()["submits"], be.stats()["barriers"]
     x, ref = _chain(be, 30)  # 60 dependent dispatches
     np.testing.assert_array_equal(be.to_numpy(x, f32), ref)
     submits = be.stats()["submits"] - s0
+    barriers = be.stats()["barriers"] - b0
     if mode == "levels":
         assert submits >= 60  # every dispatch depends on the previous one
+        assert barriers == 0
     else:
         assert submits == 1  # one batch, ordered by the patched barriers
-    # Independent ops stay in one batch in both modes.
+        if be.recorder.explicit:
+            # One barrier per dispatch (each reads what the one before wrote; the first reads
+            # the upload) and one before the download: no more, no fewer.
+            assert barriers == 61, barriers
+    # Independent ops stay in one batch in both modes, with no barrier between them.
     arrs = [be.from_numpy(np.full(10, i, np.float32), f32) for i in range(8)]
     be.synchronize()
-    s0 = be.stats()["submits"]
+    s0, b0 = be.stats()["submits"], be.stats()["barriers"]
     outs = [run(be, "add", [a, 1.0]) for a in arrs]
     be.synchronize()
     assert be.stats()["submits"] - s0 == 1
+    assert be.stats()["barriers"] - b0 == 0
     for i, o in enumerate(outs):
         np.testing.assert_array_equal(be.to_numpy(o, f32), np.full(10, i + 1.0, np.float32))
 
@@ -540,3 +547,83 @@ def test_lavapipe_loop_limit_rows():
     assert vkgrad.ones(1_670_000, device=dev).cumsum(0)[-1].item() == 1_670_000
     with pytest.raises(RuntimeError, match=f"cumsum: 2 rows of 1700000 elements .*{limit}"):
         vkgrad.ones(2, 1_700_000, device=dev).cumsum(1)
+
+
+def _patched_kp():
+    kp = pytest.importorskip("kp")
+    if not hasattr(kp.Manager, "vkgrad_stats"):
+        pytest.skip("stock kp: a pipeline per algorithm, no shared pipeline cache")
+    return kp
+
+
+def test_new_buffers_cost_descriptor_sets_not_pipelines(be):
+    """Issue part 1: the same shader on new buffers binds a new descriptor set and reuses the
+    variant's pipeline."""
+    _patched_kp()
+    x = be.from_numpy(np.ones(100, np.float32), f32)
+    run(be, "mul", [x, x])
+    be.synchronize()
+    before = be.stats()
+    outs = []
+    for i in range(3):  # new input buffers each time: new algorithms
+        y = be.from_numpy(np.full(100 + 300 * i, 2.0, np.float32), f32)
+        outs.append(run(be, "mul", [y, y]))
+    after = be.stats()
+    # Each new array binds two new sets of buffers: its upload's copy and the mul.
+    assert after["algorithms_created"] - before["algorithms_created"] == 3 * 2
+    assert after["descriptor_sets"] - before["descriptor_sets"] == 3 * 2
+    assert after["pipelines"] == before["pipelines"]
+    for i, o in enumerate(outs):
+        np.testing.assert_array_equal(be.to_numpy(o, f32), np.full(100 + 300 * i, 4.0))
+
+
+def test_pipeline_cache_file(be, tmp_path, monkeypatch):
+    """The device's pipeline cache goes to $VKGRAD_CACHE_DIR/pipelines/<device>.bin, and a
+    damaged file is ignored, not fatal. Pipelines are shared per variant within a device."""
+    kp = _patched_kp()
+    from vkgrad.backends.vulkan import pipeline_cache
+
+    monkeypatch.setenv("VKGRAD_CACHE_DIR", str(tmp_path))
+    x = be.from_numpy(np.ones(8, np.float32), f32)
+    run(be, "neg", [x])
+    be.synchronize()
+    (name, dkey), spirv = next((k, v) for k, v in be._spirv.items() if k[0] == "neg")
+    nbind = next(len(k[2]) for k in be._algos if k[0] == "neg")
+
+    mgr = kp.Manager(be.index)  # a fresh device: counters from zero
+    algos = []
+    try:
+        path = pipeline_cache.cache_path(dict(mgr.get_device_properties()))
+        assert path.parent == tmp_path / "pipelines"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"not a pipeline cache" * 10)
+        f = pipeline_cache.open_for(mgr)
+        assert f is not None and f.loaded == 200
+        push = np.zeros(32, np.uint32)
+        for _ in range(2):
+            ts = [
+                mgr.tensor_t(np.zeros(64, np.uint32), kp.TensorTypes.device) for _ in range(nbind)
+            ]
+            algos.append(mgr.algorithm(ts, spirv, [1, 1, 1], [], push))
+        st = mgr.vkgrad_stats()
+        assert (st["pipelines_created"], st["pipelines_reused"]) == (1, 1), st
+        assert st["descriptor_sets_created"] == 2, st
+        f.save()
+        assert path.stat().st_size > 0 and path.read_bytes() != b"not a pipeline cache" * 10
+        f.save()  # nothing new: no write
+    finally:
+        algos.clear()
+        mgr.destroy()
+    with pytest.raises(RuntimeError, match="device was destroyed"):
+        mgr.vkgrad_stats()
+
+
+def test_timestamp_period_in_device_properties():
+    """Profilers convert timestamp ticks with it (ns per tick)."""
+    _patched_kp()
+    try:
+        devs = vk.enumerate_devices()
+    except vk.VulkanUnavailable as e:
+        pytest.skip(f"no Vulkan: {e}")
+    for d in devs:
+        assert isinstance(d["timestamp_period"], float) and d["timestamp_period"] > 0, d

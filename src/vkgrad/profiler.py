@@ -190,7 +190,9 @@ class profile:
                 f"expected {len(labels) + 1}"
             )
         for i, key in enumerate(labels):
-            self._add(Event(key, device, ts[i] * period, (ts[i + 1] - ts[i]) * period))
+            # A barrier is no kernel: the time it waits shows as a gap before the next op.
+            if key != "barrier":
+                self._add(Event(key, device, ts[i] * period, (ts[i + 1] - ts[i]) * period))
 
     # ---------------------------------------------------------------- results
 

@@ -24,6 +24,7 @@ from ...ops import Op
 from ...shapes import numel
 from ...validate import check_known_range, index_bounds
 from ..base import Backend
+from . import pipeline_cache
 from .pool import Buffer, BufferPool
 from .recorder import Recorder
 from .sources import variant_label
@@ -39,10 +40,12 @@ __all__ = [
 WG = 256  # threads per workgroup in every shader (shaders/common.glsl)
 MAX_GROUPS = 65535  # Vulkan's guaranteed maxComputeWorkGroupCount per dimension
 PUSH_WORDS = 32  # 128 bytes: the push-constant size every Vulkan device guarantees
-# Each cached kp algorithm owns a pipeline: ~0.75 MB of JIT code on lavapipe (measured over
-# tests/test_composite.py + test_conv.py: 1355 algorithms, 1.0 GB). Unbounded, a process that
-# meets many shapes grows without limit; the bound must stay above the number of algorithms
-# one training step uses, or every step would rebuild pipelines.
+# A cached kp algorithm binds one set of buffers. With the patched kp it owns only a descriptor
+# pool and set (the pipeline is shared per shader variant); with a stock kp it also owns a
+# pipeline, ~0.75 MB of JIT code on lavapipe (tests/test_composite.py + test_conv.py: 1355
+# algorithms, 1.0 GB). Unbounded, a process that meets many shapes grows without limit; the
+# bound must stay above the number of algorithms one training step uses, or every step would
+# rebuild them.
 MAX_ALGORITHMS = int(os.environ.get("VKGRAD_MAX_ALGORITHMS", "4096"))
 # Host-visible bytes the pending batch may hold in staging before a transfer submits it.
 STAGING_BUDGET = int(os.environ.get("VKGRAD_STAGING_BUDGET", str(64 << 20)))
@@ -69,6 +72,7 @@ class VulkanUnavailable(RuntimeError):
 
 _kp_module = None
 _MANAGERS: dict = {}
+_PIPELINE_FILES: dict = {}  # device index -> pipeline_cache.PipelineCacheFile or None
 
 
 def _kp():
@@ -108,6 +112,7 @@ def get_manager(index: int = 0):
         except Exception as e:  # kp raises plain RuntimeErrors from C++
             raise VulkanUnavailable(f"cannot open Vulkan device {index}: {e}") from e
         _MANAGERS[index] = mgr
+        _PIPELINE_FILES[index] = pipeline_cache.open_for(mgr)
     return mgr
 
 
@@ -242,6 +247,9 @@ class VulkanBackend(Backend):
         self.algorithms_created = 0
         self.transfers = 0
         self._transfer: str | None = None  # the profiler's name for the copy being dispatched
+        self.pipeline_file = _PIPELINE_FILES.get(index)
+        # The patched kp shares pipelines per shader variant and counts them per device.
+        self._kp_stats = getattr(self.mgr, "vkgrad_stats", None)
         self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
         self.dummy = self._permanent(np.zeros(64, np.uint32))
@@ -252,8 +260,25 @@ class VulkanBackend(Backend):
     # -------------------------------------------------- bookkeeping
 
     def stats(self) -> dict:
-        """Counters for tests and benchmarks (all monotone except live_buffers)."""
+        """Counters for tests and benchmarks (all monotone except live_buffers).
+
+        ``pipelines`` (VkPipelines built), ``descriptor_sets`` and ``fences_created`` count
+        for the whole device (every backend on it); with a stock kp each algorithm owns a
+        pipeline and a set, so both equal ``algorithms_created`` there. ``barriers``: the
+        dependency barriers the recorder put in (docs/vulkan.md)."""
+        if self._kp_stats is not None:
+            kps = self._kp_stats()
+            pipelines = kps["pipelines_created"]
+            sets = kps["descriptor_sets_created"]
+            fences = kps["fences_created"]
+        else:
+            pipelines = sets = self.algorithms_created
+            fences = self.recorder.submits
         return {
+            "pipelines": pipelines,
+            "descriptor_sets": sets,
+            "fences_created": fences,
+            "barriers": self.recorder.barriers,
             "algorithms_created": self.algorithms_created,
             "algorithms_evicted": self.algorithms_evicted,
             "algorithm_seconds": self.algorithm_seconds,
@@ -411,9 +436,12 @@ class VulkanBackend(Backend):
             )
             self.algorithm_seconds += time.perf_counter() - t0
             self.algorithms_created += 1
+            if self.pipeline_file is not None:
+                self.pipeline_file.note()
             self._algos[key] = algo
             # A pending or captured sequence holds its own reference to the algorithms it
-            # dispatches, so dropping ours frees the pipeline only once nothing uses it.
+            # dispatches, so dropping ours frees the descriptor set (with a stock kp, also the
+            # pipeline) only once nothing uses it.
             while len(self._algos) > self.max_algorithms:
                 self._algos.popitem(last=False)
                 self.algorithms_evicted += 1
