@@ -375,9 +375,40 @@ MANAGER_BINDINGS = """
         [](kp::Manager& self, const py::bytes& data) {
             kp::vkgradLoadPipelineCache(vkgradLiveDevice(self), std::string(data));
         },
-        "vkgrad: merge saved VkPipelineCache contents into the device's cache")"""
+        "vkgrad: merge saved VkPipelineCache contents into the device's cache")
+      .def(
+        "vkgrad_features",
+        [](kp::Manager& self) {
+            return py::dict("storageBuffer16BitAccess"_a =
+                              py::make_tuple(self.vkgradHas16BitStorage,
+                                             self.vkgradEnabled16BitStorage));
+        },
+        "vkgrad: {feature: (the device has it, it is enabled)}")"""
 
 MGR_DESTROY = '.def("destroy", &kp::Manager::destroy, DOC(kp, Manager, destroy))'
+DEVICE_CREATE = """    this->mDevice = std::make_shared<vk::Device>();
+    physicalDevice.createDevice(
+"""
+# Asked through vkGetPhysicalDeviceFeatures2 (Vulkan 1.1, kp's instance version) and enabled
+# with the 16-bit storage struct in the device's pNext chain. shaderFloat16 is not asked for:
+# vkgrad's kernels load and store halves and compute in f32.
+FEATURES_16BIT = """    // vkgrad: 16-bit storage where the device has it.
+    vk::PhysicalDevice16BitStorageFeatures vkgradHas16;
+    vk::PhysicalDeviceFeatures2 vkgradFeatures2;
+    vkgradFeatures2.pNext = &vkgradHas16;
+    if (physicalDevice.getProperties().apiVersion >= VK_API_VERSION_1_1) {
+        physicalDevice.getFeatures2(&vkgradFeatures2);
+    }
+    vk::PhysicalDevice16BitStorageFeatures vkgradEnable16;
+    this->vkgradHas16BitStorage = vkgradHas16.storageBuffer16BitAccess == VK_TRUE;
+    bool vkgradWant16 = std::getenv("VKGRAD_F16_PACKED") == nullptr ||
+                        std::string(std::getenv("VKGRAD_F16_PACKED")) != "1";
+    if (this->vkgradHas16BitStorage && vkgradWant16) {
+        vkgradEnable16.storageBuffer16BitAccess = VK_TRUE;
+        deviceCreateInfo.pNext = &vkgradEnable16;
+        this->vkgradEnabled16BitStorage = true;
+    }
+"""
 DEFAULT_LAYERS = """    std::vector<const char*> desiredLayerNames = {
         "VK_LAYER_LUNARG_assistant_layer",
         "VK_LAYER_LUNARG_standard_validation",
@@ -452,6 +483,17 @@ PATCHES = [
         "    }\n\n"
         "    this->mIsRunning = false;\n",
     ),
+    # 16-bit storage: f16 tensors as float16_t arrays where the device has it.
+    (
+        "src/include/kompute/Manager.hpp",
+        "    std::shared_ptr<vk::Device> vkgradDevice() const { return this->mDevice; }\n",
+        "    std::shared_ptr<vk::Device> vkgradDevice() const { return this->mDevice; }\n"
+        "    // vkgrad: device features, as found on the physical device and as enabled.\n"
+        "    bool vkgradHas16BitStorage = false;\n"
+        "    bool vkgradEnabled16BitStorage = false;\n",
+    ),
+    ("src/Manager.cpp", "#include <string>\n", "#include <cstdlib>\n#include <string>\n"),
+    ("src/Manager.cpp", DEVICE_CREATE, FEATURES_16BIT + DEVICE_CREATE),
     # Python: barrier op, counters, pipeline cache, device properties, build marker.
     ("python/src/main.cpp", '#include "utils.hpp"\n', '#include "utils.hpp"\n' + BARRIER_OP),
     (

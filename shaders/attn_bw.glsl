@@ -17,12 +17,19 @@
 layout(push_constant) uniform PC { uint batch; uint queries; uint keys; uint ev; uint e; uint cols; uint offset; uint rows; uint attrs[24]; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) buffer Go { uint go_[]; };
+F16_VIEW(1, go_)
 layout(std430, binding = 2) buffer P { uint p_[]; };
+F16_VIEW(2, p_)
 layout(std430, binding = 3) buffer V { uint v_[]; };
+F16_VIEW(3, v_)
 layout(std430, binding = 4) buffer Q { uint q_[]; };
+F16_VIEW(4, q_)
 layout(std430, binding = 5) buffer K { uint k_[]; };
+F16_VIEW(5, k_)
 layout(std430, binding = 6) buffer Delta { uint delta_[]; };
+F16_VIEW(6, delta_)
 
 #define GO(i) LOAD(go_, D1, (i))
 #define PR(i) LOAD(p_, D2, (i))

@@ -9,11 +9,17 @@ layout(push_constant) uniform PC { uint M; uint K; uint attrs[30]; } pc;
 #endif
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) buffer In0 { uint in0[]; };
+F16_VIEW(1, in0)
 layout(std430, binding = 2) buffer In1 { uint in1[]; };
+F16_VIEW(2, in1)
 layout(std430, binding = 3) buffer In2 { uint in2[]; };
+F16_VIEW(3, in2)
 layout(std430, binding = 4) buffer In3 { uint in3[]; };
+F16_VIEW(4, in3)
 layout(std430, binding = 5) buffer In4 { uint in4[]; };
+F16_VIEW(5, in4)
 
 #define X(i) LOAD(in0, D1, (i))
 #define Y(i) LOAD(in1, D2, (i))

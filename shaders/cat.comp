@@ -8,7 +8,9 @@
 layout(push_constant) uniform PC { uint outer; uint row; uint start; uint m; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) readonly buffer In0 { uint in0[]; };
+F16_VIEW(1, in0)
 
 void main() {
     uint outer = pc.outer;

@@ -9,9 +9,12 @@
 layout(push_constant) uniform PC { uint n; uint ndim; uint dim; uint size; uint skip; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) readonly buffer X { uint x_[]; };
+F16_VIEW(1, x_)
 layout(std430, binding = 2) readonly buffer Idx { int idx_[]; };
 layout(std430, binding = 3) readonly buffer Meta { uint meta[]; };
+F16_VIEW(3, meta)
 
 // push: n, ndim, dim, size (of x along dim), skip (-1: none)
 

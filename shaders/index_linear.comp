@@ -13,6 +13,7 @@ layout(std430, binding = 0) buffer Out { int out_[]; };
 layout(std430, binding = 1) readonly buffer Acc { int acc_[]; };
 layout(std430, binding = 2) readonly buffer T { int t_[]; };
 layout(std430, binding = 3) readonly buffer Meta { uint meta[]; };
+F16_VIEW(3, meta)
 
 void main() {
     uint n = pc.n, nd = pc.ndim;

@@ -10,8 +10,11 @@
 layout(push_constant) uniform PC { uint batch; uint M; uint N; uint K; uint sa; uint sb; uint ta; uint tb; } pc;
 
 layout(std430, binding = 0) buffer Cb { uint c_[]; };
+F16_VIEW(0, c_)
 layout(std430, binding = 1) buffer Ab { uint a_[]; };
+F16_VIEW(1, a_)
 layout(std430, binding = 2) buffer Bb { uint b_[]; };
+F16_VIEW(2, b_)
 
 // 64x64 output tile per workgroup, K in steps of 16; each of the 256 threads owns a 4x4
 // micro-tile (4 consecutive columns, so f16 pairs within it are whole words).

@@ -8,10 +8,15 @@
 layout(push_constant) uniform PC { uint M; uint K; uint scalar_inputs; uint scalars[4]; uint attrs[25]; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) buffer In0 { uint in0[]; };
+F16_VIEW(1, in0)
 layout(std430, binding = 2) buffer In1 { uint in1[]; };
+F16_VIEW(2, in1)
 layout(std430, binding = 3) buffer In2 { uint in2[]; };
+F16_VIEW(3, in2)
 layout(std430, binding = 4) buffer In3 { uint in3[]; };
+F16_VIEW(4, in3)
 
 bool scalar_input(uint k) { return ((pc.scalar_inputs >> k) & 1u) != 0u; }
 #define IN_(buf, dt, k, i) (scalar_input(k) ? uintBitsToFloat(pc.scalars[k]) : LOAD(buf, dt, (i)))

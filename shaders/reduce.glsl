@@ -9,7 +9,9 @@
 layout(push_constant) uniform PC { uint M; uint K; uint L; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) buffer In0 { uint in0[]; };
+F16_VIEW(1, in0)
 
 shared float acc_[WG];
 

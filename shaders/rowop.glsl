@@ -5,9 +5,13 @@
 layout(push_constant) uniform PC { uint M; uint K; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) buffer In0 { uint in0[]; };
+F16_VIEW(1, in0)
 layout(std430, binding = 2) buffer In1 { uint in1[]; };
+F16_VIEW(2, in1)
 layout(std430, binding = 3) buffer In2 { uint in2[]; };
+F16_VIEW(3, in2)
 
 #define X(i) LOAD(in0, D1, (i))
 #define Y(i) LOAD(in1, D2, (i))

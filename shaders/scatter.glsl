@@ -10,9 +10,12 @@
 layout(push_constant) uniform PC { uint n; uint ndim; uint dim; uint size; uint skip; uint scalar; uint value; uint alpha; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) readonly buffer Idx { int idx_[]; };
 layout(std430, binding = 2) readonly buffer Src { uint src_[]; };
+F16_VIEW(2, src_)
 layout(std430, binding = 3) readonly buffer Meta { uint meta[]; };
+F16_VIEW(3, meta)
 
 void put(uint o, float v, uint raw);
 

@@ -4,6 +4,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "update.glsl"
 layout(std430, binding = 1) buffer G { uint g_[]; };
+F16_VIEW(1, g_)
 layout(std430, binding = 2) buffer B { float b_[]; };
 layout(std430, binding = 3) buffer W { float w_[]; };
 float step_(uint i) {

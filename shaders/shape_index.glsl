@@ -8,10 +8,15 @@
 layout(push_constant) uniform PC { uint n; uint ndim; uint in0_ndim; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) readonly buffer In0 { uint in0[]; };
+F16_VIEW(1, in0)
 layout(std430, binding = 2) readonly buffer In1 { uint in1[]; };
+F16_VIEW(2, in1)
 layout(std430, binding = 3) readonly buffer In2 { uint in2[]; };
+F16_VIEW(3, in2)
 layout(std430, binding = 4) readonly buffer Meta { uint meta[]; };
+F16_VIEW(4, meta)
 
 float value(uint i);
 

@@ -8,8 +8,11 @@
 #include "common.glsl"
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) readonly buffer Ain { uint a_[]; };
+F16_VIEW(1, a_)
 layout(std430, binding = 2) readonly buffer Bin { uint b_[]; };
+F16_VIEW(2, b_)
 // coherent + memoryBarrierBuffer: one thread's workspace writes are seen by the others of its
 // workgroup after SYNC.
 layout(std430, binding = 3) coherent buffer Work { float w_[]; };

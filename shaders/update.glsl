@@ -12,6 +12,7 @@ float attr(uint k) { return hyper_[k]; }
 float step_(uint i);  // updates the f32 state of element i, returns the new master value
 
 layout(std430, binding = 0) buffer P { uint p_[]; };
+F16_VIEW(0, p_)
 
 void main() {
     uint n = pc.n;

@@ -9,8 +9,11 @@
 layout(push_constant) uniform PC { uint n; uint batch; uint c; uint h; uint w; uint ho; uint wo; uint kh; uint kw; uint sh; uint sw; uint pt; uint pl; uint dh; uint dw; uint include_pad; uint divisor; uint cout; uint groups; uint slices; } pc;
 
 layout(std430, binding = 0) buffer Out { uint out_[]; };
+F16_VIEW(0, out_)
 layout(std430, binding = 1) readonly buffer In0 { uint in0[]; };
+F16_VIEW(1, in0)
 layout(std430, binding = 2) readonly buffer In1 { uint in1[]; };
+F16_VIEW(2, in1)
 
 #define X(i) LOAD(in0, D1, (i))
 #define Y(i) LOAD(in1, D2, (i))

@@ -70,6 +70,13 @@ if _COVERAGE_FILE and vulkan_skip_reason() is None:
 
 def pytest_sessionfinish(session, exitstatus):
     if _COVERAGE_FILE:
+        # VKGRAD_SHADER_COVERAGE_APPEND=1: a second session (the packed-f16 pass in CI) adds
+        # to the first one's record instead of replacing it.
+        if os.environ.get("VKGRAD_SHADER_COVERAGE_APPEND") == "1" and os.path.exists(
+            _COVERAGE_FILE
+        ):
+            with open(_COVERAGE_FILE) as f:
+                _dispatched.update((n, tuple(sorted(d.items()))) for n, d in json.load(f))
         rows = [[name, dict(d)] for name, d in sorted(_dispatched)]
         with open(_COVERAGE_FILE, "w") as f:
             json.dump(rows, f, indent=0)

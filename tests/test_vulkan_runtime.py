@@ -627,3 +627,45 @@ def test_timestamp_period_in_device_properties():
         pytest.skip(f"no Vulkan: {e}")
     for d in devs:
         assert isinstance(d["timestamp_period"], float) and d["timestamp_period"] > 0, d
+
+
+def test_native_f16_reads_and_writes_halves_as_float16_t(be):
+    """Where the device has 16-bit storage (lavapipe does), f16 variants are built with
+    NATIVE_F16 (float16_t views, no atomic half stores); others are not."""
+    features = getattr(be.mgr, "vkgrad_features", None)
+    if features is None or not features()["storageBuffer16BitAccess"][0]:
+        pytest.skip("no 16-bit storage on this device or kp build")
+    if not features()["storageBuffer16BitAccess"][1]:
+        pytest.skip("packed f16 forced (VKGRAD_F16_PACKED=1)")
+    assert be.native_f16
+    f16 = dtypes.float16
+    x = be.from_numpy(np.arange(5, dtype=np.float16), f16)  # odd length: a lone last half
+    y = run(be, "mul", [x, x], f16)
+    seen = [dict(k[1]) for k in be._algos if k[0] == "mul"]
+    assert {"D0": 1, "D1": 1, "D2": 1, "NATIVE_F16": 1} in seen
+    np.testing.assert_array_equal(be.to_numpy(y, f16), np.arange(5.0) ** 2)
+    z = run(be, "mul", [be.from_numpy(np.ones(3, np.float32), f32), 2.0])
+    assert not any(
+        "NATIVE_F16" in dict(k[1]) for k in be._algos if k[0] == "mul" and dict(k[1])["D0"] == 0
+    )
+    np.testing.assert_array_equal(be.to_numpy(z, f32), [2.0, 2.0, 2.0])
+
+
+def test_packed_f16_can_be_forced_and_says_why():
+    # A process of its own: the switch is read when the device opens.
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, numpy as np, vkgrad\n"
+        "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+        "be = vkgrad.Device.parse('vulkan').backend\n"
+        "x = vkgrad.tensor(np.arange(5.0), dtype='f16', device='vulkan')\n"
+        "print('native', be.native_f16, (x * x).tolist())\n"
+    )
+    env = dict(os.environ, VKGRAD_F16_PACKED="1")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "native False [0.0, 1.0, 4.0, 9.0, 16.0]" in out.stdout
+    assert "f16 tensors as packed halves (VKGRAD_F16_PACKED=1)" in out.stderr

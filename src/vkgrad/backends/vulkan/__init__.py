@@ -11,6 +11,7 @@ caches.
 from __future__ import annotations
 
 import ctypes.util
+import logging
 import os
 import time
 from collections import OrderedDict
@@ -28,6 +29,8 @@ from . import pipeline_cache
 from .pool import Buffer, BufferPool
 from .recorder import Recorder
 from .sources import variant_label
+
+_log = logging.getLogger("vkgrad")
 
 __all__ = [
     "VulkanUnavailable",
@@ -195,6 +198,24 @@ def _words(n: int, dtype: DType) -> int:
     return (n + 1) // 2 if dtype is dtypes.float16 else n
 
 
+def _native_f16(mgr, index: int) -> bool:
+    """Whether f16 arrays are float16_t arrays on this device: the patched kp enables
+    16-bit storage where the device has it, unless VKGRAD_F16_PACKED=1. Otherwise f16 is packed
+    two halves to a uint32 word (every device can), and a one-line notice says why."""
+    features = getattr(mgr, "vkgrad_features", None)
+    has, enabled = features()["storageBuffer16BitAccess"] if features else (False, False)
+    if not enabled:
+        why = (
+            "VKGRAD_F16_PACKED=1"
+            if has
+            else "the device has no storageBuffer16BitAccess"
+            if features
+            else "this kp build enables no device features"
+        )
+        _log.info("vkgrad: vulkan:%d: f16 tensors as packed halves (%s)", index, why)
+    return bool(enabled)
+
+
 def _no_f64(opname: str, dt) -> None:
     if dt is dtypes.float64:
         raise TypeError(
@@ -250,6 +271,7 @@ class VulkanBackend(Backend):
         self.pipeline_file = _PIPELINE_FILES.get(index)
         # The patched kp shares pipelines per shader variant and counts them per device.
         self._kp_stats = getattr(self.mgr, "vkgrad_stats", None)
+        self.native_f16 = _native_f16(self.mgr, index)
         self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
         self.dummy = self._permanent(np.zeros(64, np.uint32))
@@ -473,6 +495,9 @@ class VulkanBackend(Backend):
         writes: list,
         hold: list,
     ) -> None:
+        if self.native_f16 and DT_CODE["float16"] in defines.values():
+            # A binding holds halves: read and write them as float16_t (common.glsl).
+            defines = {**defines, "NATIVE_F16": 1}
         algo = self._algorithm(name, defines, bufs, groups)
         if profiler.ACTIVE is None:
             self.recorder.dispatch(algo, push, reads, writes, hold)

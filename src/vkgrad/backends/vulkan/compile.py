@@ -152,8 +152,12 @@ def shader_names(op) -> tuple:
 
 
 def variants_for(op) -> list[tuple[str, dict]]:
-    """(shader name, defines) for every variant of one op row that vkgrad dispatches."""
-    return VARIANTS[op.kind](op)
+    """(shader name, defines) for every variant of one op row that vkgrad dispatches: its
+    kind's, and for those with an f16 binding their twin that reads and writes float16_t
+    (``NATIVE_F16``, on devices with 16-bit storage; common.glsl)."""
+    out = VARIANTS[op.kind](op)
+    f16 = DT_CODE["float16"]
+    return out + [(name, {**d, "NATIVE_F16": 1}) for name, d in out if f16 in d.values()]
 
 
 def all_variants() -> list[tuple[str, dict]]:
