@@ -56,9 +56,10 @@ class Op:
     double_backward: bool | None = None
     # Rows that read int32 indices: (in_shapes, attrs) -> (input position, lo, hi, skip,
     # message). Valid values are lo <= v < hi, and v == skip unless skip is None; the
-    # message is formatted with v, the bad value. NumPy kernels check every value; the
-    # Vulkan backend checks the value range of indices uploaded from the host (checking
-    # indices made on the device would cost a sync; its kernels skip bad ones).
+    # message is formatted with v, the bad value. Both backends check them before a kernel
+    # runs (vkgrad/validate.py): the NumPy backend every value, the Vulkan backend the range
+    # of indices uploaded from the host (checking indices made on the device would cost a
+    # sync; its kernels skip bad ones).
     bounds: Callable | None = None
     # Output dtypes the row refuses (a TypeError naming the op, with ``hint``), as PyTorch
     # refuses -bool or bitwise ops on floats; no shader variant is built for them.
