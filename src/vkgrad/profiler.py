@@ -25,6 +25,10 @@ import json
 import sys
 from typing import NamedTuple
 
+# vkgrad.device imports the NumPy backend, which imports this module: only the module is
+# bound here, its backends read when a profile starts or ends.
+from . import device as device_module
+
 __all__ = ["profile", "Event", "KernelStats", "KeyAverages", "ACTIVE", "TIMED_OPS"]
 
 ACTIVE: profile | None = None  # the innermost profiler in effect
@@ -108,10 +112,7 @@ class KeyAverages(list):
 
 
 def _synchronize_all() -> None:
-    # vkgrad.device imports the NumPy backend, which imports this module: looked up here.
-    from .device import _backends  # noqa: PLC0415
-
-    for b in list(_backends.values()):
+    for b in list(device_module._backends.values()):
         b.synchronize()
 
 
