@@ -4,6 +4,9 @@ packing, caches, the pool and dispatch ordering."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -653,10 +656,6 @@ def test_native_f16_reads_and_writes_halves_as_float16_t(be):
 
 def test_packed_f16_can_be_forced_and_says_why():
     # A process of its own: the switch is read when the device opens.
-    import os
-    import subprocess
-    import sys
-
     script = (
         "import logging, numpy as np, vkgrad\n"
         "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
