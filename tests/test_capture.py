@@ -361,3 +361,37 @@ def test_refused_inside_a_capture(device):
         vkgrad.capture(lambda t: t * 2)(w)
     with pytest.raises(CaptureError, match="hashable"):
         vkgrad.capture(lambda t, opts: t * 2)(x, {"a": 1})
+
+
+@pytest.mark.vulkan
+def test_a_step_without_tensor_arguments_runs_where_its_tensors_are():
+    # The default device here is the cpu; the step's tensors live on Vulkan.
+    w = vkgrad.tensor([1.0, -2.0], device="vulkan", requires_grad=True)
+    opt = optim.SGD([w], lr=0.25)
+
+    @vkgrad.capture
+    def step():
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+
+    want = np.array([1.0, -2.0])
+    for _ in range(4):
+        step()
+        want = want - 0.25 * 2 * want
+        np.testing.assert_allclose(w.numpy(), want, rtol=1e-6)
+    assert step.replays == 2
+
+
+@pytest.mark.vulkan
+def test_a_step_on_two_devices_is_refused():
+    a = vkgrad.ones(2, device="vulkan")
+    b = vkgrad.ones(2, device="cpu")
+
+    @vkgrad.capture
+    def step():
+        return (a * 2).sum().item() + (b * 2).sum().item()
+
+    step()  # the warm-up runs eagerly
+    with pytest.raises(CaptureError, match=r"made tensors on cpu, vulkan:0; .* one device"):
+        step()

@@ -57,6 +57,7 @@ class capture:
         self.graphs: dict = {}
         self.replays = 0
         self._warm = False
+        self._devices: set = set()  # where the warm-up call made tensors, without tensor args
 
     def __call__(self, *args, **kwargs) -> Any:
         key, tensors, device = _signature(self.fn, args, kwargs)
@@ -67,7 +68,20 @@ class capture:
             return graph.result
         if not self._warm:
             self._warm = True
-            return self.fn(*args, **kwargs)
+            if tensors:
+                return self.fn(*args, **kwargs)
+            # No tensor argument says where the step runs, and the default device may be
+            # another one (the cpu beside a model on Vulkan): the warm-up call shows it.
+            result, self._devices = _devices_used(self.fn, args, kwargs)
+            return result
+        if not tensors and self._devices:
+            if len(self._devices) > 1:
+                shown = ", ".join(sorted(str(d) for d in self._devices))
+                raise CaptureError(
+                    f"capture({getattr(self.fn, '__qualname__', self.fn)}): the step made "
+                    f"tensors on {shown}; a captured function runs on one device"
+                )
+            (device,) = self._devices
         graph = _Graph(self.fn, args, kwargs, tensors, device)
         self.graphs[key] = graph
         return graph.result
@@ -109,6 +123,23 @@ def _signature(fn, args: tuple, kwargs: dict) -> tuple:
             key.append((where, "value", a))
     device = device or Device.parse(default_device())
     return (str(device), tuple(key)), tensors, device
+
+
+def _devices_used(fn, args, kwargs) -> tuple:
+    """Run ``fn`` eagerly and return (its result, the devices of every tensor it made)."""
+    seen: set = set()
+    make = autograd.Tensor.__dict__["_make"]
+
+    def tracked_make(cls, data, shape, dtype, device):
+        seen.add(device)
+        return make.__func__(cls, data, shape, dtype, device)
+
+    autograd.Tensor._make = classmethod(tracked_make)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        autograd.Tensor._make = make
+    return result, seen
 
 
 class _Graph:
