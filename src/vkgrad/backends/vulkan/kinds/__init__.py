@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import DT_CODE, WG
+from .. import DT_CODE, PUSH_WORDS, WG
 from ..sources import directive
 
 RUNNERS: dict[str, Callable] = {}
@@ -72,7 +72,7 @@ class Push:
     [5, 0, 0, 0, 1, 2]
     """
 
-    SIZE = 32  # words: the 128 bytes every Vulkan device guarantees
+    SIZE = PUSH_WORDS
 
     def __init__(self, *fields: str) -> None:
         self.fields = fields
@@ -95,6 +95,23 @@ class Push:
                 raise ValueError(f"push word {name}: {len(vals)} values for {count} words")
             push[at : at + len(vals)] = [int(w) & 0xFFFFFFFF for w in vals]
         return push
+
+
+# Meta blocks (shaders' ``meta`` bindings): shapes and strides of up to MAX_DIMS dims, each
+# list padded to MAX_DIMS words.
+MAX_DIMS = 8
+
+
+def check_dims(what: str, shape) -> None:
+    if len(shape) > MAX_DIMS:
+        raise NotImplementedError(f"{what}: more than {MAX_DIMS} dims on Vulkan")
+
+
+def padded(values, fill: int) -> list:
+    """``values`` as uint32 words (negative ones as two's complement: the shaders' uint
+    arithmetic wraps, so a negative stride walks backwards), padded with ``fill`` to
+    MAX_DIMS."""
+    return [int(v) & 0xFFFFFFFF for v in values] + [fill] * (MAX_DIMS - len(values))
 
 
 def push_layout(kind: str, *fields: str) -> Push:

@@ -13,10 +13,9 @@ from __future__ import annotations
 from .... import dtypes
 from ....shapes import contiguous_strides
 from .. import DT_CODE
-from . import BOOL, F16, F32, I32, push_layout, runner, shaders, variants
+from . import BOOL, F16, F32, I32, check_dims, padded, push_layout, runner, shaders, variants
 
 KIND = SHADER = "gather"
-MAX_DIMS = 8
 # size: x's length along dim; skip: an index value that reads 0 (-1: none).
 PUSH = push_layout(KIND, "n", "ndim", "dim", "size", "skip")
 CODES = (F32, F16, I32, BOOL)
@@ -24,10 +23,9 @@ CODES = (F32, F16, I32, BOOL)
 
 def meta_words(shape, *strides) -> tuple:
     """Meta words: shape[8], then each stride list padded to 8."""
-    pad = MAX_DIMS - len(shape)
-    out = list(shape) + [1] * pad
+    out = padded(shape, 1)
     for st in strides:
-        out += [int(s) & 0xFFFFFFFF for s in st] + [0] * pad
+        out += padded(st, 0)
     return tuple(out)
 
 
@@ -35,11 +33,6 @@ def index_strides(index_shape, loop_shape, dim: int) -> tuple:
     if len(index_shape) == len(loop_shape):
         return contiguous_strides(index_shape)
     return tuple(1 if d == dim else 0 for d in range(len(loop_shape)))
-
-
-def check_dims(op, shape) -> None:
-    if len(shape) > MAX_DIMS:
-        raise NotImplementedError(f"{op.name}: more than {MAX_DIMS} dims on Vulkan")
 
 
 def check_index(op, idx) -> None:
@@ -79,7 +72,7 @@ def gather_call(be, x, idx, out, dim: int, skip: int) -> None:
 @runner(KIND)
 def run(be, op, inputs, attrs, out) -> None:
     x, idx = inputs
-    check_dims(op, out.shape)
+    check_dims(op.name, out.shape)
     check_index(op, idx)
     gather_call(be, x, idx, out, int(attrs.get("dim", 0)), skip_word(attrs))
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from .... import dtypes
 from ....shapes import broadcast_strides
 from .. import VkArray
-from . import I32, push_layout, runner, variants
-from .gather import check_dims, meta_words
+from . import I32, check_dims, push_layout, runner, variants
+from .gather import meta_words
 
 # scalar: acc is the scalar 0 (no buffer).
 PUSH = push_layout("index_linear", "n", "ndim", "scalar", "size", "stride")
@@ -19,7 +19,7 @@ PUSH = push_layout("index_linear", "n", "ndim", "scalar", "size", "stride")
 def run(be, op, inputs, attrs, out) -> None:
     acc, t = inputs
     shape = out.shape
-    check_dims(op, shape)
+    check_dims(op.name, shape)
     n = out.size
     if n == 0:
         return

@@ -21,15 +21,16 @@ from . import (
     F16,
     F32,
     I32,
+    check_dims,
     f32_bits,
     fixed_binding,
     float_attrs,
+    padded,
     push_layout,
     runner,
     variants,
 )
 
-MAX_DIMS = 8  # dims in the meta block
 # modes: 2 bits per input slot: 0 tensor, 2 scalar (its f32 bits in scalars), 3 absent.
 PUSH = push_layout("map", "n", "modes", "scalars[3]", "ndim", "use_meta", "scatter", "attrs[24]")
 
@@ -89,15 +90,12 @@ def map_call(be, shader, inputs, out, shape, attr_words, view, scatter=False) ->
     out_meta = (view[2], tuple(view[1])) if scatter else (0, contiguous_strides(shape))
     use_meta = 0
     if strided:
-        if ndim > MAX_DIMS:
-            raise NotImplementedError(f"{shader}: more than {MAX_DIMS} dims on Vulkan")
+        check_dims(shader, shape)
         use_meta = 1
-        pad = MAX_DIMS - ndim
-        words = list(shape) + [1] * pad
+        words = padded(shape, 1)
         for off, st in [*in_meta, out_meta]:
-            words += [off] + list(st) + [0] * pad
-        # Negative strides (flip) as two's complement: the shader's uint arithmetic wraps.
-        bufs[4] = be.meta_buffer(tuple(int(w) & 0xFFFFFFFF for w in words))
+            words += [off] + padded(st, 0)  # negative strides (flip) wrap, as the shader's
+        bufs[4] = be.meta_buffer(tuple(words))
     f16_pairs = out.dtype is dtypes.float16 and not scatter
     items = (n + 1) // 2 if f16_pairs else n
     push = PUSH.words(

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from ....shapes import contiguous_strides, numel
 from .. import DT_CODE, VkArray
-from . import BOOL, F16, F32, I32, f32_bits, push_layout, runner, shaders, variants
+from . import BOOL, F16, F32, I32, check_dims, f32_bits, push_layout, runner, shaders, variants
 from .gather import (
-    check_dims,
     check_index,
     gather_call,
     gather_variants_of,
@@ -32,7 +31,7 @@ def _run(kind: str):
 
     def run(be, op, inputs, attrs, out) -> None:
         base, idx, src = inputs
-        check_dims(op, out.shape)
+        check_dims(op.name, out.shape)
         check_index(op, idx)
         if base.buf is not out.buf:
             gather_call(be, base, None, out, 0, 0)

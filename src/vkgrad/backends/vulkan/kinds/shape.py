@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from ....shapes import numel
 from .. import DT_CODE, VkArray
-from . import F16, F32, I32, push_layout, runner, variants
+from . import F16, F32, I32, MAX_DIMS, check_dims, padded, push_layout, runner, variants
 
-MAX_DIMS = 8
 # The output viewed as (outer, row): the input fills columns [start, start + m) of each row.
 CAT_PUSH = push_layout("cat", "outer", "row", "start", "m")
 SHAPE_INDEX_PUSH = push_layout("shape_index", "n", "ndim", "in0_ndim")
@@ -45,9 +44,8 @@ def cat_variants(op) -> list:
 
 
 def _shape_words(shape: tuple, what: str) -> list:
-    if len(shape) > MAX_DIMS:
-        raise NotImplementedError(f"{what}: more than {MAX_DIMS} dims on Vulkan")
-    return list(shape) + [1] * (MAX_DIMS - len(shape))
+    check_dims(what, shape)
+    return padded(shape, 1)
 
 
 @runner("shape_index")
@@ -76,7 +74,7 @@ def run_shape_index(be, op, inputs, attrs, out) -> None:
         v = list(v) if isinstance(v, (tuple, list)) else [v]
         if len(v) > MAX_DIMS:
             raise NotImplementedError(f"{op.name}: attribute {name} longer than {MAX_DIMS}")
-        words += [int(w) & 0xFFFFFFFF for w in v] + [0] * (MAX_DIMS - len(v))
+        words += padded(v, 0)
     bufs.append(be.meta_buffer(tuple(words)))
     items = (n + 1) // 2 if out.dtype.name == "float16" else n
     in0_ndim = len(inputs[0].shape) if inputs else 0
