@@ -54,8 +54,7 @@ MAX_ALGORITHMS = int(os.environ.get("VKGRAD_MAX_ALGORITHMS", "4096"))
 STAGING_BUDGET = int(os.environ.get("VKGRAD_STAGING_BUDGET", str(64 << 20)))
 
 
-# Binding dtype codes, as in shaders/common.glsl and compile.DT_CODE. (The compile module is
-# imported lazily so that `python -m vkgrad.backends.vulkan.compile` runs it only once.)
+# Binding dtype codes (defines D0..D4), as in shaders/common.glsl.
 DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
 
 

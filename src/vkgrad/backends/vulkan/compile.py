@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 from ... import ops
-from . import sources
+from . import DT_CODE, sources
 from .kinds import VARIANTS, own_shaders
 from .sources import (  # noqa: F401  (the compiler's public names, defined there)
     SHADER_DIR,
@@ -33,9 +32,6 @@ from .sources import (  # noqa: F401  (the compiler's public names, defined ther
     variant_label,
 )
 
-# Binding dtype codes, as in shaders/common.glsl.
-DT_CODE = {"float32": 0, "float16": 1, "int32": 2, "bool": 3}
-
 _MEMORY: dict[tuple, bytes] = {}
 
 
@@ -44,8 +40,7 @@ class ShaderCompileError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("VKGRAD_CACHE_DIR") or str(Path.home() / ".cache" / "vkgrad")
-    return Path(base) / "spirv"
+    return sources.cache_root() / "spirv"
 
 
 def _glslang() -> str:
@@ -75,7 +70,7 @@ def register_shader(name: str, source: str | Path) -> Path:
 
     >>> register_shader("bias_gelu", BIAS_GELU_GLSL)   # doctest: +SKIP
     """
-    return sources.register_shader(name, source, cache_dir().parent / "user_shaders")
+    return sources.register_shader(name, source, sources.cache_root() / "user_shaders")
 
 
 def unregister_shader(name: str) -> None:
@@ -112,12 +107,7 @@ def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | No
     else:
         spirv = _run_glslang(name, src, defines, sdir)
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            # Write then rename: concurrent test workers never read a half-written file.
-            fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(spirv)
-            os.replace(tmp, cached)
+            sources.write_atomic(cached, spirv)
         except OSError:
             pass  # a read-only cache only costs recompiles
     _MEMORY[mem_key] = spirv

@@ -18,10 +18,11 @@ import atexit
 import logging
 import os
 import re
-import tempfile
 import time
 import weakref
 from pathlib import Path
+
+from .sources import cache_root, write_atomic
 
 log = logging.getLogger("vkgrad")
 
@@ -29,14 +30,13 @@ SAVE_INTERVAL = 5.0  # seconds between writes while new pipelines keep coming
 
 
 def cache_path(props: dict) -> Path:
-    base = os.environ.get("VKGRAD_CACHE_DIR") or str(Path.home() / ".cache" / "vkgrad")
     ident = "{}-{:x}-{:x}-{:x}".format(
         props.get("device_name", "device"),
         int(props.get("vendor_id", 0)),
         int(props.get("device_id", 0)),
         int(props.get("driver_version", 0)),
     )
-    return Path(base) / "pipelines" / (re.sub(r"[^A-Za-z0-9_.-]+", "_", ident) + ".bin")
+    return cache_root() / "pipelines" / (re.sub(r"[^A-Za-z0-9_.-]+", "_", ident) + ".bin")
 
 
 class PipelineCacheFile:
@@ -75,13 +75,7 @@ class PipelineCacheFile:
             count = self._pipelines(mgr)
             if count == self.saved_count:
                 return
-            data = mgr.pipeline_cache_data()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Atomic: processes sharing the cache directory never read half a file.
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.path)
+            write_atomic(self.path, mgr.pipeline_cache_data())
             self.saved_count = count
             self.saved_at = time.monotonic()
         except Exception as e:  # a read-only cache (or a destroyed device) only costs warmth

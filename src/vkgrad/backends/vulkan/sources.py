@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
+import tempfile
 from pathlib import Path
 
 # src/vkgrad/backends/vulkan/compile.py -> src/vkgrad/shaders (a symlink to the repo's shaders/)
@@ -20,6 +22,22 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 # Shaders of ops defined outside the package (vkgrad.extend): name -> .comp file.
 _USER: dict[str, Path] = {}
+
+
+def cache_root() -> Path:
+    """Where compiled shaders, pipelines and user shaders are kept: ``$VKGRAD_CACHE_DIR``, or
+    ``~/.cache/vkgrad``."""
+    return Path(os.environ.get("VKGRAD_CACHE_DIR") or Path.home() / ".cache" / "vkgrad")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: processes sharing the
+    cache directory never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
 
 
 def sources(path: Path, seen: set | None = None) -> list[bytes]:
