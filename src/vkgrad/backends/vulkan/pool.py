@@ -65,34 +65,38 @@ class BufferPool:
     def acquire(self, words: int) -> Buffer:
         size = bucket(words)
         stack = self.free.get(size)
+        if stack:
+            self.hits += 1
+            buf = heapq.heappop(stack)[1]
+        else:
+            buf = Buffer(self._allocate(size), size)
+        # Counted once the buffer exists: a failed request leaves the counters as they were.
         self.live += 1
         self.live_words += size
         self.peak_words = max(self.peak_words, self.live_words)
-        if stack:
-            self.hits += 1
-            return heapq.heappop(stack)[1]
-        self.allocated += 1
+        return buf
+
+    def _allocate(self, words: int):
         try:
-            t = self._create(size)
+            t = self._create(words)
         except Exception as first:  # kp raises plain RuntimeErrors from C++
             # Free buffers of other sizes may be what stands in the way: give them back once.
             if not self.empty():
-                self._fail(size, first)
+                self._fail(words, first)
             try:
-                t = self._create(size)
+                t = self._create(words)
             except Exception as again:
-                self._fail(size, again)
-        self.total_words += size
+                self._fail(words, again)
+        self.allocated += 1
+        self.total_words += words
         self.peak_total_words = max(self.peak_total_words, self.total_words)
-        return Buffer(t, size)
+        return t
 
     def _create(self, words: int):
         # np.zeros is lazily zeroed host memory: kp does not read it for device-only buffers.
         return self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), self.tensor_type)
 
     def _fail(self, words: int, err: Exception) -> None:
-        self.live -= 1
-        self.live_words -= words
         raise OutOfMemoryError(
             f"{self.device}: out of memory allocating {4 * words} bytes "
             f"({self.live_words * 4} bytes live in {self.live} buffers): {err}"
