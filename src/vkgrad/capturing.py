@@ -28,6 +28,7 @@ tensor shapes, dtypes or other arguments differ from every capture so far is cap
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 from typing import Any, Callable
@@ -125,20 +126,29 @@ def _signature(fn, args: tuple, kwargs: dict) -> tuple:
     return (str(device), tuple(key)), tensors, device
 
 
-def _devices_used(fn, args, kwargs) -> tuple:
-    """Run ``fn`` eagerly and return (its result, the devices of every tensor it made)."""
-    seen: set = set()
+@contextlib.contextmanager
+def _on_new_tensors(note: Callable):
+    """Calls ``note(t)`` for every tensor made inside the block (every tensor comes from
+    ``Tensor._make``, wrapped for the block's duration)."""
     make = autograd.Tensor.__dict__["_make"]
 
-    def tracked_make(cls, data, shape, dtype, device):
-        seen.add(device)
-        return make.__func__(cls, data, shape, dtype, device)
+    def tracked_make(cls, *a):
+        t = make.__func__(cls, *a)
+        note(t)
+        return t
 
     autograd.Tensor._make = classmethod(tracked_make)
     try:
-        result = fn(*args, **kwargs)
+        yield
     finally:
         autograd.Tensor._make = make
+
+
+def _devices_used(fn, args, kwargs) -> tuple:
+    """Run ``fn`` eagerly and return (its result, the devices of every tensor it made)."""
+    seen: set = set()
+    with _on_new_tensors(lambda t: seen.add(t._device)):
+        result = fn(*args, **kwargs)
     return result, seen
 
 
@@ -160,21 +170,13 @@ class _Graph:
         kwargs = {k: private.get(id(v), v) for k, v in kwargs.items()}
         inputs = [private[id(t)]._data for t in tensors]
         created: list = []
-        make = autograd.Tensor.__dict__["_make"]
-
-        def tracked_make(cls, *a):
-            t = make.__func__(cls, *a)
-            created.append(weakref.ref(t))
-            return t
-
         global ACTIVE
         self.program = self.backend.capture_program(inputs)
         ACTIVE, random.capturing = self, True
-        autograd.Tensor._make = classmethod(tracked_make)
         try:
-            self.result = fn(*args, **kwargs)
+            with _on_new_tensors(lambda t: created.append(weakref.ref(t))):
+                self.result = fn(*args, **kwargs)
         finally:
-            autograd.Tensor._make = make
             ACTIVE, random.capturing = None, False
             self.program.stop()
         self.program.bind([t for t in (r() for r in created) if t is not None])
