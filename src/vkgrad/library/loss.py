@@ -647,7 +647,7 @@ def cross_entropy(
                 f"{tuple(x.shape)}, got {tuple(target.shape)}"
             )
         losses = apply("cross_entropy_index", x, target)
-    return _reduce_loss(losses, reduction)
+    return _reduce(losses, reduction)
 
 
 def mse_loss(input, target, reduction: str = "mean"):
@@ -658,12 +658,4 @@ def mse_loss(input, target, reduction: str = "mean"):
             f"{tuple(target.shape)} differ"
         )
     d = F.sub(input, target)
-    return _reduce_loss(F.mul(d, d), reduction)
-
-
-def _reduce_loss(losses, reduction: str):
-    if reduction == "mean":
-        return F.mean(losses)
-    if reduction == "sum":
-        return F.sum(losses)
-    return losses
+    return _reduce(F.mul(d, d), reduction)
