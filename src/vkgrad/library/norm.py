@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING
 
 from .. import dtypes
 from .. import functional as F
-from ..autograd import Function, apply, apply_inplace, is_grad_enabled, no_grad
+from ..autograd import Function, apply_inplace, is_grad_enabled, no_grad
 from ..ops import row
 from ..random import next_seed
-from ..shapes import broadcast_shapes, normalize_dim, numel
+from ..shapes import broadcast_shapes, numel
+from .reduction import along
 from .rules import kernel_rule
 
 if TYPE_CHECKING:
@@ -786,31 +787,10 @@ def _attention_backward_graph(q, k, v, mask, go, ctx):
 # ---------------------------------------------------------------- softmax: functions
 
 
-def _move_last(x, dim: int):
-    d = normalize_dim("softmax", dim, x.ndim)
-    if d == x.ndim - 1:
-        return x, None
-    dims = [i for i in range(x.ndim) if i != d] + [d]
-    return F.permute(x, dims), dims
-
-
-def _row_op(kernel: str, x, dim: int):
-    if x.ndim == 0:
-        return F.reshape(apply(kernel, F.reshape(x, (1, 1))), ())
-    xp, dims = _move_last(x, dim)
-    shape = tuple(xp.shape)
-    out = F.reshape(apply(kernel, F.reshape(xp, (numel(shape[:-1]), shape[-1]))), shape)
-    if dims is None:
-        return out
-    inverse = [0] * len(dims)
-    for i, d in enumerate(dims):
-        inverse[d] = i
-    return F.permute(out, inverse)
-
-
+# Errors name softmax for both, as they always have.
 def softmax(x, dim: int = -1):
-    return _row_op("softmax", x, dim)
+    return along("softmax", "softmax", x, dim)
 
 
 def log_softmax(x, dim: int = -1):
-    return _row_op("log_softmax", x, dim)
+    return along("softmax", "log_softmax", x, dim)

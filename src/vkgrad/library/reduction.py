@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import autograd, dtypes
 from .. import functional as F
-from ..autograd import apply, no_grad
+from ..autograd import no_grad
 from ..ops import row
 from ..shapes import broadcast_shapes, normalize_dim, numel
 
@@ -286,8 +286,8 @@ def _nonempty(op: str, x, dim) -> None:
         raise RuntimeError(f"{op}: cannot reduce an empty dimension (shape {tuple(x.shape)})")
 
 
-def _along(op: str, kernel: str, x, dim: int, **attrs):
-    """Run the ``(M, K) -> (M, K)`` kernel along one dim of x."""
+def along(op: str, kernel: str, x, dim: int, **attrs):
+    """Run the ``(M, K) -> (M, K)`` kernel along one dim of x (also softmax's, in norm)."""
     if x.ndim == 0:
         normalize_dim(op, dim, 0)
         return F.reshape(F.call(kernel, F.reshape(x, (1, 1)), **attrs), ())
@@ -465,7 +465,7 @@ def cumsum(input, dim: int, *, dtype=None):
     """
     _check_tensor("cumsum", input)
     x = _floating("cumsum", input, dtype)
-    return _along("cumsum", "cumsum", x, dim, reverse=0, exclusive=0)
+    return along("cumsum", "cumsum", x, dim, reverse=0, exclusive=0)
 
 
 def cumprod(input, dim: int, *, dtype=None):
@@ -475,7 +475,7 @@ def cumprod(input, dim: int, *, dtype=None):
     """
     _check_tensor("cumprod", input)
     x = _floating("cumprod", input, dtype)
-    return _along("cumprod", "cumprod", x, dim, reverse=0, exclusive=0)
+    return along("cumprod", "cumprod", x, dim, reverse=0, exclusive=0)
 
 
 def _bool_reduce(op: str, input, dim, keepdim: bool):
@@ -562,31 +562,14 @@ def _reduce_dims(op: str, x, dim) -> list:
     return out
 
 
-def _last_axis(op: str, kernel: str, x, dim, keepdim: bool):
-    """Run the last-axis reduction ``kernel`` over ``dim`` of x."""
-    dims = _reduce_dims(op, x, dim)
-    if x.ndim == 0:
-        return apply(kernel, F.reshape(x, (1, 1))).reshape(())
-    keep = [d for d in range(x.ndim) if d not in dims]
-    xp = F.permute(x, keep + dims)
-    kept_shape = tuple(x.shape[d] for d in keep)
-    k = numel(tuple(x.shape[d] for d in dims))
-    if k == 0 and kernel == "max":
-        raise RuntimeError(f"{op}: cannot reduce an empty dimension (shape {tuple(x.shape)})")
-    out = apply(kernel, F.reshape(xp, (numel(kept_shape), k)))
-    if keepdim:
-        return F.reshape(out, tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
-    return F.reshape(out, kept_shape)
-
-
 def sum(x, dim=None, keepdim: bool = False, dtype=None):
     if dtype is not None:
         x = F.to_dtype(x, dtype)
     elif not x.dtype.is_floating:
         # int32 (PyTorch: int64), summed in f32: exact up to 2^24.
-        out = _last_axis("sum", "sum", F.to_dtype(x, dtypes.float32), dim, keepdim)
+        out = _over_dims("sum", "sum", F.to_dtype(x, dtypes.float32), dim, keepdim)
         return F.to_dtype(out, dtypes.int32)
-    return _last_axis("sum", "sum", x, dim, keepdim)
+    return _over_dims("sum", "sum", x, dim, keepdim)
 
 
 def mean(x, dim=None, keepdim: bool = False):
@@ -602,9 +585,10 @@ MaxResult = namedtuple("max", "values indices")
 
 def max(x, dim=None, keepdim: bool = False):
     """``max(x)``: the largest value; ``max(x, dim)``: (values, indices) along dim."""
+    _nonempty("max", x, dim)
     if dim is None:
-        return _last_axis("max", "max", x, None, False)
-    values = _last_axis("max", "max", x, dim, True)
+        return _over_dims("max", "max", x, None, False)
+    values = _over_dims("max", "max", x, dim, True)
     d = normalize_dim("max", dim, x.ndim)
     indices = _first_index_of(x, values, d)
     if not keepdim:
@@ -620,7 +604,7 @@ def _first_index_of(x, values, d: int):
         shape[d] = n
         idx = F.reshape(arange_like(x, n), tuple(shape))
         cand = F.where(F.compare("eq", x, values), idx, float(n))
-        first = F.neg(_last_axis("max", "max", F.neg(cand), d, True))
+        first = F.neg(_over_dims("max", "max", F.neg(cand), d, True))
         return F.to_dtype(first, dtypes.int32)
 
 
