@@ -25,6 +25,11 @@ enables the Khronos validation layer whenever it is installed. This changes:
 * ``device_type`` (VkPhysicalDeviceType: 1 integrated, 2 discrete, 3 virtual, 4 CPU),
   ``max_push_constants_size``, ``timestamp_period`` (ns per timestamp tick),
   ``driver_version``, ``vendor_id`` and ``device_id`` in the device property dicts;
+* device features: 16-bit storage, and where the device has all of them float16
+  arithmetic (VK_KHR_shader_float16_int8) with VK_KHR_cooperative_matrix, for the
+  matrix-unit GEMM (``VKGRAD_F16_PACKED=1`` / ``VKGRAD_COOPMAT=0`` turn them off);
+  ``Manager.vkgrad_features()`` says what the device has and what is enabled,
+  ``Manager.vkgrad_device_info()`` gives the subgroup size and the cooperative-matrix shapes;
 * ``kp.vkgrad_barriers = 2``: the patched build whose barriers the caller records
   (1 was the earlier build with a barrier before every dispatch and upload).
 
@@ -78,6 +83,26 @@ vk::Fence vkgradAcquireFence(const vk::Device& device);
 void vkgradReleaseFence(const vk::Device& device, vk::Fence fence);
 // Destroys the device's shared pipelines, fences and cache: before vkDestroyDevice.
 void vkgradReleaseDevice(const vk::Device& device);
+
+// VkPhysicalDeviceCooperativeMatrixFeaturesKHR, declared here for headers older than it.
+struct VkgradCoopMatrixFeatures
+{
+    VkStructureType sType = static_cast<VkStructureType>(1000506000);
+    void* pNext = nullptr;
+    VkBool32 cooperativeMatrix = VK_FALSE;
+    VkBool32 cooperativeMatrixRobustBufferAccess = VK_FALSE;
+};
+
+// One VkCooperativeMatrixPropertiesKHR: M, N, K, A/B/C/result component types, scope.
+struct VkgradCoopShape
+{
+    uint32_t m, n, k;
+    int32_t a, b, c, result, scope;
+};
+
+// The shapes vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR lists for the device.
+std::vector<VkgradCoopShape> vkgradCoopMatrixShapes(const vk::Instance& instance,
+                                                    const vk::PhysicalDevice& device);
 
 """
 
@@ -303,6 +328,50 @@ Algorithm::vkgradCreate()
 }
 
 }
+
+// ---------------------------------------------------------------- vkgrad: cooperative matrices
+namespace kp {
+
+struct VkgradCoopMatrixProperties
+{
+    VkStructureType sType = static_cast<VkStructureType>(1000506001);
+    void* pNext = nullptr;
+    uint32_t MSize, NSize, KSize;
+    int32_t AType, BType, CType, ResultType;
+    VkBool32 saturatingAccumulation;
+    int32_t scope;
+};
+
+typedef VkResult(VKAPI_PTR* VkgradCoopPropsFn)(VkPhysicalDevice,
+                                                uint32_t*,
+                                                VkgradCoopMatrixProperties*);
+
+std::vector<VkgradCoopShape>
+vkgradCoopMatrixShapes(const vk::Instance& instance, const vk::PhysicalDevice& device)
+{
+    std::vector<VkgradCoopShape> out;
+    auto fn = reinterpret_cast<VkgradCoopPropsFn>(vkGetInstanceProcAddr(
+      static_cast<VkInstance>(instance),
+      "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"));
+    if (fn == nullptr) {
+        return out;
+    }
+    uint32_t count = 0;
+    if (fn(static_cast<VkPhysicalDevice>(device), &count, nullptr) != VK_SUCCESS) {
+        return out;
+    }
+    std::vector<VkgradCoopMatrixProperties> props(count);
+    if (fn(static_cast<VkPhysicalDevice>(device), &count, props.data()) != VK_SUCCESS) {
+        return out;
+    }
+    for (const VkgradCoopMatrixProperties& p : props) {
+        out.push_back({ p.MSize, p.NSize, p.KSize, p.AType, p.BType, p.CType,
+                        p.ResultType, p.scope });
+    }
+    return out;
+}
+
+} // namespace kp
 """
 
 BARRIER_OP = """
@@ -379,35 +448,136 @@ MANAGER_BINDINGS = """
       .def(
         "vkgrad_features",
         [](kp::Manager& self) {
-            return py::dict("storageBuffer16BitAccess"_a =
-                              py::make_tuple(self.vkgradHas16BitStorage,
-                                             self.vkgradEnabled16BitStorage));
+            return py::dict(
+              "storageBuffer16BitAccess"_a = py::make_tuple(self.vkgradHas16BitStorage,
+                                                            self.vkgradEnabled16BitStorage),
+              "shaderFloat16"_a =
+                py::make_tuple(self.vkgradHasFloat16, self.vkgradEnabledFloat16),
+              "cooperativeMatrix"_a =
+                py::make_tuple(self.vkgradHasCoopMatrix, self.vkgradEnabledCoopMatrix));
         },
-        "vkgrad: {feature: (the device has it, it is enabled)}")"""
+        "vkgrad: {feature: (the device has it, it is enabled)}")
+      .def(
+        "vkgrad_device_info",
+        [](kp::Manager& self) {
+            py::list shapes;
+            for (const kp::VkgradCoopShape& c : self.vkgradCoopShapes) {
+                shapes.append(py::dict("m"_a = c.m, "n"_a = c.n, "k"_a = c.k, "a"_a = c.a,
+                                       "b"_a = c.b, "c"_a = c.c, "result"_a = c.result,
+                                       "scope"_a = c.scope));
+            }
+            return py::dict("subgroup_size"_a = self.vkgradSubgroupSize,
+                            "cooperative_matrix_shapes"_a = shapes);
+        },
+        "vkgrad: subgroup size and the cooperative-matrix shapes the device lists "
+        "(component types and scope as VkComponentTypeKHR / VkScopeKHR numbers)")"""
 
 MGR_DESTROY = '.def("destroy", &kp::Manager::destroy, DOC(kp, Manager, destroy))'
 DEVICE_CREATE = """    this->mDevice = std::make_shared<vk::Device>();
     physicalDevice.createDevice(
+      &deviceCreateInfo, nullptr, this->mDevice.get());
 """
-# Asked through vkGetPhysicalDeviceFeatures2 (Vulkan 1.1, kp's instance version) and enabled
-# with the 16-bit storage struct in the device's pNext chain. shaderFloat16 is not asked for:
-# vkgrad's kernels load and store halves and compute in f32.
-FEATURES_16BIT = """    // vkgrad: 16-bit storage where the device has it.
+# Features are asked through vkGetPhysicalDeviceFeatures2 (Vulkan 1.1, kp's instance version)
+# and enabled through structs in the device's pNext chain:
+# * 16-bit storage (core 1.1): f16 tensors as float16_t arrays;
+# * shaderFloat16 (VK_KHR_shader_float16_int8: an extension at instance version 1.1, even on a
+#   1.2 device), VK_KHR_cooperative_matrix and VK_KHR_vulkan_memory_model: the matrix-unit
+#   GEMM, whose operands are float16_t values in registers, not only in memory, and whose
+#   SPIR-V glslang always writes for the Vulkan memory model.
+# The cooperative-matrix types are declared here by hand: Debian's Vulkan headers (1.3.239)
+# predate the extension (1.3.255). Their layout and sType values are the registry's.
+# If the device refuses the chain with float16 arithmetic (and cooperative matrices), it is
+# created again with 16-bit storage alone, so a driver that lists an extension it cannot
+# enable still gets a device.
+FEATURES = """    // vkgrad: device features: 16-bit storage, float16 arithmetic, matrix units.
+    std::set<std::string> vkgradExts;
+    for (const vk::ExtensionProperties& ext :
+         physicalDevice.enumerateDeviceExtensionProperties()) {
+        vkgradExts.insert(ext.extensionName);
+    }
+    bool vkgradHasF16Ext = vkgradExts.count("VK_KHR_shader_float16_int8") != 0;
+    bool vkgradHasCoopExt = vkgradExts.count("VK_KHR_cooperative_matrix") != 0 &&
+                            vkgradExts.count("VK_KHR_vulkan_memory_model") != 0;
     vk::PhysicalDevice16BitStorageFeatures vkgradHas16;
+    vk::PhysicalDeviceShaderFloat16Int8Features vkgradHasF16;
+    kp::VkgradCoopMatrixFeatures vkgradHasCoop;
+    vk::PhysicalDeviceVulkanMemoryModelFeatures vkgradHasVmm;
     vk::PhysicalDeviceFeatures2 vkgradFeatures2;
     vkgradFeatures2.pNext = &vkgradHas16;
+    if (vkgradHasF16Ext) {
+        vkgradHasF16.pNext = vkgradFeatures2.pNext;
+        vkgradFeatures2.pNext = &vkgradHasF16;
+    }
+    if (vkgradHasCoopExt) {
+        vkgradHasCoop.pNext = vkgradFeatures2.pNext;
+        vkgradHasVmm.pNext = &vkgradHasCoop;
+        vkgradFeatures2.pNext = &vkgradHasVmm;
+    }
+    vk::PhysicalDeviceSubgroupProperties vkgradSubgroup;
+    vk::PhysicalDeviceProperties2 vkgradProps2;
+    vkgradProps2.pNext = &vkgradSubgroup;
     if (physicalDevice.getProperties().apiVersion >= VK_API_VERSION_1_1) {
         physicalDevice.getFeatures2(&vkgradFeatures2);
+        physicalDevice.getProperties2(&vkgradProps2);
+        this->vkgradSubgroupSize = vkgradSubgroup.subgroupSize;
     }
-    vk::PhysicalDevice16BitStorageFeatures vkgradEnable16;
     this->vkgradHas16BitStorage = vkgradHas16.storageBuffer16BitAccess == VK_TRUE;
+    this->vkgradHasFloat16 = vkgradHasF16Ext && vkgradHasF16.shaderFloat16 == VK_TRUE;
+    this->vkgradHasCoopMatrix = vkgradHasCoopExt && vkgradHasCoop.cooperativeMatrix == VK_TRUE &&
+                                vkgradHasVmm.vulkanMemoryModel == VK_TRUE;
+    if (this->vkgradHasCoopMatrix) {
+        this->vkgradCoopShapes = kp::vkgradCoopMatrixShapes(*this->mInstance, physicalDevice);
+    }
     bool vkgradWant16 = std::getenv("VKGRAD_F16_PACKED") == nullptr ||
                         std::string(std::getenv("VKGRAD_F16_PACKED")) != "1";
-    if (this->vkgradHas16BitStorage && vkgradWant16) {
+    bool vkgradWantCoop = std::getenv("VKGRAD_COOPMAT") == nullptr ||
+                          std::string(std::getenv("VKGRAD_COOPMAT")) != "0";
+    // What is enabled: 16-bit storage (the native-f16 kernels), float16 arithmetic with it,
+    // and cooperative matrices on top of both (the matrix-unit GEMM needs all three).
+    vk::PhysicalDevice16BitStorageFeatures vkgradEnable16;
+    vk::PhysicalDeviceShaderFloat16Int8Features vkgradEnableF16;
+    kp::VkgradCoopMatrixFeatures vkgradEnableCoop;
+    vk::PhysicalDeviceVulkanMemoryModelFeatures vkgradEnableVmm;
+    std::vector<const char*> vkgradExtensions(validExtensions);
+    this->vkgradEnabled16BitStorage = this->vkgradHas16BitStorage && vkgradWant16;
+    bool vkgradF16 = this->vkgradEnabled16BitStorage && this->vkgradHasFloat16;
+    bool vkgradCoop = vkgradF16 && this->vkgradHasCoopMatrix && vkgradWantCoop;
+    if (this->vkgradEnabled16BitStorage) {
         vkgradEnable16.storageBuffer16BitAccess = VK_TRUE;
         deviceCreateInfo.pNext = &vkgradEnable16;
-        this->vkgradEnabled16BitStorage = true;
     }
+    if (vkgradF16) {
+        vkgradEnableF16.shaderFloat16 = VK_TRUE;
+        vkgradEnable16.pNext = &vkgradEnableF16;
+        vkgradExtensions.push_back("VK_KHR_shader_float16_int8");
+    }
+    if (vkgradCoop) {
+        vkgradEnableCoop.cooperativeMatrix = VK_TRUE;
+        vkgradEnableVmm.vulkanMemoryModel = VK_TRUE;
+        vkgradEnableF16.pNext = &vkgradEnableVmm;
+        vkgradEnableVmm.pNext = &vkgradEnableCoop;
+        vkgradExtensions.push_back("VK_KHR_vulkan_memory_model");
+        vkgradExtensions.push_back("VK_KHR_cooperative_matrix");
+    }
+    deviceCreateInfo.setPEnabledExtensionNames(vkgradExtensions);
+    this->mDevice = std::make_shared<vk::Device>();
+    vk::Result vkgradCreated = physicalDevice.createDevice(
+      &deviceCreateInfo, nullptr, this->mDevice.get());
+    if (vkgradCreated != vk::Result::eSuccess && vkgradF16) {
+        KP_LOG_WARN("vkgrad: device creation with float16 arithmetic and cooperative "
+                    "matrices failed ({}); creating it without them",
+                    vk::to_string(vkgradCreated));
+        vkgradF16 = vkgradCoop = false;
+        vkgradEnable16.pNext = nullptr;
+        deviceCreateInfo.setPEnabledExtensionNames(validExtensions);
+        vkgradCreated = physicalDevice.createDevice(
+          &deviceCreateInfo, nullptr, this->mDevice.get());
+    }
+    if (vkgradCreated != vk::Result::eSuccess) {
+        throw std::runtime_error("vkCreateDevice failed: " + vk::to_string(vkgradCreated));
+    }
+    this->vkgradEnabledFloat16 = vkgradF16;
+    this->vkgradEnabledCoopMatrix = vkgradCoop;
 """
 DEFAULT_LAYERS = """    std::vector<const char*> desiredLayerNames = {
         "VK_LAYER_LUNARG_assistant_layer",
@@ -490,10 +660,16 @@ PATCHES = [
         "    std::shared_ptr<vk::Device> vkgradDevice() const { return this->mDevice; }\n"
         "    // vkgrad: device features, as found on the physical device and as enabled.\n"
         "    bool vkgradHas16BitStorage = false;\n"
-        "    bool vkgradEnabled16BitStorage = false;\n",
+        "    bool vkgradEnabled16BitStorage = false;\n"
+        "    bool vkgradHasFloat16 = false;\n"
+        "    bool vkgradEnabledFloat16 = false;\n"
+        "    bool vkgradHasCoopMatrix = false;\n"
+        "    bool vkgradEnabledCoopMatrix = false;\n"
+        "    uint32_t vkgradSubgroupSize = 0;\n"
+        "    std::vector<kp::VkgradCoopShape> vkgradCoopShapes;\n",
     ),
     ("src/Manager.cpp", "#include <string>\n", "#include <cstdlib>\n#include <string>\n"),
-    ("src/Manager.cpp", DEVICE_CREATE, FEATURES_16BIT + DEVICE_CREATE),
+    ("src/Manager.cpp", DEVICE_CREATE, FEATURES),
     # Python: barrier op, counters, pipeline cache, device properties, build marker.
     ("python/src/main.cpp", '#include "utils.hpp"\n', '#include "utils.hpp"\n' + BARRIER_OP),
     (

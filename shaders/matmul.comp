@@ -1,6 +1,7 @@
 // C[b] = op(A[b]) @ op(B[b]); op transposes a stored operand when ta/tb; batch 1 broadcasts
 // bindings: 0 C (B, M, N), 1 A, 2 B; push batch, M, N, K, sa/sb (batch strides of A/B, 0: broadcast), ta, tb
 // vkgrad: zero fill
+// vkgrad: coopmat matmul_coopmat matmul_coopmat_emulated
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #define WG 256

@@ -46,3 +46,13 @@ def test_a_mixed_dtype_variant_is_listed_not_failed(coverage, tmp_path, capsys):
     assert "also dispatched, built on first use (not in all_variants): add[D0=0, D1=1, D2=0]" in (
         capsys.readouterr().out
     )
+
+
+def test_a_feature_gated_shader_is_reported_not_failed(coverage, tmp_path, capsys):
+    # matmul_coopmat needs VK_KHR_cooperative_matrix; its scalar emulation does not.
+    rows = [(n, d) for n, d in all_variants() if n != "matmul_coopmat"]
+    assert coverage.main(_write(tmp_path, rows)) == 0
+    assert "needs cooperativeMatrix, not on this device" in capsys.readouterr().out
+    rows = [(n, d) for n, d in rows if n != "matmul_coopmat_emulated"]
+    assert coverage.main(_write(tmp_path, rows)) == 1
+    assert "matmul_coopmat_emulated" in capsys.readouterr().out

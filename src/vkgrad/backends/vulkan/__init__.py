@@ -245,6 +245,9 @@ class VulkanBackend(Backend):
     ``dummy``                   a buffer to bind where a shader's binding is unused
     ``max_groups``              workgroups per dimension (tests lower it)
     ``device_is_cpu``           a CPU Vulkan device (lavapipe): loop limits apply
+    ``native_f16``              f16 arrays are float16_t arrays (16-bit storage enabled)
+    ``features``, ``device_info``  device features {name: (has, enabled)}; subgroup size and
+                                cooperative-matrix shapes
     """
 
     type = "vulkan"
@@ -271,6 +274,12 @@ class VulkanBackend(Backend):
         # The patched kp shares pipelines per shader variant and counts them per device.
         self._kp_stats = getattr(self.mgr, "vkgrad_stats", None)
         self.native_f16 = _native_f16(self.mgr, index)
+        # {name: (the device has it, it is enabled)} and the subgroup size and cooperative-
+        # matrix shapes, from the patched kp (empty with a stock kp build).
+        features = getattr(self.mgr, "vkgrad_features", None)
+        self.features = features() if features else {}
+        info = getattr(self.mgr, "vkgrad_device_info", None)
+        self.device_info = info() if info else {}
         self.algorithms_evicted = 0
         self.algorithm_seconds = 0.0
         self.dummy = self._permanent(np.zeros(64, np.uint32))

