@@ -10,7 +10,7 @@ tensor([2., 4., 6.])
 # The engine first: it binds functional (and through it every op family) and tensor once it
 # exists, and each of those imports it.
 from . import autograd, dtypes, functional, library, ops
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backends.vulkan.pool import OutOfMemoryError
 from .capturing import capture
 from .device import Device, devices, empty_cache, memory_stats
@@ -165,10 +165,14 @@ from .serialization import load, save
 from .tensor import (
     Tensor,
     arange,
+    empty,
+    empty_like,
     eye,
     from_numpy,
     full,
     full_like,
+    is_floating_point,
+    is_tensor,
     ones,
     ones_like,
     rand,
@@ -183,8 +187,15 @@ float = float32
 half = float16
 double = float64
 bool = bool_
+# int64/long data is stored as int32, with an error for values that do not fit (dtypes.py).
+int = long = int64 = int32
 
 __version__ = "0.1.0"
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input`` (``torch.numel``)."""
+    return input.numel()
 
 
 def synchronize() -> None:
@@ -193,4 +204,4 @@ def synchronize() -> None:
         b.synchronize()
 
 
-from . import data, linalg, nn, optim, profiler  # noqa: E402  (after Tensor: all build on it)
+from . import data, linalg, nn, optim, profiler, utils  # noqa: E402  (after Tensor: all build on it)

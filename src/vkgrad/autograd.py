@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import traceback
 import weakref
 from collections import namedtuple
 from collections.abc import Sequence
@@ -74,6 +75,79 @@ class set_grad_enabled(_GradMode):
         self.mode = bool(mode)
         self._prev = is_grad_enabled()
         _set_grad_enabled(self.mode)
+
+
+class inference_mode(_GradMode):
+    """``no_grad`` under PyTorch's name for inference: ``with vkgrad.inference_mode():``, or
+    as a decorator. ``mode=False`` leaves grad mode as it is. vkgrad has no separate inference
+    tensors: tensors made inside may later be used in autograd, as under ``no_grad``."""
+
+    mode = False
+
+    def __init__(self, mode: bool = True) -> None:
+        self.enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        self._prev = is_grad_enabled()
+        if self.enabled:
+            _set_grad_enabled(False)
+
+    def __call__(self, fn: Callable) -> Callable:
+        return super().__call__(fn) if self.enabled else fn
+
+
+# ---------------------------------------------------------------- anomaly detection
+
+_ANOMALY = [False]  # a list: read on every recorded op, set by detect_anomaly
+
+
+class detect_anomaly:
+    """While active (context manager or decorator), every recorded op keeps the stack of
+    its forward call, and backward checks each gradient it computes: the first op whose
+    backward gives a nan or inf raises RuntimeError naming that op and showing where its
+    forward ran. Slow (a host read per gradient): for debugging, as in PyTorch.
+
+    >>> with vkgrad.autograd.detect_anomaly():
+    ...     loss.backward()
+    """
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check_nan = bool(check_nan)
+
+    def __enter__(self) -> None:
+        self._prev = _ANOMALY[0]
+        _ANOMALY[0] = self.check_nan
+
+    def __exit__(self, *exc: Any) -> None:
+        _ANOMALY[0] = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    _ANOMALY[0] = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    return _ANOMALY[0]
+
+
+def _check_anomaly(node, in_grads) -> None:
+    for i, g in enumerate(in_grads):
+        if g is None or not g.dtype.is_floating:
+            continue
+        if not np.isfinite(g.numpy()).all():
+            where = "".join(getattr(node, "_forward_stack", None) or ["  (not recorded)\n"])
+            raise RuntimeError(
+                f"Function '{node.name()}' returned nan or inf values in its {i}th output "
+                f"(detect_anomaly). Its forward call:\n{where}"
+            )
 
 
 # ---------------------------------------------------------------- saved tensors
@@ -210,6 +284,8 @@ def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
     node.next_functions = tuple(_edge(x) if isinstance(x, Tensor) else (None, 0) for x in inputs)
     node._input_meta = [(x.shape, x.dtype) if isinstance(x, Tensor) else None for x in inputs]
     node.n_outputs = len(outputs)
+    if _ANOMALY[0]:
+        node._forward_stack = traceback.format_stack()[:-2]
     for i, out in enumerate(outputs):
         out.grad_fn = node
         out.requires_grad = True
@@ -423,6 +499,8 @@ def run_backward(
             in_grads = node.apply(node_grads)
             if not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
+            if _ANOMALY[0]:
+                _check_anomaly(node, in_grads)
             if len(in_grads) != len(node.next_functions):
                 raise RuntimeError(
                     f"{node.name()}: backward returned {len(in_grads)} gradients, expected "

@@ -42,6 +42,8 @@ class Device:
         """Resolve ``"cpu"``, ``"vulkan"``, ``"vulkan:1"``, ``"gpu"`` or a Device."""
         if isinstance(spec, Device):
             return spec
+        if isinstance(spec, _Setting) and isinstance(spec.value, Device):
+            return spec.value  # what vkgrad.device(...) returned: a device as well
         if not isinstance(spec, str):
             raise ValueError(f"device: expected a device name or Device, got {spec!r}")
         s = spec.strip().lower()
@@ -109,6 +111,8 @@ class Device:
         return _vulkan_devices()[self.index]["device_type"] != "cpu"
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Setting):
+            other = other.value
         if isinstance(other, str):
             try:
                 other = Device.parse(other)
@@ -222,10 +226,17 @@ def default_dtype(device: Device | None = None) -> dtypes.DType:
 
 class _Setting:
     """Returned by ``device()``/``dtype()``: the change is made at once, and undone on
-    leaving a ``with`` block."""
+    leaving a ``with`` block. It also stands for the device or dtype itself (its attributes,
+    ``str``, comparisons, and wherever a device is accepted: ``.to(d)``, ``device=d``), so
+    ``device = vkgrad.device("cpu"); model.to(device)`` reads as in PyTorch."""
 
     def __init__(self, name: str, prev: Any, value: Any) -> None:
         self._name, self._prev, self.value = name, prev, value
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") or attr in ("_name", "_prev", "value"):
+            raise AttributeError(attr)
+        return getattr(self.value, attr)
 
     def __enter__(self):
         return self.value
@@ -248,7 +259,10 @@ class _Setting:
 def device(spec: Any = None) -> Any:
     """Set the default device (``"cpu"``, ``"gpu"``, ``"vulkan"``, ``"vulkan:N"``).
 
-    Works as a setter and as a context manager; without an argument returns the default.
+    Works as a setter and as a context manager; without an argument returns the default. What
+    it returns is also the device, accepted wherever one is (``model.to(vkgrad.device("cpu"))``,
+    ``device=``, ``==``, ``str``, ``.type``). Unlike ``torch.device``, calling it changes the
+    default; ``vkgrad.Device.parse(spec)`` only builds a device.
 
     >>> vkgrad.device("cpu")
     >>> with vkgrad.device("vulkan"):

@@ -42,7 +42,28 @@ _BY_NAME = {}
 for _d in ALL:
     _BY_NAME[_d.name] = _d
     _BY_NAME[_d.short] = _d
-_BY_NAME.update({"float": float32, "half": float16, "double": float64, "int": int32})
+# PyTorch's integer names: int64 data is stored as int32 (Vulkan has no 64-bit integers
+# without device features); values that do not fit are refused where data is converted
+# (``check_fits``), never wrapped.
+_BY_NAME.update({"float": float32, "half": float16, "double": float64, "int": int32, "long": int32})
+_BY_NAME.update({"int64": int32, "int16": int32, "int8": int32, "uint8": int32})
+
+
+def check_fits(arr: np.ndarray, dtype: DType, where: str) -> None:
+    """Raise OverflowError when integer data does not fit ``dtype`` (int32): int64 data and
+    ``dtype=long`` are stored as int32, so a value outside its range would wrap silently."""
+    if dtype is not int32 or arr.dtype.kind not in "iu" or arr.dtype.itemsize < 4 or not arr.size:
+        return
+    if arr.dtype.itemsize == 4 and arr.dtype.kind == "i":
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    info = np.iinfo(np.int32)
+    if lo < info.min or hi > info.max:
+        bad = lo if lo < info.min else hi
+        raise OverflowError(
+            f"{where}: value {bad} does not fit int32, which holds int64/long data in vkgrad "
+            f"(range {info.min}..{info.max})"
+        )
 
 
 def get(spec: DType | str | np.dtype | type) -> DType:

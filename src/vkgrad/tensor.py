@@ -697,6 +697,7 @@ def _resolve(dtype, device, data_dtype=None):
 def _from_host(arr: np.ndarray, dtype, device, requires_grad: bool) -> Tensor:
     dt, dev = _resolve(dtype, device)
     arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # ascontiguousarray makes 0-d 1-d
+    dtypes.check_fits(arr, dt, "tensor")
     t = Tensor._make(dev.backend.from_numpy(arr, dt), arr.shape, dt, dev)
     if requires_grad:
         t.requires_grad_(True)
@@ -764,6 +765,24 @@ def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -
 
 def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     return full(x.shape, fill_value, dtype or x.dtype, device or x.device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor whose values are not to be relied on. vkgrad fills it with zeros: one fill
+    kernel, and never memory another tensor left behind."""
+    return full(_shape_arg(size), 0.0, dtype, device, requires_grad)
+
+
+def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(x.shape, 0.0, dtype or x.dtype, device or x.device, requires_grad)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(x: Tensor) -> bool:
+    return x.dtype.is_floating
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
