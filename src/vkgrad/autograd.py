@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import capturing, ops
+from . import autocasting, capturing, ops
 from .device import Device, default_device
 
 _state = threading.local()
@@ -471,6 +471,9 @@ def run_backward(
     order = _toposort([n for n, _ in edges])
     prev = is_grad_enabled()
     _set_grad_enabled(create_graph)
+    # Backward runs without autocast: the casts recorded in forward give each gradient the
+    # dtype of its input already.
+    autocasting.push(None)
     try:
         for node in order:
             node_grads = grads.pop(id(node), None)
@@ -517,6 +520,7 @@ def run_backward(
                 slot = grads.setdefault(id(nxt), [None] * nxt.n_outputs)
                 slot[nr] = g if slot[nr] is None else F.add(slot[nr], g)
     finally:
+        autocasting.pop()
         _set_grad_enabled(prev)
     return [captured.get((id(n), nr)) if n is not None else None for n, nr in capture_edges]
 

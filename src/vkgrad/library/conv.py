@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Union
 
+from .. import autocasting
 from .. import functional as F
 from ..ops import row
 
@@ -411,6 +412,7 @@ def _conv2d(op, x, w, bias, s, before, after, d, groups, shapes):
     return y
 
 
+@autocasting.policy
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -428,6 +430,7 @@ def conv2d(
     return _conv_nd("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
 
 
+@autocasting.policy
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -444,6 +447,7 @@ def conv1d(
     return _conv_nd("conv1d", input, weight, bias, stride, padding, dilation, groups, 1)
 
 
+@autocasting.policy
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .. import autograd, dtypes, ops
+from .. import autocasting, autograd, dtypes, ops
 from .. import functional as F
 from ..autograd import apply
 from ..ops import row
@@ -374,7 +374,7 @@ def _unary_fn(name: str, math_: str, example: str) -> Callable:
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"{math_}, elementwise.\n\n    >>> {example}\n    "
-    return fn
+    return autocasting.policy(fn)
 
 
 neg = _unary_fn("neg", "-x", "vkgrad.neg(vkgrad.tensor([1.0]))  # [-1.]")
@@ -453,6 +453,7 @@ def selu(input: Tensor) -> Tensor:
     return F.call("elu", input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
+@autocasting.policy
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta; x itself where beta x > threshold.
 
@@ -746,6 +747,7 @@ def div(a, b):
     return _binary("div", a, b)
 
 
+@autocasting.policy
 def pow(a, b):
     return _binary("pow", a, b)
 

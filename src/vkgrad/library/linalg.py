@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import autograd
+from .. import autocasting, autograd
 from .. import functional as F
 from ..autograd import apply
 from ..ops import row
@@ -120,6 +120,7 @@ row("matmul", "matmul", 2, _matmul, attrs=("ta", "tb"), saves="i", shape=_matmul
 # ---------------------------------------------------------------- products on the matmul row
 
 
+@autocasting.policy
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Matrix product of two 2-D tensors: (n, k) @ (k, m) -> (n, m).
 
@@ -141,6 +142,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     return F.reshape(out, (n, m))
 
 
+@autocasting.policy
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of 3-D tensors with equal batch: (b, n, k) @ (b, k, m).
 
@@ -160,6 +162,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return F.call("matmul", input, mat2, ta=0, tb=0)
 
 
+@autocasting.policy
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix-vector product: (n, m) @ (m,) -> (n,).
 
@@ -986,6 +989,7 @@ TENSOR_METHODS: dict = {
 # ---------------------------------------------------------------- matmul: function
 
 
+@autocasting.policy
 def matmul(a, b):
     T = autograd.Tensor
     if not isinstance(a, T) or not isinstance(b, T):

@@ -9,7 +9,7 @@ Each loss computes per-element (or per-sample) values and reduces them with ``re
 
 from __future__ import annotations
 
-from .. import autograd, dtypes
+from .. import autocasting, autograd, dtypes
 from .. import functional as F
 from ..autograd import apply, no_grad
 from ..ops import class_bounds, row
@@ -369,6 +369,7 @@ def _nll_mean(losses, t, w, ig: float):
     return F.div(F.sum(losses), den)
 
 
+@autocasting.policy
 def nll_loss(
     input,
     target,
@@ -452,6 +453,7 @@ def _ce_probs(input, target, weight, reduction, label_smoothing):
 # ---------------------------------------------------------------- binary cross entropy
 
 
+@autocasting.policy
 def binary_cross_entropy(
     input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"
 ):
@@ -465,6 +467,7 @@ def binary_cross_entropy(
     return _reduce(_weighted("binary_cross_entropy", losses, weight), reduction)
 
 
+@autocasting.policy
 def binary_cross_entropy_with_logits(
     input,
     target,
@@ -492,6 +495,7 @@ def binary_cross_entropy_with_logits(
 # ---------------------------------------------------------------- regression losses
 
 
+@autocasting.policy
 def smooth_l1_loss(
     input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
 ):
@@ -506,6 +510,7 @@ def smooth_l1_loss(
     return _reduce(F.call("smooth_l1_loss", input, target, beta=float(beta)), reduction)
 
 
+@autocasting.policy
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): delta * smooth_l1(beta=delta).
 
@@ -519,6 +524,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     return _reduce(losses, reduction)
 
 
+@autocasting.policy
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """|input - target|.
 
@@ -529,6 +535,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     return _reduce(F.abs(F.sub(input, target)), reduction)
 
 
+@autocasting.policy
 def kl_div(
     input, target, size_average=None, reduce=None, reduction: str = "mean", log_target=False
 ):
@@ -553,6 +560,7 @@ def kl_div(
     return _reduce(losses, reduction)
 
 
+@autocasting.policy
 def cosine_embedding_loss(
     input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
     reduction: str = "mean",
@@ -591,6 +599,7 @@ def cosine_embedding_loss(
 # ---------------------------------------------------------------- cross entropy and mse: functions
 
 
+@autocasting.policy
 def cross_entropy(
     input,
     target,
@@ -650,6 +659,7 @@ def cross_entropy(
     return _reduce(losses, reduction)
 
 
+@autocasting.policy
 def mse_loss(input, target, reduction: str = "mean"):
     _check_reduction("mse_loss", reduction)
     if tuple(input.shape) != tuple(target.shape):

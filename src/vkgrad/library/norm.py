@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from .. import dtypes
+from .. import autocasting, dtypes
 from .. import functional as F
 from ..autograd import Function, apply_inplace, is_grad_enabled, no_grad
 from ..ops import row
@@ -377,6 +377,7 @@ def _rows(input, k: int):
     return F.reshape(input, (input.numel() // k if k else 0, k))
 
 
+@autocasting.policy
 def layer_norm(
     input: Tensor,
     normalized_shape,
@@ -399,6 +400,7 @@ def layer_norm(
 _FINFO_EPS = {"float16": 2.0**-10, "float32": 2.0**-23, "float64": 2.0**-52}
 
 
+@autocasting.policy
 def rms_norm(
     input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None
 ) -> Tensor:
@@ -428,6 +430,7 @@ def _channel_affine(op: str, y, c: int, weight, bias):
     return y
 
 
+@autocasting.policy
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -458,6 +461,7 @@ def group_norm(
 # ---------------------------------------------------------------- batch norm
 
 
+@autocasting.policy
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -588,6 +592,7 @@ def dropout2d(
 # ---------------------------------------------------------------- attention
 
 
+@autocasting.policy
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -788,9 +793,11 @@ def _attention_backward_graph(q, k, v, mask, go, ctx):
 
 
 # Errors name softmax for both, as they always have.
+@autocasting.policy
 def softmax(x, dim: int = -1):
     return along("softmax", "softmax", x, dim)
 
 
+@autocasting.policy
 def log_softmax(x, dim: int = -1):
     return along("softmax", "log_softmax", x, dim)

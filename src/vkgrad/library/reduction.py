@@ -14,7 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import autograd, dtypes
+from .. import autocasting, autograd, dtypes
 from .. import functional as F
 from ..autograd import no_grad
 from ..ops import row
@@ -318,6 +318,7 @@ def _need_float(op: str, x) -> None:
 # ---------------------------------------------------------------- public functions
 
 
+@autocasting.policy
 def prod(input, dim=None, keepdim: bool = False, dtype=None):
     """Product of the elements over ``dim`` (all when None); gradients are exact with zeros.
 
@@ -408,6 +409,7 @@ def _correction(op: str, dim, unbiased, correction):
     return dim, float(correction)
 
 
+@autocasting.policy
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Variance over ``dim`` with ``correction`` (default 1, Bessel's); two-pass, stable.
 
@@ -419,6 +421,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     return _over_dims("var", "var", input, dim, keepdim, correction=c)
 
 
+@autocasting.policy
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Standard deviation over ``dim`` with ``correction`` (default 1).
 
@@ -430,6 +433,7 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     return F.sqrt(_over_dims("std", "var", input, dim, keepdim, correction=c))
 
 
+@autocasting.policy
 def logsumexp(input, dim=None, keepdim: bool = False):
     """log(sum(exp(x))) over ``dim``, computed stably (max subtracted first).
 
@@ -439,6 +443,7 @@ def logsumexp(input, dim=None, keepdim: bool = False):
     return _over_dims("logsumexp", "logsumexp", _floating("logsumexp", input), dim, keepdim)
 
 
+@autocasting.policy
 def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
     """Vector p-norm over ``dim`` (all elements when None): p > 0, 0, inf, -inf or 'fro'.
 
@@ -458,6 +463,7 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
     return _over_dims("norm", "norm", x, dim, keepdim, p=p)
 
 
+@autocasting.policy
 def cumsum(input, dim: int, *, dtype=None):
     """Cumulative sum along ``dim``.
 
@@ -468,6 +474,7 @@ def cumsum(input, dim: int, *, dtype=None):
     return along("cumsum", "cumsum", x, dim, reverse=0, exclusive=0)
 
 
+@autocasting.policy
 def cumprod(input, dim: int, *, dtype=None):
     """Cumulative product along ``dim``; its gradient is exact with zeros in the input.
 
@@ -503,6 +510,7 @@ def any(input, dim=None, keepdim: bool = False):
 # ---------------------------------------------------------------- nn.functional
 
 
+@autocasting.policy
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """``x / max(||x||_p, eps)`` along ``dim``.
 
@@ -513,6 +521,7 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     return F.div(input, F.clamp(n, min=eps))
 
 
+@autocasting.policy
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     """``sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps))`` along ``dim`` (broadcasting).
 
@@ -562,6 +571,7 @@ def _reduce_dims(op: str, x, dim) -> list:
     return out
 
 
+@autocasting.policy
 def sum(x, dim=None, keepdim: bool = False, dtype=None):
     if dtype is not None:
         x = F.to_dtype(x, dtype)
@@ -572,6 +582,7 @@ def sum(x, dim=None, keepdim: bool = False, dtype=None):
     return _over_dims("sum", "sum", x, dim, keepdim)
 
 
+@autocasting.policy
 def mean(x, dim=None, keepdim: bool = False):
     if not x.dtype.is_floating:
         raise TypeError(f"mean: expected a floating point tensor, got {x.dtype}")

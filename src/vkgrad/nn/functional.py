@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import autocasting
 from ..autograd import Function, apply, is_grad_enabled
 from ..library.shape import view
 from ..shapes import numel
@@ -127,6 +128,7 @@ __all__ = [
 # isort: on
 
 
+@autocasting.policy
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``, with weight of shape (out_features, in_features).
 
