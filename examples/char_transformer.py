@@ -127,6 +127,17 @@ def main(argv: list | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     offsets = np.arange(CONTEXT)
 
+    # Recorded once, replayed after (vkgrad.capture); falls back to eager, saying why, if the
+    # step stops being capturable.
+    @vkgrad.capture(strict=False)
+    def train_step(xb, yb):
+        logits = model(xb)
+        loss = F.cross_entropy(logits.reshape(-1, len(chars)), yb.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
     t0 = time.perf_counter()
     losses, pending, bar = [], [], Progress(args.steps)
     for step in range(1, args.steps + 1):
@@ -134,12 +145,8 @@ def main(argv: list | None = None) -> int:
         window = data[starts[:, None] + offsets[None, :]]
         xb = vkgrad.tensor(window, dtype=vkgrad.int32, device=device)
         yb = vkgrad.tensor(data[starts[:, None] + offsets[None, :] + 1], device=device)
-        logits = model(xb)
-        loss = F.cross_entropy(logits.reshape(-1, len(chars)), yb.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        pending.append(loss)
+        # A replay refills the same loss tensor: keep a copy.
+        pending.append(train_step(xb, yb).detach().clone())
         # Host reads every 25 steps: reading every loss would stall a device's queue.
         if step % 25 == 0 or step == args.steps:
             losses += [t.item() for t in pending]

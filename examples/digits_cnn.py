@@ -89,6 +89,16 @@ def main(argv: list | None = None) -> int:
         total = min(total, args.max_steps)
     print(f"data: {len(x_tr)} train / {len(x_te)} test images; {total} steps")
 
+    # Recorded once, replayed after (vkgrad.capture); falls back to eager, saying why, if the
+    # step stops being capturable.
+    @vkgrad.capture(strict=False)
+    def train_step(xb, yb):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
     t0 = time.perf_counter()
     losses, bar, step = [], Progress(total), 0
     while step < total:
@@ -98,11 +108,8 @@ def main(argv: list | None = None) -> int:
             idx = order[i : i + args.batch_size]
             xb = vkgrad.tensor(x_tr[idx], dtype=dtype, device=device)
             yb = vkgrad.tensor(y_tr[idx], dtype=vkgrad.int32, device=device)
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            pending.append(loss)
+            # A replay refills the same loss tensor: keep a copy.
+            pending.append(train_step(xb, yb).detach().clone())
             step += 1
             if step == total:
                 break

@@ -81,6 +81,16 @@ def main(argv: list | None = None) -> int:
     opt = optim.Adam(model.parameters(), lr=args.lr)
     rng = np.random.default_rng(args.seed)
 
+    # Recorded once, replayed every step after (vkgrad.capture); strict=False falls back to
+    # eager, saying why once, if an edit makes the step uncapturable (a .item() inside it).
+    @vkgrad.capture(strict=False)
+    def train_step(xb, yb):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
     t0 = time.perf_counter()
     epoch_losses = []
     for epoch in range(1, args.epochs + 1):
@@ -90,11 +100,8 @@ def main(argv: list | None = None) -> int:
             idx = order[i : i + args.batch_size]
             xb = vkgrad.tensor(x_tr[idx], dtype=dtype, device=device)
             yb = vkgrad.tensor(y_tr[idx], dtype=vkgrad.int32, device=device)
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss)
+            # A replay refills the same loss tensor: keep a copy.
+            losses.append(train_step(xb, yb).detach().clone())
         # One host read per epoch: reading every loss would stall a device's queue per step.
         epoch_loss = float(np.mean([t.item() for t in losses]))
         epoch_losses.append(epoch_loss)

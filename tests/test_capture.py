@@ -395,3 +395,72 @@ def test_a_step_on_two_devices_is_refused():
     step()  # the warm-up runs eagerly
     with pytest.raises(CaptureError, match=r"made tensors on cpu, vulkan:0; .* one device"):
         step()
+
+
+# ---------------------------------------------------------------- strict=False
+
+
+def _model_opt(device):
+    model = _mlp(device, "f32")
+    return model, optim.Adam(model.parameters(), lr=1e-2)
+
+
+def test_non_strict_capture_still_captures_a_clean_step(device):
+    _skip_no_vulkan(device)
+    model, opt = _model_opt(device)
+    step = vkgrad.capture(_step_fn(model, opt), strict=False)
+    for x, y in _batches(device, "f32"):
+        step(x, y)
+    assert step.eager_reason is None and step.replays == 2
+
+
+def test_a_step_that_reads_on_the_host_runs_eagerly_once_told(device, caplog):
+    _skip_no_vulkan(device)
+    m1, o1 = _model_opt(device)
+    m2, o2 = _model_opt(device)
+    seen = []
+
+    def reading_step(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            seen.append(loss.item())  # a host read: a replay could not repeat it
+            return loss
+
+        return step
+
+    strict = vkgrad.capture(reading_step(m1, o1))
+    loose = vkgrad.capture(reading_step(m2, o2), strict=False)
+    batches = _batches(device, "f32")
+    strict(*batches[0])
+    with pytest.raises(CaptureError, match="reads tensor values on the host"):
+        strict(*batches[1])
+    with caplog.at_level("WARNING", logger="vkgrad"):
+        for x, y in batches:
+            loose(x, y)
+    assert loose.replays == 0 and not loose.graphs
+    assert "reads tensor values" in loose.eager_reason and "test_capture.py" in loose.eager_reason
+    assert caplog.text.count("runs eagerly") == 1
+    # Eager all along: the losses it read are those of an eager twin.
+    m3, o3 = _model_opt(device)
+    twin = [reading_step(m3, o3)(x, y).item() for x, y in batches]
+    np.testing.assert_allclose(seen[-4:], twin, rtol=1e-6)
+
+
+def test_an_argument_capture_cannot_key_on_makes_a_non_strict_step_eager(device, caplog):
+    model, opt = _model_opt(device)
+    calls = []
+
+    def step(x, y, opts):
+        calls.append(opts)
+        return _step_fn(model, opt)(x, y)
+
+    loose = vkgrad.capture(step, strict=False)
+    with caplog.at_level("WARNING", logger="vkgrad"):
+        for x, y in _batches(device, "f32", n=2):
+            loose(x, y, {"log": True})  # a dict is not hashable
+    assert len(calls) == 2 and "nor hashable" in loose.eager_reason
+    with pytest.raises(CaptureError, match="nor hashable"):
+        vkgrad.capture(step)(x, y, {"log": True})

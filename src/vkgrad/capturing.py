@@ -30,18 +30,29 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import os
+import traceback
 import weakref
 from typing import Any, Callable
 
 from . import autograd, random
 from .device import Device, default_device
 
+_log = logging.getLogger("vkgrad")
+_PKG = os.path.dirname(os.path.abspath(__file__))  # frames inside vkgrad are not the read's place
 ACTIVE: _Graph | None = None  # the graph being recorded, or refreshed before a replay
 
 
 class capture:
     """Wrap a training step: the first call runs eagerly, the second is recorded, and every
     later call with the same argument shapes replays the recording.
+
+    With ``strict=False`` a step that capture would refuse runs eagerly instead, for good,
+    and the reason is logged once: the warm-up call notes host reads (``.item()``, printing,
+    data-dependent shapes) instead of refusing them, and arguments capture cannot key on
+    (a tensor that requires grad, an unhashable value) make the call eager. This is how the
+    examples capture their steps by default (``@vkgrad.capture(strict=False)``).
 
     >>> @vkgrad.capture
     ... def train_step(x, y):
@@ -52,16 +63,31 @@ class capture:
     ...     return loss
     """
 
-    def __init__(self, fn: Callable) -> None:
+    def __new__(cls, fn: Callable | None = None, strict: bool = True):
+        if fn is None:  # @vkgrad.capture(strict=False)
+            return functools.partial(cls, strict=strict)
+        return super().__new__(cls)
+
+    def __init__(self, fn: Callable, strict: bool = True) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.strict = bool(strict)
         self.graphs: dict = {}
         self.replays = 0
         self._warm = False
+        self.eager_reason: str | None = None  # why a non-strict step runs eagerly
         self._devices: set = set()  # where the warm-up call made tensors, without tensor args
 
     def __call__(self, *args, **kwargs) -> Any:
-        key, tensors, device = _signature(self.fn, args, kwargs)
+        if self.eager_reason is not None:
+            return self.fn(*args, **kwargs)
+        try:
+            key, tensors, device = _signature(self.fn, args, kwargs)
+        except CaptureError as e:
+            if self.strict:
+                raise
+            self._go_eager(str(e))
+            return self.fn(*args, **kwargs)
         graph = self.graphs.get(key)
         if graph is not None:
             graph.replay(tensors)
@@ -69,11 +95,18 @@ class capture:
             return graph.result
         if not self._warm:
             self._warm = True
-            if tensors:
-                return self.fn(*args, **kwargs)
             # No tensor argument says where the step runs, and the default device may be
             # another one (the cpu beside a model on Vulkan): the warm-up call shows it.
-            result, self._devices = _devices_used(self.fn, args, kwargs)
+            reads: list = []
+            with contextlib.ExitStack() as stack:
+                if not self.strict:
+                    stack.enter_context(_noting_reads(reads))
+                result, self._devices = _devices_used(self.fn, args, kwargs)
+            if reads:
+                self._go_eager(
+                    f"it reads tensor values on the host ({reads[0]}); a replay could not "
+                    "repeat the read"
+                )
             return result
         if not tensors and self._devices:
             if len(self._devices) > 1:
@@ -86,6 +119,11 @@ class capture:
         graph = _Graph(self.fn, args, kwargs, tensors, device)
         self.graphs[key] = graph
         return graph.result
+
+    def _go_eager(self, reason: str) -> None:
+        self.eager_reason = reason
+        name = getattr(self.fn, "__qualname__", self.fn)
+        _log.warning("vkgrad: capture(%s) runs eagerly: %s", name, reason)
 
     def __repr__(self) -> str:
         return f"vkgrad.capture({getattr(self.fn, '__qualname__', self.fn)!r})"
@@ -142,6 +180,37 @@ def _on_new_tensors(note: Callable):
         yield
     finally:
         autograd.Tensor._make = make
+
+
+@contextlib.contextmanager
+def _noting_reads(reads: list):
+    """Within the block, every backend's ``to_numpy`` notes where it was called from (the
+    read a recording would refuse) before reading."""
+    from .backends.base import Backend
+
+    def classes(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from classes(sub)
+
+    patched = [(c, c.__dict__["to_numpy"]) for c in classes(Backend) if "to_numpy" in c.__dict__]
+
+    def noting(read):
+        def to_numpy(self, *a, **k):
+            frames = [f for f in traceback.extract_stack()[:-1] if not f.filename.startswith(_PKG)]
+            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "inside vkgrad"
+            reads.append(f"at {where}")
+            return read(self, *a, **k)
+
+        return to_numpy
+
+    for c, read in patched:
+        c.to_numpy = noting(read)
+    try:
+        yield
+    finally:
+        for c, read in patched:
+            c.to_numpy = read
 
 
 def _devices_used(fn, args, kwargs) -> tuple:
