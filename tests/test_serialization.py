@@ -251,3 +251,104 @@ vkgrad.save({{"epoch": 2, "w": vkgrad.zeros(10000)}}, {str(path)!r})
     np.testing.assert_array_equal(out["w"].numpy(), np.ones(4, np.float32))
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ckpt.npz"]
     assert all(n.startswith(".ckpt.npz.") and n.endswith(".tmp") for n in leftovers)
+
+
+# ---------------------------------------------------------------- damaged files
+
+
+def _checkpoint(tmp_path, name="c.npz"):
+    model = _model()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    _train(model, opt, "cpu", 2, 0)
+    path = tmp_path / name
+    vkgrad.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": 3}, path)
+    return model, path
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.7, 0.98])
+def test_a_truncated_checkpoint_is_refused_whole(tmp_path, cut):
+    _, path = _checkpoint(tmp_path)
+    data = path.read_bytes()
+    bad = tmp_path / "cut.npz"
+    bad.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(RuntimeError, match=r"cut\.npz.*(corrupted or truncated|not a vkgrad)"):
+        vkgrad.load(bad)
+
+
+def test_a_corrupted_array_is_refused_and_the_model_keeps_its_weights(tmp_path):
+    model, path = _checkpoint(tmp_path)
+    # Flip bytes inside the last stored array (its data, past the zip and .npy headers).
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        last = z.infolist()[-1]
+    start = last.header_offset + 30 + len(last.filename) + 80
+    data[start : start + 8] = bytes(8 * [0xFF])
+    bad = tmp_path / "flipped.npz"
+    bad.write_bytes(bytes(data))
+    target = _model()
+    before = {k: v.numpy().copy() for k, v in target.state_dict().items()}
+    with pytest.raises(RuntimeError, match=r"flipped\.npz is corrupted or truncated"):
+        target.load_state_dict(vkgrad.load(bad)["model"])
+    for k, v in target.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), before[k])
+
+
+# ---------------------------------------------------------------- safetensors
+
+
+def test_safetensors_round_trip_of_a_nested_checkpoint(tmp_path, device):
+    _skip_no_vulkan(device)
+    pytest.importorskip("safetensors")
+    model = _model(device)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    _train(model, opt, device, 2, 0)
+    obj = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": 3, "tag": "run-1"}
+    path = tmp_path / "ckpt.safetensors"
+    vkgrad.save(obj, path)
+    back = vkgrad.load(path)
+    assert back["epoch"] == 3 and back["tag"] == "run-1"
+    for k, v in obj["model"].items():
+        assert back["model"][k].device == v.device
+        np.testing.assert_array_equal(back["model"][k].numpy(), v.numpy())
+    assert back["opt"]["param_groups"] == obj["opt"]["param_groups"]
+
+
+def test_safetensors_written_by_vkgrad_read_by_pytorch(tmp_path):
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("safetensors.torch")
+    model = _model()
+    path = tmp_path / "model.safetensors"
+    vkgrad.save(model.state_dict(), path)
+    loaded = st.load_file(str(path))
+    assert set(loaded) == set(model.state_dict())
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(loaded[k].numpy(), v.numpy())
+    assert loaded["0.weight"].dtype == torch.float32
+
+
+def test_safetensors_written_by_pytorch_load_into_a_vkgrad_model(tmp_path, device):
+    _skip_no_vulkan(device)
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("safetensors.torch")
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    extra = {"step": torch.tensor([7], dtype=torch.int64)}  # int64, as PyTorch stores counts
+    path = tmp_path / "torch.safetensors"
+    st.save_file({**tm.state_dict(), **extra}, str(path))
+    loaded = vkgrad.load(path, map_location=device)
+    assert loaded["step"].dtype is vkgrad.int32 and loaded["step"].numpy().tolist() == [7]
+    del loaded["step"]
+    model = _model(device)
+    model.load_state_dict(loaded)
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    want = tm(torch.from_numpy(x)).detach().numpy()
+    got = model(vkgrad.tensor(x, device=device)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_truncated_safetensors_file_is_refused(tmp_path):
+    pytest.importorskip("safetensors")
+    _, path = _checkpoint(tmp_path, "c.safetensors")
+    bad = tmp_path / "cut.safetensors"
+    bad.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(RuntimeError, match=r"cut\.safetensors is corrupted or truncated"):
+        vkgrad.load(bad)
