@@ -20,6 +20,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from .data_workers import WorkerPool, from_host, get_worker_info
 from .random import host_rng
 from .tensor import Tensor, tensor
 
@@ -34,6 +35,7 @@ __all__ = [
     "Subset",
     "TensorDataset",
     "default_collate",
+    "get_worker_info",
     "random_split",
 ]
 
@@ -311,9 +313,14 @@ def default_collate(batch: list) -> Any:
 class DataLoader:
     """Iterates over ``dataset`` in batches, in order or shuffled.
 
-    Runs in the calling process: ``num_workers`` and ``pin_memory`` are accepted for PyTorch
-    compatibility and ignored. A ``TensorDataset`` with the default collation is batched by
-    gathering rows at once (consecutive rows stay on the device).
+    ``num_workers > 0`` loads the dataset's items in that many worker processes, ahead of
+    training by ``prefetch_factor`` batches per worker (default 2), seeded per worker
+    (``worker_init_fn``, ``get_worker_info()``), and kept between epochs with
+    ``persistent_workers=True`` (``vkgrad/data_workers.py``). Items must then be host data
+    (NumPy arrays, numbers, cpu tensors); collation runs in the calling process, which puts
+    the batch on the device. A ``TensorDataset`` with the default collation is batched in
+    the calling process by gathering rows at once (its rows already live on the device, so
+    workers would only add copies). ``pin_memory`` is accepted and ignored.
 
     >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=0)
     >>> xb, yb = next(iter(loader))
@@ -341,6 +348,18 @@ class DataLoader:
     ) -> None:
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
+        if num_workers < 0:
+            raise ValueError(
+                "num_workers option should be non-negative; use num_workers=0 to disable "
+                "multiprocessing."
+            )
+        if num_workers == 0 and (prefetch_factor is not None or persistent_workers):
+            raise ValueError(
+                "prefetch_factor and persistent_workers options could only be specified in "
+                "multiprocessing. let num_workers > 0 to enable multiprocessing."
+            )
+        if prefetch_factor is not None and prefetch_factor < 1:
+            raise ValueError(f"prefetch_factor must be >= 1, got {prefetch_factor}")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError(
@@ -367,6 +386,12 @@ class DataLoader:
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.num_workers = num_workers
+        self.prefetch_factor = 2 if prefetch_factor is None else int(prefetch_factor)
+        self.persistent_workers = bool(persistent_workers)
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.timeout = float(timeout)
+        self._pool = None
         self.generator = generator
         self._auto_collation = batch_sampler is not None
         self._default_collate = collate_fn is None
@@ -376,17 +401,50 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         ds = self.dataset
+        fast = self._default_collate and isinstance(ds, TensorDataset)
+        if self.num_workers > 0 and not fast:
+            yield from self._iter_workers()
+            return
         if not self._auto_collation:
             for i in self.sampler:
                 yield self.collate_fn(ds[i])
             return
-        fast = self._default_collate and isinstance(ds, TensorDataset)
         for indices in self.batch_sampler:  # type: ignore[union-attr]
             indices = list(indices)
             if fast:
                 yield ds._batch(indices)
             else:
                 yield self.collate_fn([ds[i] for i in indices])
+
+    def _iter_workers(self) -> Iterator[Any]:
+        pool = self._pool
+        if pool is None or not pool.alive():
+            # As PyTorch: one base seed per start of the workers, from the loader's generator.
+            seed = int(_rng(self.generator).integers(0, 2**62))
+            pool = WorkerPool(
+                self.dataset,
+                self.num_workers,
+                seed,
+                self.worker_init_fn,
+                self.multiprocessing_context,
+            )
+        if self.persistent_workers:
+            self._pool = pool
+        if self._auto_collation:
+            batches = (list(b) for b in self.batch_sampler)  # type: ignore[union-attr]
+        else:
+            batches = ([i] for i in self.sampler)
+        try:
+            for samples in pool.run(batches, self.prefetch_factor, self.timeout):
+                samples = from_host(samples)
+                yield self.collate_fn(samples if self._auto_collation else samples[0])
+        except BaseException:
+            # A failed or abandoned epoch leaves no worker behind, persistent or not.
+            pool.shutdown()
+            self._pool = None
+            raise
+        if not self.persistent_workers:
+            pool.shutdown()
 
     def __len__(self) -> int:
         src = self.batch_sampler if self._auto_collation else self.sampler
