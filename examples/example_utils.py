@@ -36,18 +36,21 @@ def setup(args: argparse.Namespace) -> tuple:
 
 
 class Progress:
-    """A one-line progress bar with the latest loss, redrawn in place (``\\r``)."""
+    """A tqdm progress bar over ``total`` steps that shows the latest loss."""
 
-    def __init__(self, total: int, label: str = "step", width: int = 30) -> None:
-        self.total, self.label, self.width = max(total, 1), label, width
+    def __init__(self, total: int, label: str = "step") -> None:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            sys.exit('the examples show progress with tqdm: pip install "vkgrad[examples]"')
+        # Every update is drawn (mininterval=0): a step's loss is worth showing.
+        self.bar = tqdm(total=max(total, 1), unit=label, dynamic_ncols=True, mininterval=0)
 
     def update(self, i: int, loss: float) -> None:
-        done = round(self.width * i / self.total)
-        bar = "#" * done + "." * (self.width - done)
-        sys.stdout.write(f"\r{self.label} {i:4d}/{self.total} [{bar}] loss {loss:.4f}")
-        sys.stdout.flush()
-        if i >= self.total:
-            sys.stdout.write("\n")
+        self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)  # drawn with the count
+        self.bar.update(i - self.bar.n)
+        if i >= self.bar.total:
+            self.bar.close()
 
 
 def save_loss_plot(losses: list, path: str | None, title: str, xlabel: str = "step") -> None:

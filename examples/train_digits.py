@@ -13,6 +13,7 @@ import sys
 import time
 
 import numpy as np
+from example_utils import Progress
 
 import vkgrad
 import vkgrad.nn.functional as F
@@ -54,11 +55,6 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, device, dtype) -> f
     return float((logits.argmax(axis=1) == y).mean())
 
 
-def progress(epoch: int, epochs: int, loss: float, width: int = 30) -> str:
-    done = round(width * epoch / epochs)
-    return f"\repoch {epoch:3d}/{epochs} [{'#' * done}{'.' * (width - done)}] loss {loss:.4f}"
-
-
 def main(argv: list | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default=None, help="cpu, vulkan, vulkan:N, gpu (default: best)")
@@ -92,7 +88,7 @@ def main(argv: list | None = None) -> int:
         return loss
 
     t0 = time.perf_counter()
-    epoch_losses = []
+    epoch_losses, bar = [], Progress(args.epochs, label="epoch")
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(x_tr))
         losses = []
@@ -105,10 +101,9 @@ def main(argv: list | None = None) -> int:
         # One host read per epoch: reading every loss would stall a device's queue per step.
         epoch_loss = float(np.mean([t.item() for t in losses]))
         epoch_losses.append(epoch_loss)
-        print(progress(epoch, args.epochs, epoch_loss), end="", flush=True)
+        bar.update(epoch, epoch_loss)
     vkgrad.synchronize()
     elapsed = time.perf_counter() - t0
-    print()
 
     acc = accuracy(model, x_te, y_te, device, dtype)
     print(f"train loss: {epoch_losses[0]:.4f} -> {epoch_losses[-1]:.4f}")

@@ -28,7 +28,7 @@ def _run_demo(*args: str) -> str:
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+    return proc.stdout + proc.stderr  # tqdm draws its bar on stderr
 
 
 def _check(out: str, device: str, dtype: str) -> None:
@@ -37,8 +37,9 @@ def _check(out: str, device: str, dtype: str) -> None:
     assert losses, out
     first, last = float(losses.group(1)), float(losses.group(2))
     assert last < 0.5 * first, out
-    # the progress bar: one update per epoch (\r, read as \n in text mode), ending at the last loss
-    bar = re.findall(r"epoch +(\d+)/(\d+) \[[#.]+\] loss ([\d.]+)", out)
+    # the tqdm bar: drawn at every epoch, ending at the last loss (closing redraws the end)
+    bar = re.findall(r"(\d+)/(\d+) \[[^\]]*loss=([\d.]+)\]", out)
+    bar = [b for i, b in enumerate(bar) if i == 0 or b != bar[i - 1]]
     assert [int(e) for e, _, _ in bar] == list(range(1, int(bar[-1][1]) + 1)), out
     assert float(bar[0][2]) == first and float(bar[-1][2]) == last, out
     acc = re.search(r"^test accuracy: ([\d.]+)$", out, re.M)
