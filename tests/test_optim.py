@@ -467,6 +467,32 @@ ROUND_TRIP = {
     "adamw": (optim.AdamW, dict(lr=0.05, weight_decay=0.1), None),
     "rmsprop": (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True), rmsprop_ref),
     "adagrad": (optim.Adagrad, dict(lr=0.1, lr_decay=0.1), adagrad_ref),
+    # (their references, defined below, also return the state: the lambdas keep the weights)
+    "adadelta": (
+        optim.Adadelta,
+        dict(lr=0.5, weight_decay=0.1),
+        lambda w, g, **c: adadelta_ref(w, g, **c)[0],
+    ),
+    "adamax": (
+        optim.Adamax,
+        dict(lr=0.05, betas=(0.8, 0.9)),
+        lambda w, g, **c: adamax_ref(w, g, **c)[0],
+    ),
+    "nadam": (
+        optim.NAdam,
+        dict(lr=0.05, momentum_decay=0.05),
+        lambda w, g, **c: nadam_ref(w, g, **c)[0],
+    ),
+    "radam": (
+        optim.RAdam,
+        dict(lr=0.05, betas=(0.8, 0.9)),
+        lambda w, g, **c: radam_ref(w, g, **c)[0],
+    ),
+    "asgd": (
+        optim.ASGD,
+        dict(lr=0.05, t0=2, lambd=0.01),
+        lambda w, g, **c: asgd_ref(w, g, **c)[0],
+    ),
 }
 
 
@@ -551,3 +577,352 @@ def test_tiny_regression_trains(device, kind):
     assert first > 1.0 and final < 1e-4, (first, final)
     np.testing.assert_allclose(model.weight.numpy(), w_true, atol=1e-2)
     np.testing.assert_allclose(model.bias.numpy(), [0.3], atol=1e-2)
+
+
+# ---------------------------------------------------------------- Adadelta, Adamax, NAdam,
+# RAdam, ASGD: float64 references written from PyTorch's documented update rules.
+
+
+def adadelta_ref(w, grads, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    w = w.copy()
+    v = np.zeros_like(w)
+    u = np.zeros_like(w)
+    for g in grads:
+        g = (-g if maximize else g) + weight_decay * w
+        v = rho * v + (1 - rho) * g * g
+        dx = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u = rho * u + (1 - rho) * dx * dx
+        w = w - lr * dx
+    return w, dict(square_avg=v, acc_delta=u)
+
+
+def adamax_ref(w, grads, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
+    b1, b2 = betas
+    w = w.copy()
+    m = np.zeros_like(w)
+    u = np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        g = (-g if maximize else g) + weight_decay * w
+        m = b1 * m + (1 - b1) * g
+        u = np.maximum(b2 * u, np.abs(g) + eps)
+        w = w - lr / (1 - b1**t) * m / u
+    return w, dict(exp_avg=m, exp_inf=u)
+
+
+def nadam_ref(
+    w,
+    grads,
+    lr=2e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum_decay=4e-3,
+    decoupled_weight_decay=False,
+    maximize=False,
+):
+    b1, b2 = betas
+    w = w.copy()
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+
+    def mu(t):
+        return b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+
+    for t, g in enumerate(grads, start=1):
+        g = -g if maximize else g
+        if decoupled_weight_decay:
+            w = w * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        prod_t = np.prod([mu(i) for i in range(1, t + 1)])
+        prod_next = prod_t * mu(t + 1)
+        m_hat = mu(t + 1) * m / (1 - prod_next) + (1 - mu(t)) * g / (1 - prod_t)
+        v_hat = v / (1 - b2**t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    mu_product = float(np.prod([mu(i) for i in range(1, len(grads) + 1)]))
+    return w, dict(exp_avg=m, exp_avg_sq=v, mu_product=mu_product)
+
+
+def radam_ref(
+    w,
+    grads,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+    maximize=False,
+):
+    b1, b2 = betas
+    w = w.copy()
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    rho_inf = 2 / (1 - b2) - 1
+    rectified = []
+    for t, g in enumerate(grads, start=1):
+        g = -g if maximize else g
+        if decoupled_weight_decay:
+            w = w * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1**t)
+        rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
+        rectified.append(rho_t > 5)
+        if rho_t > 5:
+            lt = np.sqrt(1 - b2**t) / (np.sqrt(v) + eps)
+            rt = np.sqrt(
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            )
+            w = w - lr * m_hat * rt * lt
+        else:
+            w = w - lr * m_hat
+    return w, dict(exp_avg=m, exp_avg_sq=v, rectified=rectified)
+
+
+def asgd_ref(w, grads, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+    w = w.copy()
+    ax = np.zeros_like(w)
+    eta, mu = lr, 1.0
+    for t, g in enumerate(grads, start=1):
+        g = (-g if maximize else g) + weight_decay * w
+        w = w * (1 - lambd * eta) - eta * g
+        ax = w.copy() if mu == 1 else ax + (w - ax) * mu
+        eta = lr / (1 + lambd * lr * t) ** alpha
+        mu = 1 / max(1, t - t0)
+    return w, dict(ax=ax, eta=eta, mu=mu)
+
+
+def _cfg_id(c):
+    return "-".join(f"{k}{v}" for k, v in c.items()) or "default"
+
+
+# 8 steps: RAdam's default betas switch to the rectified branch at step 6, and ASGD's t0=3
+# starts its averaging (mu < 1) at step 5.
+FUSED = {
+    "Adadelta": (
+        adadelta_ref,
+        [dict(), dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)],
+    ),
+    "Adamax": (
+        adamax_ref,
+        [dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.1, maximize=True)],
+    ),
+    "NAdam": (
+        nadam_ref,
+        [
+            dict(lr=0.01),
+            dict(lr=0.01, momentum_decay=0.05, weight_decay=0.1),
+            dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.2, decoupled_weight_decay=True),
+            dict(lr=0.01, weight_decay=0.1, maximize=True),
+        ],
+    ),
+    "RAdam": (
+        radam_ref,
+        [
+            dict(lr=0.01),
+            dict(lr=0.01, weight_decay=0.1),
+            dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.2, decoupled_weight_decay=True),
+            dict(lr=0.01, eps=1e-3, weight_decay=0.1, maximize=True),
+        ],
+    ),
+    "ASGD": (
+        asgd_ref,
+        [
+            dict(lr=0.05),
+            dict(lr=0.05, lambd=0.05, alpha=0.5, t0=3, weight_decay=0.1),
+            dict(lr=0.1, lambd=0.01, t0=3, maximize=True),
+        ],
+    ),
+}
+FUSED_CASES = [(name, cfg) for name, (_, cfgs) in FUSED.items() for cfg in cfgs]
+FUSED_STEPS = 8
+
+
+@pytest.mark.parametrize("device,dtype", CASES)
+@pytest.mark.parametrize("name,cfg", FUSED_CASES, ids=[f"{n}-{_cfg_id(c)}" for n, c in FUSED_CASES])
+def test_fused_optimizers_vs_numpy(device, dtype, name, cfg):
+    _skip_no_vulkan(device)
+    ref_fn = FUSED[name][0]
+    params, w0 = _params(device, dtype, SHAPES)
+    grads = _grads(device, dtype, SHAPES, steps=FUSED_STEPS)
+    opt = getattr(optim, name)(params, **cfg)
+    _run(opt, params, grads, device)
+    sdt = vkgrad.float64 if dtype == "f64" else vkgrad.float32
+    for i, p in enumerate(params):
+        gnp = [gs[i].numpy().astype(np.float64) for gs in grads]
+        ref, ref_state = ref_fn(w0[i], gnp, **cfg)
+        assert not np.allclose(ref, w0[i], atol=1e-3)
+        np.testing.assert_allclose(p.numpy().astype(np.float64), ref, **_tol(dtype))
+        st = opt.state[p]
+        assert st["step"] == FUSED_STEPS
+        assert ("master" in st) == (dtype == "f16")
+        # f16 parameters: the f32 master (and the state) follow the reference at f32 precision.
+        stol = _tol("f64" if dtype == "f64" else "f32")
+        if dtype == "f16":
+            np.testing.assert_allclose(st["master"].numpy(), ref, **stol)
+        for key, want in ref_state.items():
+            if key == "rectified":
+                continue
+            if isinstance(want, float):
+                assert isinstance(st[key], float), key
+                assert st[key] == pytest.approx(want, rel=1e-12), key
+            else:
+                assert st[key].device == p.device and st[key].dtype is sdt, key
+                np.testing.assert_allclose(st[key].numpy(), want, err_msg=key, **stol)
+        extra = set(st) - set(ref_state) - {"step", "master", "rectified"}
+        assert not extra, f"state keys PyTorch does not have: {extra}"
+
+
+def test_radam_takes_both_branches():
+    # The default betas switch to the rectified update at step 6; the test above must cover
+    # both sides.
+    _, st = radam_ref(np.zeros(2), [np.ones(2)] * FUSED_STEPS)
+    assert st["rectified"] == [False] * 5 + [True] * 3
+
+
+def test_asgd_starts_averaging_after_t0():
+    # With t0=3, mu stays 1 (ax copies w) for four steps, then averaging starts.
+    p = nn.Parameter(vkgrad.tensor([1.0, -2.0], dtype="f64"))
+    opt = optim.ASGD([p], lr=0.1, t0=3)
+    mus = []
+    for _ in range(6):
+        mus.append(opt.state[p]["mu"] if p in opt.state else 1.0)
+        p.grad = vkgrad.tensor([0.5, 1.0], dtype="f64")
+        opt.step()
+        if mus[-1] == 1.0:
+            np.testing.assert_array_equal(opt.state[p]["ax"].numpy(), p.numpy())
+    assert mus == [1.0, 1.0, 1.0, 1.0, 1.0, 0.5]
+    assert not np.array_equal(opt.state[p]["ax"].numpy(), p.numpy())
+
+
+TORCH_DTYPES = [
+    ("cpu", "f64"),
+    ("cpu", "f32"),
+    pytest.param("vulkan", "f32", marks=pytest.mark.vulkan),
+]
+
+
+@pytest.mark.parametrize("device,dtype", TORCH_DTYPES)
+@pytest.mark.parametrize("name,cfg", FUSED_CASES, ids=[f"{n}-{_cfg_id(c)}" for n, c in FUSED_CASES])
+def test_fused_optimizers_vs_torch(device, dtype, name, cfg):
+    torch = pytest.importorskip("torch")
+    _skip_no_vulkan(device)
+    tdt = torch.float64 if dtype == "f64" else torch.float32
+    rng = np.random.default_rng(5)
+    w0 = [rng.standard_normal(s) for s in SHAPES]
+    grads = [[rng.standard_normal(s) for s in SHAPES] for _ in range(10)]
+    tp = [torch.tensor(w, dtype=tdt, requires_grad=True) for w in w0]
+    vp = [nn.Parameter(vkgrad.tensor(w, device=device, dtype=dtype)) for w in w0]
+    topt = getattr(torch.optim, name)(tp, **cfg)
+    vopt = getattr(optim, name)(vp, **cfg)
+    for gs in grads:
+        for t, v, g in zip(tp, vp, gs):
+            t.grad = torch.tensor(g, dtype=tdt)
+            v.grad = vkgrad.tensor(g, device=device, dtype=dtype)
+        topt.step()
+        vopt.step()
+    # PyTorch keeps NAdam's mu_product and ASGD's eta and mu as float32 scalars even for
+    # float64 parameters; vkgrad keeps Python floats: the only gap at float64.
+    tol = dict(rtol=1e-8, atol=1e-8) if dtype == "f64" else dict(rtol=2e-5, atol=2e-6)
+    for t, v in zip(tp, vp):
+        np.testing.assert_allclose(v.numpy(), t.detach().numpy(), **tol)
+        ts, vs = topt.state[t], vopt.state[v]
+        assert set(vs) == set(ts)
+        assert int(ts["step"]) == vs["step"] == len(grads)
+        for k in ts:
+            if k == "step":
+                continue
+            want = ts[k].detach().numpy()
+            got = vs[k].numpy() if isinstance(vs[k], vkgrad.Tensor) else vs[k]
+            np.testing.assert_allclose(got, want, err_msg=k, **tol)
+    assert set(vopt.state_dict()["param_groups"][0]) <= set(topt.state_dict()["param_groups"][0])
+
+
+def test_new_optimizer_defaults_like_pytorch():
+    p = nn.Parameter(vkgrad.ones(2))
+    d = optim.Adadelta([p]).defaults
+    assert (d["lr"], d["rho"], d["eps"], d["weight_decay"], d["maximize"]) == (
+        1.0,
+        0.9,
+        1e-6,
+        0,
+        False,
+    )
+    d = optim.Adamax([p]).defaults
+    assert (d["lr"], d["betas"], d["eps"], d["weight_decay"]) == (2e-3, (0.9, 0.999), 1e-8, 0)
+    d = optim.NAdam([p]).defaults
+    assert (d["lr"], d["betas"], d["eps"], d["momentum_decay"]) == (2e-3, (0.9, 0.999), 1e-8, 4e-3)
+    assert d["decoupled_weight_decay"] is False and d["weight_decay"] == 0
+    d = optim.RAdam([p]).defaults
+    assert (d["lr"], d["betas"], d["eps"], d["decoupled_weight_decay"]) == (
+        1e-3,
+        (0.9, 0.999),
+        1e-8,
+        False,
+    )
+    d = optim.ASGD([p]).defaults
+    assert (d["lr"], d["lambd"], d["alpha"], d["t0"], d["weight_decay"]) == (
+        1e-2,
+        1e-4,
+        0.75,
+        1e6,
+        0,
+    )
+    d = optim.LBFGS([p]).defaults
+    assert (d["lr"], d["max_iter"], d["max_eval"], d["history_size"]) == (1, 20, 25, 100)
+    assert (d["tolerance_grad"], d["tolerance_change"], d["line_search_fn"]) == (
+        1e-7,
+        1e-9,
+        None,
+    )
+    assert optim.LBFGS([p], max_iter=8).defaults["max_eval"] == 10  # max_iter * 5 // 4
+    for cls in (optim.Adadelta, optim.Adamax, optim.NAdam, optim.RAdam, optim.ASGD):
+        cls([p], foreach=False)  # accepted: every update is fused anyway
+        with pytest.raises(NotImplementedError, match=f"{cls.__name__}: differentiable"):
+            cls([p], differentiable=True)
+
+
+BAD_ARGS = [
+    (optim.Adadelta, dict(lr=-0.1), "Adadelta: Invalid learning rate: -0.1"),
+    (optim.Adadelta, dict(rho=1.5), "Adadelta: Invalid rho value: 1.5"),
+    (optim.Adadelta, dict(eps=-1e-6), "Adadelta: Invalid epsilon value: -1e-06"),
+    (optim.Adadelta, dict(weight_decay=-1), "Adadelta: Invalid weight_decay value: -1"),
+    (optim.Adamax, dict(lr=-1), "Adamax: Invalid learning rate: -1"),
+    (optim.Adamax, dict(betas=(1.0, 0.9)), "Adamax: Invalid beta parameter at index 0: 1.0"),
+    (optim.Adamax, dict(betas=(0.9, -0.1)), r"Adamax: Invalid beta parameter at index 1: -0.1"),
+    (optim.Adamax, dict(betas=0.9), r"Adamax: betas must be a pair"),
+    (optim.NAdam, dict(eps=-1), "NAdam: Invalid epsilon value: -1"),
+    (optim.NAdam, dict(momentum_decay=-0.1), "NAdam: Invalid momentum_decay value: -0.1"),
+    (optim.NAdam, dict(weight_decay=float("nan")), "NAdam: Invalid weight_decay value: nan"),
+    (optim.RAdam, dict(lr=-1e-3), "RAdam: Invalid learning rate: -0.001"),
+    (optim.RAdam, dict(betas=(0.9, 1.0)), "RAdam: Invalid beta parameter at index 1: 1.0"),
+    (optim.ASGD, dict(lr=-1), "ASGD: Invalid learning rate: -1"),
+    (optim.ASGD, dict(weight_decay=-0.5), "ASGD: Invalid weight_decay value: -0.5"),
+    (optim.LBFGS, dict(lr=-1), "LBFGS: Invalid learning rate: -1"),
+    (optim.LBFGS, dict(max_iter=0), "LBFGS: Invalid max_iter: 0"),
+    (optim.LBFGS, dict(max_eval=0), "LBFGS: Invalid max_eval: 0"),
+    (optim.LBFGS, dict(history_size=2.5), "LBFGS: Invalid history_size: 2.5"),
+    (optim.LBFGS, dict(tolerance_grad=-1), "LBFGS: Invalid tolerance_grad: -1"),
+    (optim.LBFGS, dict(line_search_fn="armijo"), "LBFGS: Invalid line_search_fn: 'armijo'"),
+]
+
+
+@pytest.mark.parametrize(
+    "cls,kw,msg", BAD_ARGS, ids=[f"{c.__name__}-{_cfg_id(k)}" for c, k, _ in BAD_ARGS]
+)
+def test_new_optimizer_argument_checks(cls, kw, msg):
+    p = nn.Parameter(vkgrad.ones(2))
+    with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(".", r"\.")):
+        cls([p], **kw)
+
+
+def test_new_optimizer_non_numbers_are_refused():
+    p = nn.Parameter(vkgrad.ones(2))
+    with pytest.raises(TypeError, match="RAdam: learning rate must be a number, got 'fast'"):
+        optim.RAdam([p], lr="fast")
+    with pytest.raises(TypeError, match="ASGD: lambd value must be a number, got None"):
+        optim.ASGD([p], lambd=None)
