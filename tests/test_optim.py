@@ -880,6 +880,7 @@ def test_new_optimizer_defaults_like_pytorch():
         None,
     )
     assert optim.LBFGS([p], max_iter=8).defaults["max_eval"] == 10  # max_iter * 5 // 4
+    assert optim.LBFGS([p], max_iter=np.int64(4)).defaults["max_eval"] == 5
     for cls in (optim.Adadelta, optim.Adamax, optim.NAdam, optim.RAdam, optim.ASGD):
         cls([p], foreach=False)  # accepted: every update is fused anyway
         with pytest.raises(NotImplementedError, match=f"{cls.__name__}: differentiable"):

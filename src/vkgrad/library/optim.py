@@ -32,13 +32,8 @@ row("sgd_step", "update", 4, attrs=(*_SGD, "maximize"), shape=_NO_OUTPUT)
 _RMSPROP = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 row("rmsprop_step", "update", 6, attrs=_RMSPROP, shape=_NO_OUTPUT)
 row("adagrad_step", "update", 4, attrs=("clr", "weight_decay", "eps", "maximize"), shape=_NO_OUTPUT)
-row(
-    "adadelta_step",
-    "update",
-    5,
-    attrs=("lr", "rho", "eps", "weight_decay", "maximize"),
-    shape=_NO_OUTPUT,
-)
+_ADADELTA = ("lr", "rho", "eps", "weight_decay", "maximize")
+row("adadelta_step", "update", 5, attrs=_ADADELTA, shape=_NO_OUTPUT)
 # clr = lr / (1 - beta1^t), worked out on the host.
 _ADAMAX = ("clr", "beta1", "beta2", "eps", "weight_decay", "maximize")
 row("adamax_step", "update", 5, attrs=_ADAMAX, shape=_NO_OUTPUT)

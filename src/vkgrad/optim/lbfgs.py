@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -21,6 +22,11 @@ from ..library.linalg import dot
 from ..library.shape import cat
 from ..tensor import Tensor, zeros
 from .optimizer import Optimizer, check_value
+
+
+def _count(v: Any) -> bool:
+    """An int >= 1 (NumPy ints too; not bools)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
 
 
 def _dot(a: Tensor, b: Tensor) -> float:
@@ -172,13 +178,15 @@ class LBFGS(Optimizer):
     ) -> None:
         name = "LBFGS"
         check_value(name, "learning rate", lr)
-        for what, v in (("max_iter", max_iter), ("history_size", history_size)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}: Invalid {what}: {v!r} (expected an int >= 1)")
-        if max_eval is None:
+        if max_eval is None and _count(max_iter):
             max_eval = max_iter * 5 // 4
-        if isinstance(max_eval, bool) or not isinstance(max_eval, int) or max_eval < 1:
-            raise ValueError(f"{name}: Invalid max_eval: {max_eval!r} (expected an int >= 1)")
+        for what, v in (
+            ("max_iter", max_iter),
+            ("max_eval", max_eval),
+            ("history_size", history_size),
+        ):
+            if not _count(v):
+                raise ValueError(f"{name}: Invalid {what}: {v!r} (expected an int >= 1)")
         check_value(name, "tolerance_grad", tolerance_grad)
         check_value(name, "tolerance_change", tolerance_change)
         if line_search_fn not in (None, "strong_wolfe"):
@@ -195,9 +203,7 @@ class LBFGS(Optimizer):
             history_size=history_size,
             line_search_fn=line_search_fn,
         )
-        super().__init__(params, defaults)
-        if len(self.param_groups) != 1:
-            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+        super().__init__(params, defaults)  # add_param_group refuses a second group
         self._params = self.param_groups[0]["params"]
         devices = {p.device for p in self._params}
         if len(devices) != 1:
@@ -210,7 +216,9 @@ class LBFGS(Optimizer):
 
     def add_param_group(self, param_group: dict) -> None:
         if self.param_groups:
-            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+            raise ValueError(
+                "LBFGS doesn't support per-parameter options (parameter groups): it has one already"
+            )
         super().add_param_group(param_group)
 
     # ------------------------------------------------------------ flat views

@@ -19,20 +19,6 @@ from ..tensor import Tensor, zeros
 
 
 class _RequiredParameter:
-    def _loaded_state(self, p: Tensor, idx: Any, key: str, value: Any) -> Any:
-        """One loaded state entry of parameter ``p``, made this optimizer's own: tensors of
-        the parameter's shape are copied to its device and state dtype."""
-        if not isinstance(value, Tensor):
-            return copy.deepcopy(value)
-        if tuple(value.shape) != tuple(p.shape):
-            raise ValueError(
-                f"loaded state '{key}' of parameter {idx} has shape {tuple(value.shape)}, "
-                f"the parameter has shape {tuple(p.shape)}"
-            )
-        with no_grad():
-            # A fresh copy on the parameter's device: the loaded dict stays intact.
-            return value.detach().to(p.device, self._state_dtype(p)).clone()
-
     def __repr__(self) -> str:
         return "<required parameter>"
 
