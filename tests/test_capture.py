@@ -125,11 +125,18 @@ def test_adam_step_replays_like_eager(device, dtype):
         lambda ps: optim.AdamW(ps, lr=1e-2, amsgrad=True),
         lambda ps: optim.RMSprop(ps, lr=1e-2, momentum=0.5, centered=True),
         lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
+        lambda ps: optim.Adadelta(ps, lr=0.5, weight_decay=1e-3),
+        lambda ps: optim.Adamax(ps, lr=1e-2, maximize=True),
+        # NAdam's mu_product, RAdam's branch (rectified from step 6 with these betas) and
+        # ASGD's eta and mu (averaging from step 5 with t0=2) change on every replay.
+        lambda ps: optim.NAdam(ps, lr=1e-2, momentum_decay=0.05, weight_decay=1e-2),
+        lambda ps: optim.RAdam(ps, lr=1e-2, decoupled_weight_decay=True, weight_decay=1e-2),
+        lambda ps: optim.ASGD(ps, lr=0.05, lambd=1e-2, t0=2),
     ],
-    ids=["sgd", "adamw", "rmsprop", "adagrad"],
+    ids=["sgd", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd"],
 )
 def test_every_optimizer_replays_like_eager(device, make_opt):
-    _train_pair(device, "f32", make_opt, steps=6)
+    _train_pair(device, "f32", make_opt, steps=8)
 
 
 @pytest.mark.parametrize("device", DEVICES)

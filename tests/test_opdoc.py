@@ -27,4 +27,8 @@ def test_backward_column_tells_kernels_from_composed_rules():
     assert cols["relu"][5:7] == ["kernel `relu_backward`", "yes"]
     assert cols["add"][5:7] == ["composed of other rows", "yes"]
     assert cols["sign"][5:7] == ["none (no gradient)", "-"]
-    assert cols["matmul"][3:5] == ["`numpy_kernels/linalg.py`", "`matmul.comp`"]
+    # The matmul kind also runs the cooperative-matrix GEMM and its scalar emulation.
+    assert cols["matmul"][3:5] == [
+        "`numpy_kernels/linalg.py`",
+        "`matmul.comp`, `matmul_coopmat.comp`, `matmul_coopmat_emulated.comp`",
+    ]

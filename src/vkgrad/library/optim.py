@@ -32,6 +32,21 @@ row("sgd_step", "update", 4, attrs=(*_SGD, "maximize"), shape=_NO_OUTPUT)
 _RMSPROP = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 row("rmsprop_step", "update", 6, attrs=_RMSPROP, shape=_NO_OUTPUT)
 row("adagrad_step", "update", 4, attrs=("clr", "weight_decay", "eps", "maximize"), shape=_NO_OUTPUT)
+_ADADELTA = ("lr", "rho", "eps", "weight_decay", "maximize")
+row("adadelta_step", "update", 5, attrs=_ADADELTA, shape=_NO_OUTPUT)
+# clr = lr / (1 - beta1^t), worked out on the host.
+_ADAMAX = ("clr", "beta1", "beta2", "eps", "weight_decay", "maximize")
+row("adamax_step", "update", 5, attrs=_ADAMAX, shape=_NO_OUTPUT)
+# NAdam's momentum schedule (mu_t, the running product of the mu's) lives on the host: the
+# kernel gets the two step sizes it implies, gcoef for g_ and mcoef for m (see nadam_step.comp).
+_NADAM = ("lr", "beta1", "beta2", "eps", "weight_decay", "decoupled", "bias2", "gcoef", "mcoef")
+row("nadam_step", "update", 5, attrs=(*_NADAM, "maximize"), shape=_NO_OUTPUT)
+# RAdam's rectification branch depends on the step count alone: the host decides it
+# (rectified) and passes the factor rect sqrt(1 - beta2^t) with it.
+_RADAM = ("lr", "beta1", "beta2", "eps", "weight_decay", "decoupled", "bias1", "rectified")
+row("radam_step", "update", 5, attrs=(*_RADAM, "rect", "maximize"), shape=_NO_OUTPUT)
+_ASGD = ("eta", "lambd", "mu", "weight_decay", "maximize")
+row("asgd_step", "update", 4, attrs=_ASGD, shape=_NO_OUTPUT)
 
 
 # ---------------------------------------------------------------- running an update row

@@ -33,6 +33,41 @@ def check_compat_flags(name: str, differentiable: bool) -> None:
         raise NotImplementedError(f"{name}: differentiable=True is not supported in vkgrad")
 
 
+def check_value(
+    name: str,
+    what: str,
+    value: Any,
+    low: float = 0.0,
+    high: float | None = None,
+    *,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float, or PyTorch's ``Invalid <what>: <value>`` error prefixed with the
+    optimizer's name when it lies outside [low, high] (or [low, high) with ``high_open``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: {what} must be a number, got {value!r}") from None
+    bad = not v >= low  # NaN fails every comparison: refused too
+    if high is not None:
+        bad = bad or (v >= high if high_open else v > high)
+    if bad:
+        raise ValueError(f"{name}: Invalid {what}: {value}")
+    return v
+
+
+def check_betas(name: str, betas: Any) -> tuple:
+    """Adam-style ``(beta1, beta2)``, each in [0, 1), as PyTorch checks them."""
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}") from None
+    return (
+        check_value(name, "beta parameter at index 0", b1, 0.0, 1.0, high_open=True),
+        check_value(name, "beta parameter at index 1", b2, 0.0, 1.0, high_open=True),
+    )
+
+
 class Optimizer:
     """Base class: subclasses implement ``step``.
 
@@ -84,9 +119,12 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
+    # Whether a capture may record step() and replay its host part (see __init_subclass__).
+    _replayable = True
+
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if "step" in cls.__dict__:
+        if "step" in cls.__dict__ and cls._replayable:
             # Inside vkgrad.capture, a replay re-runs the host part of step() (step counts,
             # bias corrections, the current lr) and writes it where the kernels read it.
             cls.step = replayed_on_host(cls.__dict__["step"])
@@ -172,25 +210,25 @@ class Optimizer:
             p = by_index.get(int(idx))
             if p is None:
                 continue
-            new = {}
-            for k, v in st.items():
-                if isinstance(v, Tensor):
-                    if tuple(v.shape) != tuple(p.shape):
-                        raise ValueError(
-                            f"loaded state '{k}' of parameter {idx} has shape {tuple(v.shape)}, "
-                            f"the parameter has shape {tuple(p.shape)}"
-                        )
-                    with no_grad():
-                        # A fresh copy on the parameter's device: the loaded dict stays intact.
-                        v = v.detach().to(p.device, self._state_dtype(p)).clone()
-                else:
-                    v = copy.deepcopy(v)
-                new[k] = v
-            self.state[p] = new
+            self.state[p] = {k: self._loaded_state(p, idx, k, v) for k, v in st.items()}
         for mine, saved in zip(self.param_groups, groups):
             for k, v in saved.items():
                 if k != "params":
                     mine[k] = copy.deepcopy(v)
+
+    def _loaded_state(self, p: Tensor, idx: Any, key: str, value: Any) -> Any:
+        """One loaded state entry of parameter ``p``, made this optimizer's own: tensors of
+        the parameter's shape are copied to its device and state dtype."""
+        if not isinstance(value, Tensor):
+            return copy.deepcopy(value)
+        if tuple(value.shape) != tuple(p.shape):
+            raise ValueError(
+                f"loaded state '{key}' of parameter {idx} has shape {tuple(value.shape)}, "
+                f"the parameter has shape {tuple(p.shape)}"
+            )
+        with no_grad():
+            # A fresh copy on the parameter's device: the loaded dict stays intact.
+            return value.detach().to(p.device, self._state_dtype(p)).clone()
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]

@@ -113,3 +113,104 @@ def adagrad_step(p, g, acc, master, clr, weight_decay, eps, maximize, **_):
     acc += g * g
     master -= clr * g / (np.sqrt(acc) + eps)
     _write_back(p, master)
+
+
+@kernel
+def adadelta_step(p, g, sq, acc, master, lr, rho, eps, weight_decay, maximize, **_):
+    g = _direction(g, master, maximize, weight_decay)
+    sq *= rho
+    sq += (1 - rho) * g * g
+    delta = np.sqrt(acc + eps) / np.sqrt(sq + eps) * g
+    acc *= rho
+    acc += (1 - rho) * delta * delta
+    master -= lr * delta
+    _write_back(p, master)
+
+
+@kernel
+def adamax_step(p, g, m, u, master, clr, beta1, beta2, eps, weight_decay, maximize, **_):
+    g = _direction(g, master, maximize, weight_decay)
+    m *= beta1
+    m += (1 - beta1) * g
+    # The infinity norm: eps joins |g| before the max, as PyTorch adds it.
+    np.maximum(u * beta2, np.abs(g) + eps, out=u)
+    master -= clr * m / u
+    _write_back(p, master)
+
+
+@kernel
+def nadam_step(
+    p,
+    g,
+    m,
+    v,
+    master,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    decoupled,
+    bias2,
+    gcoef,
+    mcoef,
+    maximize,
+    **_,
+):
+    g = _direction(g, master, maximize, 0 if decoupled else weight_decay)
+    if weight_decay and decoupled:
+        master *= 1 - lr * weight_decay
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    denom = np.sqrt(v / bias2) + eps
+    # Two steps, in PyTorch's order: the gradient's share, then the momentum's.
+    master -= gcoef * g / denom
+    master -= mcoef * m / denom
+    _write_back(p, master)
+
+
+@kernel
+def radam_step(
+    p,
+    g,
+    m,
+    v,
+    master,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    decoupled,
+    bias1,
+    rectified,
+    rect,
+    maximize,
+    **_,
+):
+    g = _direction(g, master, maximize, 0 if decoupled else weight_decay)
+    if weight_decay and decoupled:
+        master *= 1 - lr * weight_decay
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    if rectified:  # rect = r_t sqrt(1 - beta2^t): the variance is trusted
+        master -= lr * (m / bias1) * (rect / (np.sqrt(v) + eps))
+    else:  # too few steps for a variance estimate: plain momentum SGD
+        master -= lr * (m / bias1)
+    _write_back(p, master)
+
+
+@kernel
+def asgd_step(p, g, ax, master, eta, lambd, mu, weight_decay, maximize, **_):
+    g = _direction(g, master, maximize, weight_decay)
+    master *= 1 - lambd * eta
+    master -= eta * g
+    if mu == 1:  # averaging has not started: the average is the iterate itself
+        ax[...] = master
+    else:
+        ax += (master - ax) * mu
+    _write_back(p, master)

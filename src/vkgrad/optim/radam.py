@@ -1,0 +1,106 @@
+"""RAdam, one fused in-place kernel per parameter."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, Callable
+
+from ..autograd import no_grad
+from ..library.optim import update
+from .optimizer import Optimizer, check_betas, check_compat_flags, check_value
+
+
+def rectification(beta2: float, t: int) -> float | None:
+    """RAdam's variance rectification factor r_t at step ``t``, or None while the
+    approximated SMA length rho_t is at most 5 (too few steps to trust the variance)."""
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * t * beta2**t / (1.0 - beta2**t)
+    if rho_t <= 5.0:
+        return None
+    return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+
+
+class RAdam(Optimizer):
+    """PyTorch's RAdam (rectified Adam).
+
+    g = -g if maximize; g += wd w (or w *= 1 - lr wd with decoupled_weight_decay);
+    m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; m_hat = m / (1-b1^t);
+    rho_inf = 2/(1-b2) - 1, rho_t = rho_inf - 2 t b2^t / (1-b2^t); if rho_t > 5:
+    w -= lr m_hat r_t sqrt(1-b2^t) / (sqrt(v) + eps), else w -= lr m_hat.
+    The branch depends on the step count alone, so it is decided on the host.
+
+    >>> opt = vkgrad.optim.RAdam(model.parameters(), lr=1e-3)
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        name = "RAdam"
+        check_value(name, "learning rate", lr)
+        check_value(name, "epsilon value", eps)
+        check_betas(name, betas)
+        check_value(name, "weight_decay value", weight_decay)
+        check_compat_flags(name, differentiable)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=bool(decoupled_weight_decay),
+            maximize=bool(maximize),
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None) -> Any:
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                beta1, beta2 = (float(b) for b in group["betas"])
+                attrs = dict(
+                    lr=float(group["lr"]),
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled=int(bool(group.get("decoupled_weight_decay", False))),
+                    maximize=int(bool(group.get("maximize", False))),
+                )
+                for p in group["params"]:
+                    g = p.grad
+                    if g is None:
+                        continue
+                    st = self.state.get(p)
+                    if st is None:
+                        st = self.state[p] = {
+                            "step": 0,
+                            "exp_avg": self._zeros_state(p),
+                            "exp_avg_sq": self._zeros_state(p),
+                        }
+                    master = self._master(p, st)
+                    t = st["step"] = st["step"] + 1
+                    r = rectification(beta2, t)
+                    update(
+                        "radam_step",
+                        p,
+                        g,
+                        st["exp_avg"],
+                        st["exp_avg_sq"],
+                        master,
+                        bias1=1.0 - beta1**t,
+                        rectified=int(r is not None),
+                        rect=0.0 if r is None else r * math.sqrt(1.0 - beta2**t),
+                        **attrs,
+                    )
+        return loss
