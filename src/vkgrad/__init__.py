@@ -204,4 +204,4 @@ def synchronize() -> None:
         b.synchronize()
 
 
-from . import amp, data, linalg, nn, optim, profiler, utils  # noqa: E402  (after Tensor: all build on it)
+from . import amp, data, distributed, linalg, nn, optim, profiler, utils  # noqa: E402  (after Tensor: all build on it)

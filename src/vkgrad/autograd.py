@@ -542,6 +542,9 @@ def _accumulate(leaf, g, create_graph: bool) -> None:
         leaf.grad = g if create_graph else g.clone()
     else:
         leaf.grad = F.add(leaf.grad, g) if create_graph else leaf.grad.add_(g)
+    # Set only by register_post_accumulate_grad_hook: a dict lookup keeps the common case cheap.
+    for hook in leaf.__dict__.get("_post_accumulate_hooks", ()):
+        hook(leaf)
 
 
 def grad(

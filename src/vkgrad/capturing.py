@@ -42,6 +42,7 @@ from .device import Device, default_device
 _log = logging.getLogger("vkgrad")
 _PKG = os.path.dirname(os.path.abspath(__file__))  # frames inside vkgrad are not the read's place
 ACTIVE: _Graph | None = None  # the graph being recorded, or refreshed before a replay
+_NOTED: list | None = None  # a non-strict warm-up's notes of what a replay could not repeat
 
 
 class capture:
@@ -204,11 +205,14 @@ def _noting_reads(reads: list):
 
         return to_numpy
 
+    global _NOTED
     for c, read in patched:
         c.to_numpy = noting(read)
+    _NOTED = reads
     try:
         yield
     finally:
+        _NOTED = None
         for c, read in patched:
             c.to_numpy = read
 
@@ -335,6 +339,17 @@ def replayed_on_host(step: Callable) -> Callable:
 
     noted._replayed_on_host = True
     return noted
+
+
+def note_host_step(what: str, why: str) -> None:
+    """Host work that a replay could not repeat is about to run in ``what`` (an MPI
+    collective, which also reads tensor values): inside a recording raise a CaptureError
+    saying ``what`` and ``why``; in a non-strict capture's warm-up note ``what``, so that the
+    step runs eagerly with it as the reason."""
+    if ACTIVE is not None and not ACTIVE.host_pass:
+        raise CaptureError(f"capture: {what} {why}")
+    if _NOTED is not None:
+        _NOTED.append(f"in {what}")
 
 
 def refuse_read(op: str):

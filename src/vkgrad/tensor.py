@@ -24,6 +24,17 @@ from .library import shape as _shape
 # isort: on
 
 
+class _HookHandle:
+    """Returned by ``register_post_accumulate_grad_hook``: ``remove()`` takes the hook away."""
+
+    def __init__(self, hooks: list, hook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
 class Tensor:
     """An n-dimensional array on a device, with reverse-mode autograd.
 
@@ -221,6 +232,19 @@ class Tensor:
 
             self.grad_fn.register_hook(pre)
         return hook
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on a leaf after backward has accumulated its gradient into
+        ``.grad`` (``DistributedDataParallel`` starts averaging a bucket of gradients from
+        here, while backward goes on). Returns a handle whose ``remove()`` takes it away."""
+        if not self.requires_grad or self.grad_fn is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only leaf tensors that require grad "
+                "accumulate a gradient"
+            )
+        hooks = self.__dict__.setdefault("_post_accumulate_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     def detach(self) -> Tensor:
         t = Tensor._make(self._data, self._shape, self._dtype, self._device)
