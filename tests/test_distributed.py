@@ -157,3 +157,48 @@ def test_collectives_match_numpy(n, device):
     if device == "cpu":
         checks += ["all_reduce+reduce float64", "all_reduce float64 off the grid"]
     check_ok(n, code, out, checks)
+
+
+# ---------------------------------------------------------------- DistributedDataParallel
+
+DDP_CHECKS = [
+    "matches one process sgd",
+    "matches one process adam",
+    "no_sync",
+    "find_unused_parameters",
+    "unfinished reduction",
+    "broadcast_buffers",
+    "SyncBatchNorm",
+    "capture refuses DDP",
+    "different models",
+]
+
+
+@needs_mpi
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n", RANKS)
+def test_ddp_matches_one_process_on_the_whole_batch(n, device):
+    code, out = mpirun(n, "tests/dist_worker_ddp.py", device)
+    check_ok(n, code, out, DDP_CHECKS)
+
+
+# ---------------------------------------------------------------- a failing rank ends the job
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", RANKS)
+def test_a_rank_that_raises_aborts_the_job_with_its_error(n):
+    code, out = mpirun(n, "tests/dist_worker_error.py", "raise", timeout=120)
+    assert code != 0, out
+    assert f"rank {n - 1} of {n} raised an uncaught exception" in out, out
+    assert f"ValueError: rank {n - 1} fails on purpose" in out, out
+    assert "unreachable" not in out, out
+
+
+@needs_mpi
+def test_a_rank_that_exits_early_aborts_the_job():
+    env = {"VKGRAD_DISTRIBUTED_EXIT_TIMEOUT": "2"}
+    code, out = mpirun(2, "tests/dist_worker_error.py", "exit", timeout=120, env=env)
+    assert code != 0, out
+    assert "rank 0 of 2 is exiting, but other ranks have not reached their exit" in out, out
+    assert "unreachable" not in out, out

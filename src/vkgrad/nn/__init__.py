@@ -4,7 +4,7 @@
 >>> net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
 """
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import (
     CELU,
     ELU,
@@ -54,6 +54,7 @@ from .pooling import (
 )
 from .sparse import Embedding
 from .summary import summary
+from .sync_batchnorm import SyncBatchNorm
 from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
@@ -102,6 +103,7 @@ __all__ = [
     "ParameterDict",
     "ParameterList",
     "Softmax",
+    "SyncBatchNorm",
     "Unflatten",
     "Flatten",
     "Identity",
@@ -116,6 +118,7 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "parallel",
     "summary",
     "utils",
 ]

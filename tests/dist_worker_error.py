@@ -1,0 +1,28 @@
+"""A job in which one rank fails while the others wait in a collective.
+
+Run by tests/test_distributed.py as ``mpirun -np N python tests/dist_worker_error.py MODE``:
+
+- ``raise``: the last rank raises ValueError; the excepthook of vkgrad.distributed prints
+  its traceback and aborts the job.
+- ``exit``: rank 0 calls ``sys.exit(3)``, which no excepthook sees; at exit it waits
+  VKGRAD_DISTRIBUTED_EXIT_TIMEOUT seconds for the other ranks, then aborts the job.
+
+Without either, the other ranks would wait in all_reduce for ever.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import vkgrad
+import vkgrad.distributed as dist
+
+dist.init_process_group("mpi")
+rank, n = dist.get_rank(), dist.get_world_size()
+print(f"started {rank}", flush=True)
+if sys.argv[1] == "raise" and rank == n - 1:
+    raise ValueError(f"rank {rank} fails on purpose")
+if sys.argv[1] == "exit" and rank == 0:
+    sys.exit(3)
+dist.all_reduce(vkgrad.ones(3))
+print(f"unreachable {rank}", flush=True)
