@@ -20,6 +20,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from . import distributed
 from .data_workers import WorkerPool, from_host, get_worker_info
 from .random import host_rng
 from .tensor import Tensor, tensor
@@ -29,6 +30,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
@@ -244,6 +246,90 @@ class RandomSampler(Sampler):
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+class DistributedSampler(Sampler):
+    """Each of ``num_replicas`` processes gets its own part of the dataset, as PyTorch's.
+
+    Every epoch the indices (shuffled with a generator seeded by ``seed + epoch``, the same
+    on every rank) are padded by repeating the first ones until they divide evenly
+    (``drop_last=False``) or cut to a multiple of ``num_replicas`` (``drop_last=True``), and
+    rank r takes every ``num_replicas``-th from position r. Call ``set_epoch(epoch)`` before
+    each epoch, or every epoch has the same order. ``num_replicas`` and ``rank`` default to
+    the process group's world size and rank. The permutation is NumPy's
+    (``default_rng(seed + epoch)``), not the one torch.randperm would draw.
+
+    >>> sampler = DistributedSampler(ds, num_replicas=2, rank=0, seed=1)
+    >>> loader = DataLoader(ds, batch_size=16, sampler=sampler)
+    >>> for epoch in range(3):
+    ...     sampler.set_epoch(epoch)
+    ...     for xb, yb in loader:
+    ...         ...
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if num_replicas is None or rank is None:
+            if not distributed.is_initialized():
+                raise RuntimeError(
+                    "DistributedSampler: num_replicas and rank default to the process group's, "
+                    "but it is not initialized; call vkgrad.distributed.init_process_group('mpi') "
+                    "or pass num_replicas and rank"
+                )
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
+        if not isinstance(num_replicas, (int, np.integer)) or num_replicas < 1:
+            raise ValueError(
+                f"DistributedSampler: num_replicas must be a positive integer, got {num_replicas!r}"
+            )
+        if not isinstance(rank, (int, np.integer)) or not 0 <= rank < num_replicas:
+            raise ValueError(
+                f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]"
+            )
+        self.dataset = dataset
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.epoch = 0
+        self.drop_last = bool(drop_last)
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas != 0:
+            # Drop the tail so that every rank gets the same number of samples.
+            self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        if self.shuffle:
+            indices = np.random.default_rng(self.seed + self.epoch).permutation(n).tolist()
+        else:
+            indices = list(range(n))
+        if not self.drop_last:
+            padding = self.total_size - len(indices)
+            if padding <= len(indices):
+                indices += indices[:padding]
+            elif indices:
+                indices += (indices * math.ceil(padding / len(indices)))[:padding]
+        else:
+            indices = indices[: self.total_size]
+        return iter(indices[self.rank : self.total_size : self.num_replicas])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose shuffle the next iteration uses (the same on every rank)."""
+        self.epoch = int(epoch)
 
 
 class BatchSampler(Sampler):
