@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import vulkan_param
+from multi_device import two_lavapipes
 
 import vkgrad
 import vkgrad.distributed as dist
@@ -180,6 +181,27 @@ DDP_CHECKS = [
 def test_ddp_matches_one_process_on_the_whole_batch(n, device):
     code, out = mpirun(n, "tests/dist_worker_ddp.py", device)
     check_ok(n, code, out, DDP_CHECKS)
+
+
+# ---------------------------------------------------------------- devices, dp_train
+
+
+@needs_mpi
+@pytest.mark.parametrize("kind", ["cpu", vulkan_param("vulkan", id="vulkan")])
+@pytest.mark.parametrize("n", RANKS)
+def test_one_device_per_process_and_dp_train(n, kind, tmp_path):
+    env = {}
+    checks = ["dp_train columns", "dp_train samples"]
+    if kind == "vulkan":
+        env = two_lavapipes(tmp_path)
+        if env is None:
+            pytest.skip("needs Mesa's lavapipe (mesa-vulkan-drivers) to show two devices")
+        env["VKGRAD_VISIBLE_DEVICES"] = "1,0"
+        checks.append("one device per process")
+    code, out = mpirun(n, "tests/dist_worker_devices.py", kind, env=env)
+    check_ok(n, code, out, checks)
+    # verbose=1 prints every iteration's loss on rank 0 only
+    assert len(re.findall(r"^dp_train: iter \d/3  loss [\d.]+$", out, re.M)) == 3, out
 
 
 # ---------------------------------------------------------------- a failing rank ends the job

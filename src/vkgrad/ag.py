@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, nn, optim
+from . import autograd, distributed, nn, optim
 from . import functional as F
 from .device import Device
 from .device import device as _set_device
@@ -90,6 +90,7 @@ __all__ = [
     "ag_eval",
     "ag_device",
     "ag_dtype",
+    "dp_train",
 ]
 
 
@@ -682,3 +683,146 @@ def ag_dtype(spec: str | None = None):
         return _set_dtype()
     _set_dtype(spec)
     return _set_dtype()
+
+
+# ---------------------------------------------------------------- data-parallel training
+
+
+def dp_train(
+    make_model,
+    data: Any,
+    loss_fn=None,
+    forward_fn=None,
+    target_fn=None,
+    n_iter: int = 10,
+    lr: float = 1e-3,
+    max_norm: float = math.inf,
+    verbose: int | bool = 10,
+    batch_size: int | None = None,
+    device: Any = None,
+) -> dict:
+    """ggmlR's ``dp_train``, across the processes of an MPI job: run the same call on every
+    rank (``mpirun -np 4 python train.py``); each rank trains a replica of
+    ``make_model()`` on its shard of every batch, and the replicas' gradients are averaged
+    (``DistributedDataParallel``), so they stay identical.
+
+    ``data`` is a list of samples (ggmlR's form), or a pair ``(x, y)`` of column-major
+    arrays ``[features, examples]`` (``ag_dataloader``'s), whose columns are the samples.
+    Each iteration is one pass over ``data`` in order, in batches of ``batch_size`` samples
+    (default: the world size, one sample per rank per step as in ggmlR); rank r takes the
+    r-th of ``world_size`` near-equal parts of each batch. For a list, rank r runs
+    ``forward_fn(model, sample)`` (default ``model(sample)``) on each of its samples and
+    ``loss_fn(output, target_fn(sample))`` (default target: the sample; without loss_fn,
+    forward_fn returns the loss). For arrays, ``forward_fn(model, x_part)`` and
+    ``loss_fn(output, y_part)``, the loss being the mean over the part. Either way the
+    gradients are those of the mean loss over the whole batch, whatever the split.
+
+    Adam with ``lr``; ``max_norm`` clips the averaged gradients' global norm. ``device``:
+    by default this rank's device, ``vkgrad.distributed.local_device()`` (a Vulkan GPU by
+    local rank, else the cpu). The process group is initialized if it is not (a plain
+    ``python train.py`` is a job of one). ``verbose`` prints the loss on rank 0 every that
+    many iterations (False: never).
+
+    Returns ``{"model", "params", "loss_history"}``: this rank's trained model (the same on
+    every rank), its parameters by name as NumPy arrays, and the mean loss per sample of
+    each iteration, over every rank's samples.
+
+    >>> result = dp_train(                                         # doctest: +SKIP
+    ...     make_model=lambda: ag_sequential(ag_linear(4, 32, "relu"), ag_linear(32, 3)),
+    ...     data=(x, y_onehot),
+    ...     loss_fn=ag_softmax_cross_entropy_loss,
+    ...     n_iter=50, lr=1e-2, batch_size=32)
+    >>> result["loss_history"][-1] < result["loss_history"][0]     # doctest: +SKIP
+    True
+    """
+    if not distributed.is_initialized():
+        distributed.init_process_group("mpi")
+    rank, world = distributed.get_rank(), distributed.get_world_size()
+    columns = isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], Tensor)
+    if columns:
+        xs, ys = np.asarray(data[0]), np.asarray(data[1])
+        if xs.shape[-1] != ys.shape[-1]:
+            raise ValueError(
+                f"dp_train: x has {xs.shape[-1]} columns (examples) but y has {ys.shape[-1]}"
+            )
+        if loss_fn is None:
+            raise ValueError("dp_train: with (x, y) arrays as data, loss_fn is required")
+        n = xs.shape[-1]
+    else:
+        data = list(data)
+        n = len(data)
+        if loss_fn is None and forward_fn is None:
+            raise ValueError("dp_train: give loss_fn, or a forward_fn that returns the loss itself")
+    if n == 0:
+        raise ValueError("dp_train: data is empty")
+    batch = world if batch_size is None else int(batch_size)
+    if batch < 1:
+        raise ValueError(f"dp_train: batch_size must be positive, got {batch_size}")
+    dev = Device.parse(device) if device is not None else distributed.local_device()
+    with _set_device(dev):
+        model = make_model().to(dev)
+        # One DDP forward per step computes this rank's whole share of the batch (DDP takes
+        # one forward per backward; a list's samples each need a forward of the model).
+        step = nn.parallel.DistributedDataParallel(
+            _ShardLoss(model, loss_fn, forward_fn, target_fn)
+        )
+        params = list(model.parameters())
+        opt = optim.Adam(params, lr=lr)
+        history: list = []
+        for it in range(int(n_iter)):
+            total = 0.0
+            for start in range(0, n, batch):
+                idx = np.arange(start, min(start + batch, n))
+                mine = np.array_split(idx, world)[rank]
+                weight = 1.0
+                if len(mine) == 0:
+                    # Fewer samples than ranks (a last, short batch): this rank weighs one
+                    # sample by 0, taking part in the averaging the others wait for while
+                    # adding nothing to it.
+                    mine, weight = idx[:1], 0.0
+                opt.zero_grad()
+                with with_grad_tape():
+                    if columns:
+                        loss_sum = step(xs[..., mine], ys[..., mine])
+                    else:
+                        loss_sum = step([data[i] for i in mine])
+                    loss_sum = F.mul(loss_sum, weight)
+                    # DDP averages over the ranks: scaling by world / batch makes the result
+                    # the gradient of the mean over the whole batch, however it was split.
+                    F.mul(loss_sum, world / len(idx)).backward()
+                if math.isfinite(max_norm):
+                    nn.utils.clip_grad_norm_(params, max_norm)
+                opt.step()
+                total += float(loss_sum.item())
+            summed = tensor([total], dtype="f64", device="cpu")
+            distributed.all_reduce(summed)
+            history.append(float(summed.item()) / n)
+            if verbose and rank == 0 and (it + 1) % int(verbose) == 0:
+                print(f"dp_train: iter {it + 1}/{n_iter}  loss {history[-1]:.6f}", flush=True)
+    named = {name: p.detach().numpy() for name, p in model.named_parameters()}
+    return {"model": model, "params": named, "loss_history": history}
+
+
+class _ShardLoss(nn.Module):
+    """The summed loss of one rank's samples: ``forward(x, y)`` for column-major arrays (the
+    loss of ``loss_fn``, a mean, times the number of columns), ``forward(samples)`` for a
+    list of samples."""
+
+    def __init__(self, model, loss_fn, forward_fn, target_fn) -> None:
+        super().__init__()
+        self.model = model
+        self._fns = (loss_fn, forward_fn, target_fn)
+
+    def forward(self, x: Any, y: Any = None) -> Tensor:
+        loss_fn, forward_fn, target_fn = self._fns
+        if y is not None:
+            x = ag_tensor(x)
+            out = self.model(x) if forward_fn is None else forward_fn(self.model, x)
+            return F.mul(loss_fn(out, y), float(x.shape[-1]))
+        terms = []
+        for sample in x:
+            out = forward_fn(self.model, sample) if forward_fn is not None else self.model(sample)
+            if loss_fn is not None:
+                out = loss_fn(out, target_fn(sample) if target_fn is not None else sample)
+            terms.append(out)
+        return F.sum(F.stack(terms)) if len(terms) > 1 else terms[0]

@@ -238,6 +238,8 @@ def local_device(kind: str = "gpu") -> Device:
     """
     if kind not in ("gpu", "vulkan"):
         raise ValueError(f"local_device: kind must be 'gpu' or 'vulkan', got {kind!r}")
+    local, per_node = get_local_rank(), get_local_world_size()
+    _open_first(local)
     found = sorted(_vulkan_devices(), key=_rank)
     if kind == "gpu":
         found = [d for d in found if d["device_type"] != "cpu"]
@@ -245,10 +247,32 @@ def local_device(kind: str = "gpu") -> Device:
             return CPU
     elif not found:
         raise RuntimeError("local_device: no Vulkan device was found")
-    local, per_node = get_local_rank(), get_local_world_size()
     if per_node > len(found):
         _warn_shared(per_node, len(found), kind)
     return Device("vulkan", found[local % len(found)]["index"])
+
+
+def _open_first(local: int) -> None:
+    """Open the device this local rank will most likely get before listing the devices.
+
+    Listing needs an open device, and would otherwise open the first one: every process of
+    the machine would then hold memory on GPU 0 (as every CUDA process once did). The guess
+    is the local rank's device in the loader's order (after VKGRAD_VISIBLE_DEVICES); where
+    the listing then picks another (GPUs ranked before a CPU device), the guess stays open.
+    """
+    try:
+        # The Vulkan backend loads on first use (kp is optional), as in vkgrad.device.
+        from ..backends import vulkan  # noqa: PLC0415
+
+        if vulkan._MANAGERS:
+            return  # a device is open already: the listing goes through it
+        get_manager, visible = vulkan.get_manager, vulkan.visible_devices()
+        if visible:
+            get_manager(local % len(visible))
+        elif visible is None:
+            get_manager(local)
+    except Exception:  # noqa: BLE001  (no such device, no kp: the listing says what there is)
+        pass
 
 
 _warned_shared = False

@@ -103,16 +103,64 @@ def _check_loader() -> None:
             ) from None
 
 
+VISIBLE_ENV = "VKGRAD_VISIBLE_DEVICES"
+
+
+def visible_devices() -> list | None:
+    """The Vulkan device indices ``VKGRAD_VISIBLE_DEVICES`` makes visible, in the order that
+    renumbers them (``"2,0"``: vulkan:0 is device 2, vulkan:1 is device 0), or None when it
+    is unset (every device, as numbered by the loader). Empty: no device is visible.
+
+    As ``CUDA_VISIBLE_DEVICES``: one process per GPU is started with a different list each,
+    or its local rank picks from what is visible (``vkgrad.distributed.local_device``).
+    """
+    raw = os.environ.get(VISIBLE_ENV)
+    if raw is None:
+        return None
+    out: list = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part and not raw.strip():
+            break
+        if not part.isdigit():
+            raise VulkanUnavailable(
+                f"{VISIBLE_ENV}={raw!r}: {part!r} is not a device index; expected a comma list "
+                "of Vulkan device indices such as 1,0"
+            )
+        if int(part) in out:
+            raise VulkanUnavailable(f"{VISIBLE_ENV}={raw!r} lists device {part} twice")
+        out.append(int(part))
+    return out
+
+
+def _physical(index: int) -> int:
+    """The loader's index of vkgrad's ``vulkan:index``."""
+    visible = visible_devices()
+    if visible is None:
+        return index
+    if not 0 <= index < len(visible):
+        raise VulkanUnavailable(
+            f"vulkan:{index} does not exist: {VISIBLE_ENV}={os.environ[VISIBLE_ENV]!r} makes "
+            f"{len(visible)} device(s) visible"
+        )
+    return visible[index]
+
+
 def get_manager(index: int = 0):
-    """The cached kp.Manager of device ``index`` (creating one costs tens of ms)."""
+    """The cached kp.Manager of device ``index`` (vkgrad's numbering, after
+    ``VKGRAD_VISIBLE_DEVICES``; creating one costs tens of ms)."""
     mgr = _MANAGERS.get(index)
     if mgr is None:
         kp = _kp()
         _check_loader()
+        physical = _physical(index)
         try:
-            mgr = kp.Manager(index)
+            mgr = kp.Manager(physical)
         except Exception as e:  # kp raises plain RuntimeErrors from C++
-            raise VulkanUnavailable(f"cannot open Vulkan device {index}: {e}") from e
+            shown = f"{physical}"
+            if physical != index:
+                shown += f" (vulkan:{index} under {VISIBLE_ENV}={os.environ[VISIBLE_ENV]!r})"
+            raise VulkanUnavailable(f"cannot open Vulkan device {shown}: {e}") from e
         _MANAGERS[index] = mgr
         _PIPELINE_FILES[index] = pipeline_cache.open_for(mgr)
     return mgr
@@ -138,11 +186,30 @@ def enumerate_devices() -> list[dict]:
     >>> [d["device_type"] for d in enumerate_devices()]   # doctest: +SKIP
     ['cpu']
     """
-    mgr = get_manager(0)
+    visible = visible_devices()
+    if visible == []:
+        raise VulkanUnavailable(f"{VISIBLE_ENV} is empty: it makes no Vulkan device visible")
+    # Any open manager lists every device; open the first visible one only when none is open
+    # yet, so that a process that opened its own GPU first opens no other (opening a device
+    # costs memory on it: see vkgrad.distributed.local_device).
+    mgr = next(iter(_MANAGERS.values()), None) or get_manager(0)
+    every = list(mgr.list_devices())
+    order = list(range(len(every))) if visible is None else visible
     out = []
-    for i, props in enumerate(mgr.list_devices()):
+    for i, physical in enumerate(order):
+        if physical >= len(every):
+            raise VulkanUnavailable(
+                f"{VISIBLE_ENV}={os.environ[VISIBLE_ENV]!r}: device {physical} does not exist "
+                f"({len(every)} Vulkan device(s), 0 to {len(every) - 1})"
+            )
+        props = every[physical]
         d = dict(props)
-        d.update(index=i, name=props.get("device_name", f"device {i}"), device_type=_classify(d))
+        d.update(
+            index=i,
+            physical_index=physical,
+            name=props.get("device_name", f"device {physical}"),
+            device_type=_classify(d),
+        )
         out.append(d)
     return out
 
