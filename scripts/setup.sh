@@ -14,6 +14,9 @@ CACHE=${VKGRAD_WHEEL_CACHE:-$HOME/.cache/vkgrad/wheels}
 # layer's synchronization validation. Our kp build never enables the layer by itself (stock kp
 # 0.9.0 did, whenever it was installed: scripts/patch_kp.py), so installing it slows nothing.
 SYS_PKGS="glslang-tools mesa-vulkan-drivers libvulkan-dev libfmt-dev pybind11-dev vulkan-validationlayers"
+# openmpi-bin, libopenmpi-dev: mpirun and the MPI library under vkgrad.distributed (mpi4py, from
+# the dev extras); tests/test_distributed.py launches its jobs with mpirun.
+SYS_PKGS="$SYS_PKGS openmpi-bin libopenmpi-dev"
 
 # The stamp names everything the environment depends on: change any of it and set-up reruns.
 stamp_key() {
