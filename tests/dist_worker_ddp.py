@@ -118,6 +118,7 @@ for name, make_opt in (
 vkgrad.manual_seed(7 + RANK)
 model = mlp()
 ddp = DDP(model)
+assert ddp.bucket_bytes_cap == 25 * 2**20 and len(ddp._buckets) == 1  # PyTorch's default
 ref = copy_of(mlp(), model)
 before = ddp.comm_stats["reductions"]
 with ddp.no_sync():
