@@ -8,11 +8,15 @@ Run by tests/test_distributed.py as ``mpirun -np N python tests/dist_worker_erro
   VKGRAD_DISTRIBUTED_EXIT_TIMEOUT seconds for the other ranks, then aborts the job.
 
 Without either, the other ranks would wait in all_reduce for ever.
+
+- ``late``: no failure. Rank 0 is done at once and exits successfully, the others finish
+  their work seconds later: the job must end normally, nobody aborted.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import vkgrad
 import vkgrad.distributed as dist
@@ -24,5 +28,10 @@ if sys.argv[1] == "raise" and rank == n - 1:
     raise ValueError(f"rank {rank} fails on purpose")
 if sys.argv[1] == "exit" and rank == 0:
     sys.exit(3)
+if sys.argv[1] == "late":
+    if rank > 0:
+        time.sleep(4)
+    print(f"finished {rank}", flush=True)
+    sys.exit(0)
 dist.all_reduce(vkgrad.ones(3))
 print(f"unreachable {rank}", flush=True)

@@ -242,3 +242,13 @@ def test_a_rank_that_exits_early_aborts_the_job():
     assert code != 0, out
     assert "rank 0 of 2 is exiting, but other ranks have not reached their exit" in out, out
     assert "unreachable" not in out, out
+
+
+@needs_mpi
+def test_a_rank_that_finishes_first_waits_for_the_others():
+    # Exiting successfully is not giving up: rank 0 waits longer than the timeout for the
+    # others to finish their work, as MPI_Finalize does, and nothing is aborted.
+    env = {"VKGRAD_DISTRIBUTED_EXIT_TIMEOUT": "1"}
+    code, out = mpirun(2, "tests/dist_worker_error.py", "late", timeout=120, env=env)
+    assert code == 0, out
+    assert "finished 0" in out and "finished 1" in out and "abort" not in out.lower(), out

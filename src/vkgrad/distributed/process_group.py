@@ -34,6 +34,8 @@ class _Group:
 GROUP: _Group | None = None
 _prev_excepthook = None
 _exit_check_registered = False
+_sys_exit = sys.exit  # the one _recording_exit stands in for while a group is initialized
+_exit_failed = False  # this process called sys.exit with a failure status
 EXIT_TIMEOUT_ENV = "VKGRAD_DISTRIBUTED_EXIT_TIMEOUT"
 
 
@@ -96,7 +98,8 @@ def init_process_group(
     MPI collectives have no timeout; a rank that raises aborts the whole job instead (see
     below). Once initialized, an uncaught exception on any rank prints that rank's traceback
     and calls ``MPI_Abort``, so the job exits non-zero instead of hanging in the collective
-    the other ranks are waiting in.
+    the other ranks are waiting in; ``sys.exit`` with a failure status aborts the job too
+    if the other ranks do not exit within VKGRAD_DISTRIBUTED_EXIT_TIMEOUT seconds (60).
 
     >>> import vkgrad.distributed as dist
     >>> dist.init_process_group("mpi")                      # doctest: +SKIP
@@ -317,6 +320,7 @@ def _install_excepthook() -> None:
     if sys.excepthook is not _abort_on_uncaught:
         _prev_excepthook = sys.excepthook
         sys.excepthook = _abort_on_uncaught
+    sys.exit = _recording_exit
 
 
 def _remove_excepthook() -> None:
@@ -324,18 +328,31 @@ def _remove_excepthook() -> None:
     if sys.excepthook is _abort_on_uncaught:
         sys.excepthook = _prev_excepthook or sys.__excepthook__
     _prev_excepthook = None
+    if sys.exit is _recording_exit:
+        sys.exit = _sys_exit
+
+
+def _recording_exit(status: Any = None) -> None:
+    """``sys.exit`` while the group is initialized: notes a failure status for the check at
+    exit (Python keeps the status from atexit handlers), then exits as sys.exit does."""
+    global _exit_failed
+    _exit_failed = status is not None and status != 0
+    _sys_exit(status)
 
 
 def _exit_check() -> None:
-    """At interpreter exit: wait (for at most VKGRAD_DISTRIBUTED_EXIT_TIMEOUT seconds, 60 by
-    default; 0 waits for ever) until every rank is exiting too, else abort the job.
+    """At interpreter exit after ``sys.exit`` with a failure status: wait (at most
+    VKGRAD_DISTRIBUTED_EXIT_TIMEOUT seconds, 60 by default; 0 waits for ever) until every
+    rank is exiting too, else abort the job.
 
-    MPI_Finalize, which mpi4py calls at exit, waits for every rank. A rank that leaves early
-    (``sys.exit(1)``, which no excepthook sees) while the others wait in a collective would
-    make both wait for ever; this turns that into an abort naming the rank.
+    MPI_Finalize, which mpi4py calls at exit, waits for every rank. A rank that gives up
+    early (``sys.exit(1)``, which no excepthook sees) while the others wait in a collective
+    would make both wait for ever; this turns that into an abort naming the rank. A rank
+    that exits successfully waits for the others as MPI does, however long they take (rank
+    0 writing a checkpoint while the others are done).
     """
     g = GROUP
-    if g is None:
+    if g is None or not _exit_failed:
         return
     try:
         limit = float(os.environ.get(EXIT_TIMEOUT_ENV, "60"))
