@@ -5,6 +5,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "rng.glsl"
+#include "mathfn.glsl"
+#include "elementwise.glsl"
 
 #define PI_F 3.14159265358979323846
 
@@ -15,7 +17,10 @@ float value(uvec4 st, uint i) {
     uint w2 = first ? b.y : b.w;
     precise float u1 = float((w1 >> 8u) + 1u) * TWO_M24;
     precise float theta = (float(int(w2 >> 8u) - 8388608) * TWO_M23) * PI_F;
-    precise float r = sqrt(-2.0 * log(u1));
+    // Near 1, log has only an absolute error bound (~2^-21), a large relative one as log(u1)
+    // goes to 0: log1p of u1 - 1 (exact) keeps it relative there.
+    float lg = u1 > 0.75 ? log1p_(u1 - 1.0) : log(u1);
+    precise float r = sqrt(-2.0 * lg);
     precise float z = (i & 1u) == 0u ? r * cos(theta) : r * sin(theta);
     precise float v = attr_f(0u) + attr_f(1u) * z;
     return v;

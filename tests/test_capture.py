@@ -345,7 +345,12 @@ def test_refused_inside_a_capture(device):
         sched.step(1.0)
         return loss
 
-    for fn, words in ((reads, "reads tensor values"), (shuffles, "randperm draws random numbers on the host"), (plateau, "step")):
+    refusals = (
+        (reads, "reads tensor values"),
+        (shuffles, "randperm draws random numbers on the host"),
+        (plateau, "step"),
+    )
+    for fn, words in refusals:
         cap = vkgrad.capture(fn)
         cap(x, y)  # eager: fine
         with pytest.raises(CaptureError, match=words):
