@@ -438,6 +438,31 @@ def test_replays_draw_from_the_generator_state_on_the_device(device):
 
 
 @pytest.mark.parametrize("device", CAPTURE_CASES)
+def test_seeding_inside_a_captured_step_is_replayed(device):
+    g = vkgrad.Generator(device)
+
+    def draw(x):
+        g.manual_seed(21)  # each call, eager or replayed, starts the stream again
+        return x + vkgrad.rand(x.shape, generator=g, device=x.device, dtype="f32")
+
+    x = vkgrad.zeros(6, device=device, dtype="f32")
+    step = vkgrad.capture(draw)
+    want = philox_ref.uniform(21, 6).astype(np.float32)
+    for _ in range(4):
+        np.testing.assert_array_equal(step(x).numpy(), want)
+    assert step.replays == 2
+    # A Generator made inside the step starts from its seed on every call too.
+    made = vkgrad.capture(
+        lambda x: x + vkgrad.rand(
+            x.shape, generator=vkgrad.Generator(x.device).manual_seed(21), device=x.device,
+            dtype="f32",
+        )
+    )  # fmt: skip
+    for _ in range(4):
+        np.testing.assert_array_equal(made(x).numpy(), want)
+
+
+@pytest.mark.parametrize("device", CAPTURE_CASES)
 def test_captured_attention_dropout_matches_eager(device):
     rng = np.random.default_rng(3)
     q, k, v = (

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import dtypes
+from .. import autograd, dtypes
 from .. import functional as F
 from .. import random as _random
 from ..autograd import apply, apply_inplace, is_grad_enabled
@@ -305,10 +305,9 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 
 def _on(dev: Device, arr: np.ndarray, dt):
-    from ..autograd import Tensor  # bound once the engine is complete
-
+    """A tensor on ``dev`` holding the host array ``arr``."""
     data = dev.backend.from_numpy(np.ascontiguousarray(arr), dt)
-    return Tensor._make(data, tuple(arr.shape), dt, dev)
+    return autograd.Tensor._make(data, tuple(arr.shape), dt, dev)
 
 
 def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
