@@ -4,10 +4,11 @@
 
 ``models``: training steps (zero_grad, forward, cross entropy, backward, Adam) of an MLP with
 dropout, a CNN with BatchNorm2d and a self-attention block, in f32 and f16, each eager (two
-steps) and through ``vkgrad.capture`` (eager, recorded, replayed with a new batch). ``kinds``: forward and
-backward of one op spec (tests/op_specs.py) per Vulkan kind, and a check that every kind in
-``kinds.RUNNERS`` dispatched (the update kind runs in ``models``). ``planted``: two dependent
-dispatches; run with ``VKGRAD_UNSAFE_NO_BARRIERS=1`` the layer must report the race.
+steps) and through ``vkgrad.capture`` (eager, recorded, replayed with a new batch).
+``kinds``: forward and backward of one op spec (tests/op_specs.py) per Vulkan kind, and a
+check that every kind in ``kinds.RUNNERS`` dispatched (the update kind runs in ``models``).
+``planted``: two dependent dispatches; run with ``VKGRAD_UNSAFE_NO_BARRIERS=1`` the layer
+must report the race.
 
 Exits non-zero when a step fails or a kind was not dispatched; the validation layer's own
 messages go to stdout, where the test reads them.

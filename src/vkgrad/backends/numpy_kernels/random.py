@@ -24,20 +24,26 @@ _32 = np.uint64(32)
 
 
 def philox4x32_10(c0, c1, c2, c3, k0: int, k1: int) -> tuple:
-    """Philox4x32 with 10 rounds on uint32 counter arrays (c0..c3) and the key (k0, k1)."""
-    c0, c1, c2, c3 = (np.asarray(c, np.uint32) for c in (c0, c1, c2, c3))
+    """Philox4x32 with 10 rounds on uint32 counter arrays (c0..c3) and the key (k0, k1).
+
+    The words are kept in uint64 arrays throughout (values below 2^32), so that each round's
+    32 x 32 -> 64-bit products need no conversion; the result is uint32."""
+    c0, c1, c2, c3 = (np.asarray(c, np.uint32).astype(np.uint64) for c in (c0, c1, c2, c3))
     for r in range(10):
         if r:  # the key is bumped before every round but the first
             k0, k1 = (k0 + _WEYL0) & 0xFFFFFFFF, (k1 + _WEYL1) & 0xFFFFFFFF
-        p0 = c0.astype(np.uint64) * _MUL0
-        p1 = c2.astype(np.uint64) * _MUL1
-        c0, c1, c2, c3 = (
-            (p1 >> _32).astype(np.uint32) ^ c1 ^ np.uint32(k0),
-            (p1 & _LOW).astype(np.uint32),
-            (p0 >> _32).astype(np.uint32) ^ c3 ^ np.uint32(k1),
-            (p0 & _LOW).astype(np.uint32),
-        )
-    return c0, c1, c2, c3
+        p0 = c0 * _MUL0
+        p1 = c2 * _MUL1
+        c0 = p1 >> _32
+        c0 ^= c1
+        c0 ^= np.uint64(k0)
+        c2 = p0 >> _32
+        c2 ^= c3
+        c2 ^= np.uint64(k1)
+        p1 &= _LOW
+        p0 &= _LOW
+        c1, c3 = p1, p0
+    return tuple(c.astype(np.uint32) for c in (c0, c1, c2, c3))
 
 
 def _key_offset(state) -> tuple:
