@@ -19,11 +19,16 @@ What a replay returns: the same objects as the capture call did. Their values ar
 step's (like CUDA graphs' static outputs): clone a tensor to keep it past the next call.
 ``p.grad`` of every parameter likewise holds the latest step's gradient.
 
+Random draws (dropout, ``rand``, ``randn``, ``bernoulli``, ``normal_``, ...) read their
+generator's state on the device and advance it there (``vkgrad/random.py``): each replay
+draws fresh numbers, the ones the same sequence of eager calls would draw.
+
 Refused inside a captured function, with an error naming the reason: reading values on the
 host (``.item()``, ``.numpy()``, printing a tensor; a replay could not repeat the read),
-drawing random numbers (dropout, ``rand``: a replay would repeat the same draw), tensor
-arguments that require grad, and optimizer/scheduler steps given arguments. A call whose
-tensor shapes, dtypes or other arguments differ from every capture so far is captured anew.
+random draws finished on the host (``randperm``, ``multinomial``) and seeding the global
+generators, tensor arguments that require grad, and optimizer/scheduler steps given
+arguments. A call whose tensor shapes, dtypes or other arguments differ from every capture
+so far is captured anew.
 """
 
 from __future__ import annotations
@@ -240,13 +245,19 @@ class _Graph:
         inputs = [private[id(t)]._data for t in tensors]
         created: list = []
         global ACTIVE
-        self.program = self.backend.capture_program(inputs)
-        ACTIVE, random.capturing = self, True
+        random.begin_recording(device)  # before the program: the generator's state is outside
+        try:
+            self.program = self.backend.capture_program(inputs)
+        except BaseException:
+            random.end_recording()
+            raise
+        ACTIVE = self
         try:
             with _on_new_tensors(lambda t: created.append(weakref.ref(t))):
                 self.result = fn(*args, **kwargs)
         finally:
-            ACTIVE, random.capturing = None, False
+            ACTIVE = None
+            random.end_recording()
             self.program.stop()
         self.program.bind([t for t in (r() for r in created) if t is not None])
         # Another recording (another batch shape) may have set other .grad tensors since:
