@@ -108,10 +108,7 @@ class capture:
                     stack.enter_context(_noting_reads(reads))
                 result, self._devices = _devices_used(self.fn, args, kwargs)
             if reads:
-                self._go_eager(
-                    f"it reads tensor values on the host ({reads[0]}); a replay could not "
-                    "repeat the read"
-                )
+                self._go_eager(reads[0])
             return result
         if not tensors and self._devices:
             if len(self._devices) > 1:
@@ -189,8 +186,8 @@ def _on_new_tensors(note: Callable):
 
 @contextlib.contextmanager
 def _noting_reads(reads: list):
-    """Within the block, every backend's ``to_numpy`` notes where it was called from (the
-    read a recording would refuse) before reading."""
+    """Within the block, every backend's ``to_numpy`` and every refusal of the random module
+    note what a recording would refuse, and where, instead of refusing."""
     from .backends.base import Backend
 
     def classes(cls):
@@ -200,20 +197,33 @@ def _noting_reads(reads: list):
 
     patched = [(c, c.__dict__["to_numpy"]) for c in classes(Backend) if "to_numpy" in c.__dict__]
 
+    def where() -> str:
+        frames = [f for f in traceback.extract_stack()[:-2] if not f.filename.startswith(_PKG)]
+        return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "inside vkgrad"
+
     def noting(read):
         def to_numpy(self, *a, **k):
-            frames = [f for f in traceback.extract_stack()[:-1] if not f.filename.startswith(_PKG)]
-            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "inside vkgrad"
-            reads.append(f"at {where}")
+            reads.append(
+                f"it reads tensor values on the host (at {where()}); a replay could not repeat "
+                "the read"
+            )
             return read(self, *a, **k)
 
         return to_numpy
 
+    class Refusals(list):
+        """The random module's refusals (draws that finish on the host, seeding)."""
+
+        def append(self, what: str) -> None:
+            reads.append(f"{what} (at {where()}); a replay could not repeat it")
+
     for c, read in patched:
         c.to_numpy = noting(read)
+    random.probing = Refusals()
     try:
         yield
     finally:
+        random.probing = None
         for c, read in patched:
             c.to_numpy = read
 
@@ -232,7 +242,9 @@ class _Graph:
     def __init__(self, fn, args, kwargs, tensors: list, device) -> None:
         self.backend = device.backend
         self.updates: list = []  # (row name, attrs array) of each optimizer update, in order
-        self.host_calls: list = []  # (unwrapped step, self) of each optimizer/scheduler step
+        # (unwrapped step, self, [(param, its .grad at the call)]) of each optimizer or
+        # scheduler step: which parameters have a gradient decides which updates a step makes.
+        self.host_calls: list = []
         self.grads: dict = {}  # id(leaf) -> leaf whose .grad the step set (or cleared)
         self.host_pass = False
         self.in_host_call = False
@@ -269,8 +281,17 @@ class _Graph:
         global ACTIVE
         ACTIVE, self.host_pass, self._next_update = self, True, 0
         try:
-            for step, owner in self.host_calls:
-                step(owner)
+            for step, owner, grads in self.host_calls:
+                # The grads as they were at the recorded call (a zero_grad after the step, as
+                # the ag API writes it, would leave them None by now); then as they are.
+                now = [(p, p.grad) for p, _ in grads]
+                for p, g in grads:
+                    p.grad = g
+                try:
+                    step(owner)
+                finally:
+                    for p, g in now:
+                        p.grad = g
         finally:
             ACTIVE, self.host_pass = None, False
         if self._next_update != len(self.updates):
@@ -337,7 +358,8 @@ def replayed_on_host(step: Callable) -> Callable:
                 "epoch or a metric); a replay cannot repeat them. Call it outside the "
                 "captured function"
             )
-        cap.host_calls.append((step, self))
+        grads = [(p, p.grad) for g in getattr(self, "param_groups", ()) for p in g["params"]]
+        cap.host_calls.append((step, self, grads))
         cap.in_host_call = True  # a subclass's step calling super().step() is one call
         try:
             return step(self, *args, **kwargs)

@@ -58,7 +58,14 @@ def _words(seed: int, offset: int) -> np.ndarray:
     return np.array(w, np.uint32).view(np.int32)
 
 
+# While a non-strict capture's warm-up call runs (capture(strict=False)): the refusals a
+# recording would raise, noted instead.
+probing: list | None = None
+
+
 def _refuse_in_capture(what: str) -> None:
+    if probing is not None:
+        probing.append(what)
     if recording is not None:
         raise capturing_module.CaptureError(
             f"capture: {what} inside a captured function; a replay could not repeat it. Do it "
