@@ -17,6 +17,7 @@ import sys
 import numpy as np
 from example_utils import Progress, parser, save_loss_plot, setup
 
+import vkgrad
 from vkgrad.ag import (
     ag_batch_norm,
     ag_dataloader,
@@ -63,19 +64,24 @@ def main(argv: list | None = None) -> int:
     sched = lr_scheduler_cosine(opt, T_max=args.epochs, lr_min=1e-4)
     dl = ag_dataloader(x_tr, y_tr, batch_size=32, shuffle=True, dtype=dtype, device=device)
 
+    # Recorded once, replayed after (vkgrad.capture); dropout draws fresh masks on each
+    # replay. strict=False falls back to eager, saying why, if the step stops being
+    # capturable.
+    @vkgrad.capture(strict=False)
+    def train_step(x, y):
+        with with_grad_tape():
+            loss = ag_softmax_cross_entropy_loss(model.forward(x), y)
+        opt.step(backward(loss))
+        opt.zero_grad()
+        return loss
+
     losses, bar = [], Progress(args.epochs, label="epoch")
     ag_train(model)
     for ep in range(1, args.epochs + 1):
-        total = 0.0
-        for batch in dl.epoch():
-            with with_grad_tape():
-                loss = ag_softmax_cross_entropy_loss(model.forward(batch.x), batch.y)
-            grads = backward(loss)
-            opt.step(grads)
-            opt.zero_grad()
-            total += loss.item()
+        # A replay refills the same loss tensor: keep copies, read once per epoch.
+        epoch = [train_step(batch.x, batch.y).detach().clone() for batch in dl.epoch()]
         sched.step()
-        losses.append(total / len(dl))
+        losses.append(float(np.mean([t.item() for t in epoch])))
         bar.update(ep, losses[-1])
     save_loss_plot(losses, args.plot, "iris (ag API): training loss", xlabel="epoch")
 

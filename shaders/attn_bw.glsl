@@ -1,9 +1,10 @@
 // attn_bw.glsl: the fused attention backward (kind attn_bw) from the saved probabilities
 // p (B, L, S), with no (B, L, S) temporary: each workgroup recomputes dp_ij = go_i . v_j for
 // the chunk of (i, j) it needs. Bindings: 0 out (grads of q, k, v one after the other), 1 go
-// (B, L, Ev), 2 p (B, L, S), 3 v (B, S, Ev), 4 q (B, L, E), 5 k (B, S, E), 6 D (B, L) f32.
+// (B, L, Ev), 2 p (B, L, S), 3 v (B, S, Ev), 4 q (B, L, E), 5 k (B, S, E), 6 D (B, L) f32,
+// 7 the dropout's key (a generator state, philox.glsl; unused without dropout).
 // Push: batch, queries, keys, ev, e, cols (this kernel's output columns), offset (its offset
-// in out), rows (its output rows), attrs: scale, dropout, seed0, seed1, threshold, drop_scale.
+// in out), rows (its output rows), attrs: scale, dropout, threshold, drop_scale.
 #ifndef D5
 #define D5 DT_F32
 #endif
@@ -11,7 +12,7 @@
 #define D6 DT_F32
 #endif
 #include "rowred.glsl"
-#include "rng.glsl"
+#include "philox.glsl"
 
 // Push constants (kinds/ declares the same names in the same order).
 layout(push_constant) uniform PC { uint batch; uint queries; uint keys; uint ev; uint e; uint cols; uint offset; uint rows; uint attrs[24]; } pc;
@@ -30,6 +31,7 @@ layout(std430, binding = 5) buffer K { uint k_[]; };
 F16_VIEW(5, k_)
 layout(std430, binding = 6) buffer Delta { uint delta_[]; };
 F16_VIEW(6, delta_)
+layout(std430, binding = 7) buffer Key { uint key_[]; };
 
 #define GO(i) LOAD(go_, D1, (i))
 #define PR(i) LOAD(p_, D2, (i))
@@ -51,7 +53,8 @@ float attn_scale() { return uintBitsToFloat(pc.attrs[0]); }
 // The forward's dropout factor of p at flat index idx = (b L + i) S + j: 1 / keep or 0.
 float drop_factor(uint idx) {
     if (pc.attrs[1] == 0u) return 1.0;
-    return keep(idx, pc.attrs[2], pc.attrs[3], pc.attrs[4]) ? uintBitsToFloat(pc.attrs[5]) : 0.0;
+    uvec4 st = uvec4(key_[0], key_[1], key_[2], key_[3]);
+    return philox_keep(st, idx, pc.attrs[2]) ? uintBitsToFloat(pc.attrs[3]) : 0.0;
 }
 
 // d_ij dp_ij, dp_ij = go_i . v_j

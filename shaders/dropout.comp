@@ -1,25 +1,12 @@
-// y[i] = keep(i / group) ? x[i] * scale : 0, keep from rng.glsl (the same mask in backward)
-// bindings: 0 out, 1 x; attrs: seed0, seed1, threshold, group, scale; see norm.glsl
-// vkgrad: grid elements
+// y[i] = keep(i / group) ? x[i] * scale : 0, keep from philox.glsl with the key of binding 1
+// (the backward runs this same kernel on the gradient with the same key: the same mask).
+// attrs: threshold, group, scale; bindings: rng.glsl (binding 2: x)
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#include "norm.glsl"
 #include "rng.glsl"
 
-float value(uint i) {
-    return keep(i / attr_u(3u), attr_u(0u), attr_u(1u), attr_u(2u)) ? IN0(i) * attr_f(4u) : 0.0;
+float value(uvec4 st, uint i) {
+    return philox_keep(st, i / attr_u(1u), attr_u(0u)) ? IN0(i) * attr_f(2u) : 0.0;
 }
 
-void main() {
-    uint n = pc.M * pc.K;
-    uint stride = gl_NumWorkGroups.x * WG;
-#if D0 == DT_F16
-    // Each thread owns one whole word: the pair of elements 2w, 2w+1.
-    for (uint w = gl_GlobalInvocationID.x; w < (n + 1u) / 2u; w += stride) {
-        float v1 = 2u * w + 1u < n ? value(2u * w + 1u) : 0.0;
-        out_[w] = packHalf2x16(vec2(value(2u * w), v1));
-    }
-#else
-    for (uint i = gl_GlobalInvocationID.x; i < n; i += stride) out_[i] = encode_word(value(i), D0);
-#endif
-}
+void main() { store_values(); }

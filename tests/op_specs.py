@@ -380,6 +380,7 @@ import specs_indexing  # noqa: E402,F401
 import specs_linalg  # noqa: E402,F401
 import specs_loss  # noqa: E402,F401
 import specs_norm  # noqa: E402,F401
+import specs_random  # noqa: E402,F401
 import specs_reduction  # noqa: E402,F401
 import specs_shape  # noqa: E402,F401
 
@@ -392,4 +393,5 @@ FAMILY_SPECS = (
     specs_conv,
     specs_norm,
     specs_loss,
+    specs_random,
 )

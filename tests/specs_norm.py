@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import philox_ref
 from op_specs import U, spec
 
 import vkgrad
@@ -47,21 +48,10 @@ def bn_train_ref(x, w, b, eps=1e-5):
     return (x - mu) / np.sqrt(var + eps) * _bc(w, x.ndim) + _bc(b, x.ndim)
 
 
-# The dropout mask, from the documented algorithm: the seed words are the next two uint32
-# draws of manual_seed's generator; element j is kept iff lowbias32^3(j; seeds) >> 8 >= thr.
-def _lowbias32(x):
-    x = x.astype(np.uint64)
-    for shift, mult in ((16, 0x7FEB352D), (15, 0x846CA68B)):
-        x ^= x >> np.uint64(shift)
-        x = (x * np.uint64(mult)) & np.uint64(0xFFFFFFFF)
-    return x ^ (x >> np.uint64(16))
-
-
-def dropout_keep(seed, n, p, group=1):
-    s0, s1 = np.random.default_rng(seed).integers(0, 2**32, size=2, dtype=np.uint64)
-    j = np.arange(n, dtype=np.uint64) // np.uint64(group)
-    h = _lowbias32(_lowbias32(_lowbias32(j) ^ s0) ^ s1)
-    return (h >> np.uint64(8)) >= np.uint64(round(p * 2**24))
+# The dropout mask, from the documented algorithm (tests/philox_ref.py): after
+# manual_seed(seed), the first draw is at offset 0 of key seed; mask entry j // group is kept
+# iff Philox word j >> 8 >= round(p 2^24).
+dropout_keep = philox_ref.dropout_keep
 
 
 def dropout_ref(x, p, seed, group=1):

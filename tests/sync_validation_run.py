@@ -2,12 +2,13 @@
 
     python tests/sync_validation_run.py models|kinds|planted
 
-``models``: training steps (zero_grad, forward, cross entropy, backward, Adam) of an MLP, a CNN
-with BatchNorm2d and a self-attention block, in f32 and f16, each eager (two steps) and
-through ``vkgrad.capture`` (eager, recorded, replayed with a new batch). ``kinds``: forward and
-backward of one op spec (tests/op_specs.py) per Vulkan kind, and a check that every kind in
-``kinds.RUNNERS`` dispatched (the update kind runs in ``models``). ``planted``: two dependent
-dispatches; run with ``VKGRAD_UNSAFE_NO_BARRIERS=1`` the layer must report the race.
+``models``: training steps (zero_grad, forward, cross entropy, backward, Adam) of an MLP with
+dropout, a CNN with BatchNorm2d and a self-attention block, in f32 and f16, each eager (two
+steps) and through ``vkgrad.capture`` (eager, recorded, replayed with a new batch).
+``kinds``: forward and backward of one op spec (tests/op_specs.py) per Vulkan kind, and a
+check that every kind in ``kinds.RUNNERS`` dispatched (the update kind runs in ``models``).
+``planted``: two dependent dispatches; run with ``VKGRAD_UNSAFE_NO_BARRIERS=1`` the layer
+must report the race.
 
 Exits non-zero when a step fails or a kind was not dispatched; the validation layer's own
 messages go to stdout, where the test reads them.
@@ -47,12 +48,18 @@ KIND_SPECS = {
     "cat": "cat",
     "smallmat": "solve",
     "svd": "svd",
+    "rng": "dropout",
 }
 
 
 def mlp(dt):
+    # Dropout: each step draws a mask from the generator's state and advances it, which the
+    # replays repeat on the device.
     return nn.Sequential(
-        nn.Linear(16, 32, device=DEV, dtype=dt), nn.ReLU(), nn.Linear(32, 4, device=DEV, dtype=dt)
+        nn.Linear(16, 32, device=DEV, dtype=dt),
+        nn.ReLU(),
+        nn.Dropout(0.25),
+        nn.Linear(32, 4, device=DEV, dtype=dt),
     )
 
 

@@ -108,6 +108,16 @@ from .library.norm import (
     log_softmax,
     softmax,
 )
+from .library.random import (
+    bernoulli,
+    multinomial,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+)
 from .library.reduction import (
     all as all,
     amax,
@@ -160,7 +170,15 @@ from .library.shape import (
 
 # END GENERATED EXPORTS
 # isort: on
-from .random import manual_seed
+from .random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from .serialization import load, save
 from .tensor import (
     Tensor,
@@ -175,9 +193,6 @@ from .tensor import (
     is_tensor,
     ones,
     ones_like,
-    rand,
-    randint,
-    randn,
     tensor,
     zeros,
     zeros_like,

@@ -39,9 +39,9 @@ from . import functional as F
 from .device import Device
 from .device import device as _set_device
 from .device import dtype as _set_dtype
+from .library.random import rand, randperm
 from .nn import functional as NF
 from .nn.parameter import Parameter
-from .random import host_rng
 from .tensor import Tensor, tensor
 
 __all__ = [
@@ -382,7 +382,8 @@ class ag_linear(_Layer):
             )
         gain = math.sqrt(2.0) if activation == "relu" else 1.0
         bound = gain * math.sqrt(6.0 / (in_features + out_features))
-        w = host_rng().uniform(-bound, bound, (out_features, in_features))
+        # Drawn by the cpu's default generator (vkgrad.manual_seed), as nn.Linear's init draws.
+        w = rand(out_features, in_features, dtype="f64", device="cpu").numpy() * 2 * bound - bound
         self.weight = ag_param(w)
         self.bias = ag_param(np.zeros((out_features, 1)))
         self.activation = activation
@@ -657,7 +658,7 @@ class ag_dataloader:
 
     def epoch(self) -> Iterator:
         n = self.x.shape[-1]
-        order = host_rng().permutation(n) if self.shuffle else np.arange(n)
+        order = randperm(n, device="cpu").numpy() if self.shuffle else np.arange(n)
         for s in range(0, n, self.batch_size):
             idx = order[s : s + self.batch_size]
             yield _Batch(

@@ -19,11 +19,16 @@ What a replay returns: the same objects as the capture call did. Their values ar
 step's (like CUDA graphs' static outputs): clone a tensor to keep it past the next call.
 ``p.grad`` of every parameter likewise holds the latest step's gradient.
 
+Random draws (dropout, ``rand``, ``randn``, ``bernoulli``, ``normal_``, ...) read their
+generator's state on the device and advance it there (``vkgrad/random.py``): each replay
+draws fresh numbers, the ones the same sequence of eager calls would draw.
+
 Refused inside a captured function, with an error naming the reason: reading values on the
 host (``.item()``, ``.numpy()``, printing a tensor; a replay could not repeat the read),
-drawing random numbers (dropout, ``rand``: a replay would repeat the same draw), tensor
-arguments that require grad, and optimizer/scheduler steps given arguments. A call whose
-tensor shapes, dtypes or other arguments differ from every capture so far is captured anew.
+random draws finished on the host (``randperm``, ``multinomial``) and seeding the global
+generators, tensor arguments that require grad, and optimizer/scheduler steps given
+arguments. A call whose tensor shapes, dtypes or other arguments differ from every capture
+so far is captured anew.
 """
 
 from __future__ import annotations
@@ -104,10 +109,7 @@ class capture:
                     stack.enter_context(_noting_reads(reads))
                 result, self._devices = _devices_used(self.fn, args, kwargs)
             if reads:
-                self._go_eager(
-                    f"it reads tensor values on the host ({reads[0]}); a replay could not "
-                    "repeat the read"
-                )
+                self._go_eager(reads[0])
             return result
         if not tensors and self._devices:
             if len(self._devices) > 1:
@@ -185,8 +187,8 @@ def _on_new_tensors(note: Callable):
 
 @contextlib.contextmanager
 def _noting_reads(reads: list):
-    """Within the block, every backend's ``to_numpy`` notes where it was called from (the
-    read a recording would refuse) before reading."""
+    """Within the block, every backend's ``to_numpy`` and every refusal of the random module
+    note what a recording would refuse, and where, instead of refusing."""
     from .backends.base import Backend
 
     def classes(cls):
@@ -196,22 +198,35 @@ def _noting_reads(reads: list):
 
     patched = [(c, c.__dict__["to_numpy"]) for c in classes(Backend) if "to_numpy" in c.__dict__]
 
+    def where() -> str:
+        frames = [f for f in traceback.extract_stack()[:-2] if not f.filename.startswith(_PKG)]
+        return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "inside vkgrad"
+
     def noting(read):
         def to_numpy(self, *a, **k):
-            frames = [f for f in traceback.extract_stack()[:-1] if not f.filename.startswith(_PKG)]
-            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "inside vkgrad"
-            reads.append(f"at {where}")
+            reads.append(
+                f"it reads tensor values on the host (at {where()}); a replay could not repeat "
+                "the read"
+            )
             return read(self, *a, **k)
 
         return to_numpy
 
+    class Refusals(list):
+        """The random module's refusals (draws that finish on the host, seeding)."""
+
+        def append(self, what: str) -> None:
+            reads.append(f"{what} (at {where()}); a replay could not repeat it")
+
     global _NOTED
     for c, read in patched:
         c.to_numpy = noting(read)
+    random.probing = Refusals()
     _NOTED = reads
     try:
         yield
     finally:
+        random.probing = None
         _NOTED = None
         for c, read in patched:
             c.to_numpy = read
@@ -231,7 +246,9 @@ class _Graph:
     def __init__(self, fn, args, kwargs, tensors: list, device) -> None:
         self.backend = device.backend
         self.updates: list = []  # (row name, attrs array) of each optimizer update, in order
-        self.host_calls: list = []  # (unwrapped step, self) of each optimizer/scheduler step
+        # (unwrapped step, self, [(param, its .grad at the call)]) of each optimizer or
+        # scheduler step: which parameters have a gradient decides which updates a step makes.
+        self.host_calls: list = []
         self.grads: dict = {}  # id(leaf) -> leaf whose .grad the step set (or cleared)
         self.host_pass = False
         self.in_host_call = False
@@ -244,13 +261,19 @@ class _Graph:
         inputs = [private[id(t)]._data for t in tensors]
         created: list = []
         global ACTIVE
-        self.program = self.backend.capture_program(inputs)
-        ACTIVE, random.capturing = self, True
+        random.begin_recording(device)  # before the program: the generator's state is outside
+        try:
+            self.program = self.backend.capture_program(inputs)
+        except BaseException:
+            random.end_recording()
+            raise
+        ACTIVE = self
         try:
             with _on_new_tensors(lambda t: created.append(weakref.ref(t))):
                 self.result = fn(*args, **kwargs)
         finally:
-            ACTIVE, random.capturing = None, False
+            ACTIVE = None
+            random.end_recording()
             self.program.stop()
         self.program.bind([t for t in (r() for r in created) if t is not None])
         # Another recording (another batch shape) may have set other .grad tensors since:
@@ -262,8 +285,17 @@ class _Graph:
         global ACTIVE
         ACTIVE, self.host_pass, self._next_update = self, True, 0
         try:
-            for step, owner in self.host_calls:
-                step(owner)
+            for step, owner, grads in self.host_calls:
+                # The grads as they were at the recorded call (a zero_grad after the step, as
+                # the ag API writes it, would leave them None by now); then as they are.
+                now = [(p, p.grad) for p, _ in grads]
+                for p, g in grads:
+                    p.grad = g
+                try:
+                    step(owner)
+                finally:
+                    for p, g in now:
+                        p.grad = g
         finally:
             ACTIVE, self.host_pass = None, False
         if self._next_update != len(self.updates):
@@ -330,7 +362,8 @@ def replayed_on_host(step: Callable) -> Callable:
                 "epoch or a metric); a replay cannot repeat them. Call it outside the "
                 "captured function"
             )
-        cap.host_calls.append((step, self))
+        grads = [(p, p.grad) for g in getattr(self, "param_groups", ()) for p in g["params"]]
+        cap.host_calls.append((step, self, grads))
         cap.in_host_call = True  # a subclass's step calling super().step() is one call
         try:
             return step(self, *args, **kwargs)
@@ -344,12 +377,12 @@ def replayed_on_host(step: Callable) -> Callable:
 def note_host_step(what: str, why: str) -> None:
     """Host work that a replay could not repeat is about to run in ``what`` (an MPI
     collective, which also reads tensor values): inside a recording raise a CaptureError
-    saying ``what`` and ``why``; in a non-strict capture's warm-up note ``what``, so that the
-    step runs eagerly with it as the reason."""
+    saying ``what`` and ``why``; in a non-strict capture's warm-up note the same, so that
+    the step runs eagerly with it as the reason."""
     if ACTIVE is not None and not ACTIVE.host_pass:
         raise CaptureError(f"capture: {what} {why}")
     if _NOTED is not None:
-        _NOTED.append(f"in {what}")
+        _NOTED.append(f"{what} {why}")
 
 
 def refuse_read(op: str):

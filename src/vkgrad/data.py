@@ -1,10 +1,10 @@
 """Datasets and batching, as ``torch.utils.data``: Dataset, TensorDataset, Subset,
 ConcatDataset, samplers, DataLoader, random_split and default_collate.
 
-Randomness (shuffling, splits) comes from ``generator``: an int seed or a
-``numpy.random.Generator``; without one, vkgrad's global generator, which
-``vkgrad.manual_seed`` seeds. A loader built with ``generator=0`` yields the same sequence of
-epochs on every run.
+Randomness (shuffling, splits) comes from ``generator``: a ``vkgrad.Generator``, an int seed
+or a ``numpy.random.Generator``; without one, the cpu's default generator, which
+``vkgrad.manual_seed`` seeds (permutations are ``vkgrad.randperm``'s). A loader built with
+``generator=0`` yields the same sequence of epochs on every run.
 
 >>> ds = TensorDataset(x, y)
 >>> for xb, yb in DataLoader(ds, batch_size=32, shuffle=True, generator=0):
@@ -21,8 +21,9 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from . import distributed
+from . import random as _random
 from .data_workers import WorkerPool, from_host, get_worker_info
-from .random import host_rng
+from .library.random import randint, randperm
 from .tensor import Tensor, tensor
 
 __all__ = [
@@ -41,18 +42,36 @@ __all__ = [
     "random_split",
 ]
 
-GeneratorLike = Union[None, int, np.random.Generator]
+GeneratorLike = Union[None, int, np.random.Generator, _random.Generator]
 
 
-def _rng(generator: GeneratorLike) -> np.random.Generator:
+class _Draws:
+    """A vkgrad.Generator seen through the two numpy.random.Generator methods used here."""
+
+    def __init__(self, generator: _random.Generator) -> None:
+        self.generator = generator
+
+    def permutation(self, n: int) -> np.ndarray:
+        g = self.generator
+        return randperm(int(n), generator=g, device=g.device).numpy()
+
+    def integers(self, low: int, high: int, size: int) -> np.ndarray:
+        g = self.generator
+        return randint(int(low), int(high), (int(size),), generator=g, device=g.device).numpy()
+
+
+def _rng(generator: GeneratorLike):
     if generator is None:
-        return host_rng()
+        return _Draws(_random.default_generator("cpu"))
+    if isinstance(generator, _random.Generator):
+        return _Draws(generator)
     if isinstance(generator, np.random.Generator):
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return np.random.default_rng(int(generator))
     raise TypeError(
-        f"generator: expected None, an int seed or a numpy.random.Generator, got "
+        f"generator: expected None, a vkgrad.Generator, an int seed or a "
+        f"numpy.random.Generator, got "
         f"{type(generator).__name__}"
     )
 
@@ -235,7 +254,7 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self) -> Iterator[int]:
-        rng = self._gen if self._gen is not None else host_rng()
+        rng = self._gen if self._gen is not None else _rng(None)
         n = len(self.data_source)
         if self.replacement:
             return iter(rng.integers(0, n, size=self.num_samples).tolist())
@@ -506,7 +525,7 @@ class DataLoader:
         pool = self._pool
         if pool is None or not pool.alive():
             # As PyTorch: one base seed per start of the workers, from the loader's generator.
-            seed = int(_rng(self.generator).integers(0, 2**62))
+            seed = int(_rng(self.generator).integers(0, 2**31 - 1, 1)[0])
             pool = WorkerPool(
                 self.dataset,
                 self.num_workers,

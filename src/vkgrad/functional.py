@@ -152,6 +152,16 @@ from .library.norm import (
     softmax,
 )
 from .library.optim import update
+from .library.random import (
+    bernoulli,
+    multinomial,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+)
 from .library.reduction import (
     MaxResult,
     all as all,
@@ -235,6 +245,7 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
+    "bernoulli",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "bitwise_and",
@@ -327,6 +338,7 @@ __all__ = [
     "mm",
     "mse_loss",
     "mul",
+    "multinomial",
     "mv",
     "narrow",
     "neg",
@@ -340,6 +352,12 @@ __all__ = [
     "permute",
     "pow",
     "prod",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "randperm",
     "reciprocal",
     "relu",
     "remainder",

@@ -10,7 +10,6 @@ import numpy as np
 from . import autograd, dtypes
 from . import functional as F
 from .device import Device, default_device, default_dtype
-from .random import host_rng
 from .shapes import numel
 
 # isort: off
@@ -18,6 +17,7 @@ from .shapes import numel
 from .library import elementwise as _elementwise
 from .library import indexing as _indexing
 from .library import linalg as _linalg
+from .library import random as _random
 from .library import reduction as _reduction
 from .library import shape as _shape
 # END GENERATED IMPORTS
@@ -663,6 +663,11 @@ class Tensor:
     mv = _linalg.mv
     outer = _linalg.outer
     slogdet = _linalg.slogdet
+    bernoulli = _random.bernoulli
+    bernoulli_ = _random.bernoulli_
+    multinomial = _random.multinomial
+    normal_ = _random.normal_
+    uniform_ = _random.uniform_
     # END GENERATED METHODS
 
 
@@ -821,22 +826,6 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _from_host(np.eye(n, m), dtype, device, requires_grad)
-
-
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _from_host(host_rng().random(_shape_arg(size)), dtype, device, requires_grad)
-
-
-def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _from_host(host_rng().standard_normal(_shape_arg(size)), dtype, device, requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    if high is None:
-        low, high = 0, low
-    return _from_host(
-        host_rng().integers(low, high, size=tuple(size)), dtype or dtypes.int32, device, False
-    )
 
 
 from . import ops as _ops  # noqa: E402

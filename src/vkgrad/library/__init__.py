@@ -12,9 +12,9 @@ Each family lists what it exports: ``__all__`` (``vkgrad.<name>`` and
 
 from __future__ import annotations
 
-from . import conv, elementwise, indexing, linalg, loss, norm, optim, reduction, shape
+from . import conv, elementwise, indexing, linalg, loss, norm, optim, random, reduction, shape
 
-FAMILIES = (elementwise, reduction, shape, indexing, linalg, conv, norm, loss, optim)
+FAMILIES = (elementwise, reduction, shape, indexing, linalg, conv, norm, loss, optim, random)
 
 
 def exported(*lists: str) -> dict:

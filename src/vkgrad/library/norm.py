@@ -15,10 +15,12 @@ double backward works. Group and batch norm reuse the layer-norm row kernel over
 Attention saves the probabilities p; its backward (``attention_backward``) recomputes
 go . v^T from go and v where it needs it, so no (B, L, S) temporary exists.
 
-Dropout draws its mask on the device from a counter-based hash of (seed, element index)
-(``shaders/rng.glsl``, bit-identical in NumPy); the seed comes from ``vkgrad.manual_seed``'s
-state, one new seed per call. Backward is the same op on the gradient: the mask is
-regenerated, never stored.
+Dropout draws its mask on the device from Philox4x32-10 words of the generator's state
+(``shaders/philox.glsl``, bit-identical in NumPy; ``vkgrad/random.py``): a row of kind ``rng``
+reading the state, then the state's offset advances on the device. Backward is the same op
+on the gradient with a copy of the state taken before the advance (the key): the mask is
+regenerated from the same counters, never stored. Attention's dropout keeps such a key for
+its backward kernels the same way.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from typing import TYPE_CHECKING
 
 from .. import autocasting, dtypes
 from .. import functional as F
+from .. import random as _random
 from ..autograd import Function, apply_inplace, is_grad_enabled, no_grad
 from ..ops import row
-from ..random import next_seed
 from ..shapes import broadcast_shapes, numel
 from .reduction import along
 from .rules import kernel_rule
@@ -246,11 +248,12 @@ def _norm_backward_graph(x, w, g, eps, rms, need):
 
 
 def _dropout_rule(ctx, g):
-    # y = mask * scale * x is linear in x with the same mask: regenerate it from the seed.
-    return (F.call("dropout", g, **ctx.attrs),)
+    # y = mask * scale * x is linear in x with the same mask: regenerate it from the key.
+    key = ctx.inputs[1]
+    return F.call("dropout", g, key, **ctx.attrs), None
 
 
-_NO_DROP = dict(dropout=0, seed0=0, seed1=0, threshold=0, scale=1.0)
+_NO_DROP = dict(dropout=0, threshold=0, scale=1.0)
 
 
 def _mask_rows_sum(dz, rows: int):
@@ -263,27 +266,27 @@ def _mask_rows_sum(dz, rows: int):
 
 def _attn_softmax_rule(ctx, g):
     a = ctx.attrs
-    dz = F.call("attn_softmax_backward", g, ctx.out, **_NO_DROP)
+    dz = F.call("attn_softmax_backward", g, ctx.out, 0.0, **_NO_DROP)
     gm = _mask_rows_sum(dz, a["mask_rows"]) if ctx.needs_input_grad[1] else None
     return F.mul(dz, a["scale"]), gm
 
 
 def _attn_softmax_bw_rule(ctx, h):
     # out = p * (d - sum(p d)), d = c * dp (c: the dropout mask and scale, or 1).
-    dp, p = ctx.inputs
+    dp, p, key = ctx.inputs
     a = ctx.attrs
-    drop = {k: a[k] for k in ("seed0", "seed1", "threshold", "scale")}
-    d = F.call("dropout", dp, group=1, **drop) if a["dropout"] else dp
+    drop = {"threshold": a["threshold"], "group": 1, "scale": a["scale"]}
+    d = F.call("dropout", dp, key, **drop) if a["dropout"] else dp
     gdp = gp = None
     if ctx.needs_input_grad[0]:
-        gdp = F.call("attn_softmax_backward", h, p, **_NO_DROP)
+        gdp = F.call("attn_softmax_backward", h, p, 0.0, **_NO_DROP)
         if a["dropout"]:
-            gdp = F.call("dropout", gdp, group=1, **drop)
+            gdp = F.call("dropout", gdp, key, **drop)
     if ctx.needs_input_grad[1]:
         s = F.sum(p * d, -1, keepdim=True)
         t = F.sum(h * p, -1, keepdim=True)
         gp = h * (d - s) - d * t
-    return gdp, gp
+    return gdp, gp, None
 
 
 # ---------------------------------------------------------------- the rows
@@ -313,8 +316,17 @@ row(
 row("layer_norm_stats", "normalize", 1, attrs=("eps", "rms"), shape=_stats_shape)
 row("layer_norm_backward", "normalize", 4, attrs=("rms",), shape=_norm_bw_shape)
 row("layer_norm_backward_affine", "normalize", 3, shape=_affine_bw_shape)
-_DROP = ("seed0", "seed1", "threshold", "group", "scale")
-row("dropout", "normalize", 1, _dropout_rule, attrs=_DROP, shape=_same_shape("dropout"))
+# dropout(x, key): the key is a generator state (4 int32 words; kind rng, library/random.py).
+row(
+    "dropout",
+    "rng",
+    2,
+    _dropout_rule,
+    attrs=("threshold", "group", "scale"),
+    saves="i",
+    no_grad_inputs=(1,),
+    shape=_same_shape("dropout"),
+)
 row(
     "attn_softmax",
     "normalize",
@@ -324,13 +336,16 @@ row(
     saves="o",
     shape=_attn_shape,
 )
+# attn_softmax_backward(dp, p, key): key is the dropout's generator state, or 0.0 without
+# dropout.
 row(
     "attn_softmax_backward",
     "normalize",
-    2,
+    3,
     _attn_softmax_bw_rule,
-    attrs=("dropout", "seed0", "seed1", "threshold", "scale"),
+    attrs=("dropout", "threshold", "scale"),
     saves="i",
+    no_grad_inputs=(2,),
     shape=_attn_bw_shape,
 )
 # The attention gradients from the saved probabilities without any (B, L, S) temporary
@@ -344,8 +359,8 @@ row(
 row(
     "attention_backward",
     "attn_bw",
-    5,
-    attrs=("scale", "dropout", "seed0", "seed1", "threshold", "drop_scale", "grads"),
+    6,
+    attrs=("scale", "dropout", "threshold", "drop_scale", "grads"),
     out_dtype="input0",
     shape=_attention_bw_shape,
 )
@@ -537,56 +552,95 @@ def _batch_norm_eval(input, running_mean, running_var, weight, bias, eps):
 
 
 def _dropout_attrs(p: float, group: int = 1) -> dict:
-    s0, s1 = next_seed()
     threshold = min(2**24, int(round(p * 2**24)))
     scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
-    return dict(seed0=s0, seed1=s1, threshold=threshold, group=int(group), scale=float(scale))
+    return dict(threshold=threshold, group=int(group), scale=float(scale))
 
 
-def _dropout(op: str, input, p: float, training: bool, inplace: bool, group: int):
+def _mask_blocks(n: int, group: int = 1) -> int:
+    """Philox blocks a dropout of n elements uses: one word per mask entry (element or
+    channel), four words per block."""
+    masks = -(-n // group)
+    return -(-masks // 4)
+
+
+def _key(state):
+    """A copy of the generator state before it advances: what a backward regenerates the
+    mask from."""
+    return F.call("copy", state, dtype=dtypes.int32)
+
+
+class _Dropout(Function):
+    """dropout(x, key) saving only the key (not x, as PyTorch saves only the mask): the
+    gradient is the same kernel on the gradient."""
+
+    @staticmethod
+    def forward(ctx, x, key, attrs):
+        ctx.save_for_backward(key)
+        ctx.attrs = attrs
+        return F.call("dropout", x, key, **attrs)
+
+    @staticmethod
+    def backward(ctx, g):
+        (key,) = ctx.saved_tensors
+        return F.call("dropout", g, key, **ctx.attrs), None, None
+
+
+def _dropout(op: str, input, p: float, training: bool, inplace: bool, group: int, generator):
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
     attrs = _dropout_attrs(p, group)
+    state = _random.state(generator, input.device, op)
+    grad = input.requires_grad and _grad_mode()
     if inplace:
-        return apply_inplace("dropout", input, **attrs)
-    return F.call("dropout", input, **attrs)
+        # Recorded in place, the row saves its inputs: the key, not the state that advances.
+        out = apply_inplace("dropout", input, _key(state) if grad else state, **attrs)
+    elif grad:
+        out = _Dropout.apply(input, _key(state), attrs)
+    else:
+        out = F.call("dropout", input, state, **attrs)
+    _random.advance(state, _mask_blocks(input.numel(), group))
+    return out
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def dropout(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator=None
+) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
-    The mask is drawn on the device from ``vkgrad.manual_seed``'s state (one new seed per
-    call) and is the same on every backend for one seed.
+    The mask is drawn on the device from the generator's state (the default generator of
+    the input's device, or ``generator``), the same on every backend for one seed, and inside
+    a captured step a fresh one on every replay.
 
     >>> y = F.dropout(x, 0.1)
     """
-    return _dropout("dropout", input, float(p), training, inplace, 1)
+    return _dropout("dropout", input, float(p), training, inplace, 1, generator)
 
 
-def _channel_dropout(op, input, p, training, inplace, spatial: int):
+def _channel_dropout(op, input, p, training, inplace, spatial: int, generator):
     if input.ndim not in (spatial + 1, spatial + 2):
         raise RuntimeError(
             f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
             f"got shape {tuple(input.shape)}"
         )
     group = numel(input.shape[input.ndim - spatial :])
-    return _dropout(op, input, float(p), training, inplace, max(group, 1))
+    return _dropout(op, input, float(p), training, inplace, max(group, 1), generator)
 
 
 def dropout1d(
-    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator=None
 ) -> Tensor:
     """Zero whole channels of (N, C, L) or (C, L) input. >>> y = F.dropout1d(x, 0.2)"""
-    return _channel_dropout("dropout1d", input, p, training, inplace, 1)
+    return _channel_dropout("dropout1d", input, p, training, inplace, 1, generator)
 
 
 def dropout2d(
-    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *, generator=None
 ) -> Tensor:
     """Zero whole channels of (N, C, H, W) or (C, H, W) input. >>> y = F.dropout2d(x, 0.2)"""
-    return _channel_dropout("dropout2d", input, p, training, inplace, 2)
+    return _channel_dropout("dropout2d", input, p, training, inplace, 2, generator)
 
 
 # ---------------------------------------------------------------- attention
@@ -669,10 +723,14 @@ def scaled_dot_product_attention(
         lq=int(lq),
         mask_rows=int(mask_rows),
     )
-    drop = None
+    drop = state = None
     if dropout_p > 0.0:
-        drop = _dropout_attrs(float(dropout_p))
+        # (key, attrs): the backward kernels regenerate the mask from the key.
+        state = _random.state(None, q3.device, op)
+        drop = (_key(state), _dropout_attrs(float(dropout_p)))
     out = _attention_fn().apply(q3, k3, v3, mask2, cfg=cfg, drop=drop)
+    if state is not None:
+        _random.advance(state, _mask_blocks(b * lq * sk))
     return F.reshape(out, batch + (lq, ev))
 
 
@@ -693,7 +751,7 @@ def _attention_fn():
                 p = F.view(s, (b * lq, sk))
                 apply_inplace("attn_softmax", p, 0.0 if mask is None else mask, **cfg)
                 p = F.view(p, (b, lq, sk))
-                pd = p if drop is None else F.call("dropout", p, **drop)
+                pd = p if drop is None else F.call("dropout", p, drop[0], **drop[1])
                 out = F.call("matmul", pd, v, ta=0, tb=0)
                 ctx.save_for_backward(q, k, v, mask, p)
                 ctx.cfg, ctx.drop = cfg, drop
@@ -716,13 +774,13 @@ def _attention_backward_fused(q, k, v, p, go, ctx):
     """The gradients of q, k and v from the saved p, with no (B, L, S) temporary (the
     ``attention_backward`` row)."""
     need = ctx.needs_input_grad
-    a = dict(scale=ctx.cfg["scale"], dropout=0, seed0=0, seed1=0, threshold=0, drop_scale=1.0)
+    a = dict(scale=ctx.cfg["scale"], dropout=0, threshold=0, drop_scale=1.0)
+    key = 0.0
     if ctx.drop is not None:
-        d = ctx.drop
-        a.update(dropout=1, seed0=d["seed0"], seed1=d["seed1"], threshold=d["threshold"])
-        a["drop_scale"] = d["scale"]
+        key, d = ctx.drop
+        a.update(dropout=1, threshold=d["threshold"], drop_scale=d["scale"])
     a["grads"] = int(need[0]) | int(need[1]) << 1 | int(need[2]) << 2
-    flat = F.call("attention_backward", go, p, v, q, k, **a)
+    flat = F.call("attention_backward", go, p, v, q, k, key, **a)
     b, lq, e = q.shape
     s, ev = v.shape[1:]
     grads, start = [], 0
@@ -741,16 +799,14 @@ def _attention_backward_dz(q, k, v, p, go, ctx):
     b, lq, sk = p.shape
     dq = dk = dv = dm = None
     if need[2]:
-        pd = p if drop is None else F.call("dropout", p, **drop)
+        pd = p if drop is None else F.call("dropout", p, drop[0], **drop[1])
         dv = F.call("matmul", pd, go, ta=1, tb=0)
         del pd
     if need[0] or need[1] or need[3]:
         dz = F.call("matmul", go, v, ta=0, tb=1)
+        key, bw = _softmax_bw_drop(drop)
         apply_inplace(
-            "attn_softmax_backward",
-            F.view(dz, (b * lq, sk)),
-            F.view(p, (b * lq, sk)),
-            **_softmax_bw_drop(drop),
+            "attn_softmax_backward", F.view(dz, (b * lq, sk)), F.view(p, (b * lq, sk)), key, **bw
         )
         if need[0]:
             dq = F.mul(F.call("matmul", dz, k, ta=0, tb=0), cfg["scale"])
@@ -761,10 +817,12 @@ def _attention_backward_dz(q, k, v, p, go, ctx):
     return dq, dk, dv, dm
 
 
-def _softmax_bw_drop(drop) -> dict:
+def _softmax_bw_drop(drop) -> tuple:
+    """attn_softmax_backward's key input and attrs for the attention's dropout (or none)."""
     if drop is None:
-        return dict(_NO_DROP)
-    return dict(dropout=1, **{k: drop[k] for k in ("seed0", "seed1", "threshold", "scale")})
+        return 0.0, dict(_NO_DROP)
+    key, d = drop
+    return key, dict(dropout=1, threshold=d["threshold"], scale=d["scale"])
 
 
 def _attention_backward_graph(q, k, v, mask, go, ctx):
@@ -776,10 +834,11 @@ def _attention_backward_graph(q, k, v, mask, go, ctx):
     s = F.reshape(F.call("matmul", q, k, ta=0, tb=1), (b * lq, sk))
     p = F.call("attn_softmax", s, 0.0 if mask is None else mask, **cfg)
     p3 = F.reshape(p, (b, lq, sk))
-    pd = p3 if drop is None else F.call("dropout", p3, **drop)
+    pd = p3 if drop is None else F.call("dropout", p3, drop[0], **drop[1])
     dv = F.call("matmul", pd, go, ta=1, tb=0)
     dp = F.reshape(F.call("matmul", go, v, ta=0, tb=1), (b * lq, sk))
-    dz = F.call("attn_softmax_backward", dp, p, **_softmax_bw_drop(drop))
+    key, bw = _softmax_bw_drop(drop)
+    dz = F.call("attn_softmax_backward", dp, p, key, **bw)
     dz3 = F.reshape(dz, (b, lq, sk))
     dq = F.mul(F.call("matmul", dz3, k, ta=0, tb=0), cfg["scale"])
     dk = F.mul(F.call("matmul", dz3, q, ta=1, tb=0), cfg["scale"])

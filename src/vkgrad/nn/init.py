@@ -1,7 +1,9 @@
 """Parameter initialisation, in place and without recording a graph (``torch.nn.init``).
 
-Values are drawn on the host from vkgrad's seeded generator (``vkgrad.manual_seed``) and
-written into the tensor on its device once.
+Uniform and normal values are drawn on the tensor's device from ``generator`` (by default
+that device's default generator, which ``vkgrad.manual_seed`` seeds), as ``Tensor.uniform_``
+and ``Tensor.normal_`` draw them. ``trunc_normal_`` and ``orthogonal_`` finish on the host
+(rejection, a QR decomposition) from normals drawn the same way.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import math
 
 import numpy as np
 
+from .. import dtypes
+from .. import random as _random
 from ..autograd import no_grad
-from ..random import host_rng
+from ..library.random import randn
 from ..tensor import Tensor
 
 
@@ -53,14 +57,32 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def _check(tensor) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"init: expected a vkgrad Tensor, got {type(tensor).__name__}")
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b). ``nn.init.uniform_(w, -0.1, 0.1)``"""
-    return _write(tensor, host_rng().uniform(a, b, size=tensor.shape))
+    _check(tensor)
+    with no_grad():
+        tensor.uniform_(a, b, generator=generator)
+    return tensor
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    return _write(tensor, host_rng().normal(mean, std, size=tensor.shape))
+    _check(tensor)
+    with no_grad():
+        tensor.normal_(mean, std, generator=generator)
+    return tensor
+
+
+def _host_normals(op: str, tensor: Tensor, shape: tuple, generator) -> np.ndarray:
+    """Standard normals drawn on the tensor's device, read back for work on the host."""
+    _random.refuse_host_draw(op)
+    dt = dtypes.float64 if tensor.dtype is dtypes.float64 else dtypes.float32
+    return randn(shape, generator=generator, dtype=dt, device=tensor.device).numpy()
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -81,7 +103,11 @@ def ones_(tensor: Tensor) -> Tensor:
 
 
 def kaiming_uniform_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
 ) -> Tensor:
     """He init: U(-b, b) with b = gain * sqrt(3 / fan). ``nn.Linear`` uses a=sqrt(5)."""
     if mode not in ("fan_in", "fan_out"):
@@ -91,11 +117,15 @@ def kaiming_uniform_(
     if fan == 0:
         return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
 ) -> Tensor:
     """He init: N(0, std^2) with std = gain / sqrt(fan). ``nn.init.kaiming_normal_(w)``"""
     if mode not in ("fan_in", "fan_out"):
@@ -104,32 +134,38 @@ def kaiming_normal_(
     fan = fan_in if mode == "fan_in" else fan_out
     if fan == 0:
         return tensor
-    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot init: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot init: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def trunc_normal_(
-    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator=None,
 ) -> Tensor:
     """Fill with N(mean, std^2) restricted to [a, b] (redrawn until inside, so exactly the
     truncated distribution). ``nn.init.trunc_normal_(w, std=0.02)``"""
-    rng = host_rng()
+    _check(tensor)
     n = math.prod(tensor.shape)
     out = np.empty(0)
     while out.size < n:
-        draw = rng.normal(mean, std, size=max(2 * (n - out.size), 16))
+        z = _host_normals("trunc_normal_", tensor, (max(2 * (n - out.size), 16),), generator)
+        draw = mean + std * z.astype(np.float64)
         out = np.concatenate([out, draw[(draw >= a) & (draw <= b)]])
     return _write(tensor, out[:n])
 
@@ -141,7 +177,7 @@ def eye_(tensor: Tensor) -> Tensor:
     return _write(tensor, np.eye(*tensor.shape))
 
 
-def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """A (semi-)orthogonal matrix times ``gain``, from the QR decomposition of a Gaussian
     matrix (Saxe et al. 2013); dims after the first are flattened.
 
@@ -156,7 +192,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = host_rng().normal(0.0, 1.0, size=(rows, cols))
+    flat = _host_normals("orthogonal_", tensor, (rows, cols), generator).astype(np.float64)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     loss,
     norm,
     optim,
+    random,
     reduction,
     shape,
 )

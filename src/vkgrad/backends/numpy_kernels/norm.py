@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...shapes import numel
 from ..numpy_backend import kernel
+from .random import keep_range
 
 # ---------------------------------------------------------------- softmax rows
 
@@ -77,45 +77,18 @@ def layer_norm_backward_affine(x, g, stats, **_):
     return np.stack([(g * xh).sum(0), g.sum(0)])
 
 
-# ---------------------------------------------------------------- the dropout mask
-
-_M1, _M2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)
-
-
-def _mix32_(x):
-    """lowbias32, as shaders/rng.glsl, in place on the uint32 array x (uint32 arithmetic wraps
-    in NumPy as on the GPU); one temporary at a time."""
-    for shift, mult in ((16, _M1), (15, _M2)):
-        x ^= x >> np.uint32(shift)
-        x *= mult
-    x ^= x >> np.uint32(16)
-    return x
-
-
-def _keep_(h, seed0: int, seed1: int, threshold: int):
-    """keep_mask, overwriting the uint32 index array h with its hash."""
-    _mix32_(h)
-    h ^= np.uint32(seed0)
-    _mix32_(h)
-    h ^= np.uint32(seed1)
-    _mix32_(h)
-    h >>= np.uint32(8)
-    return h >= np.uint32(threshold)
-
-
-def keep_mask(j, seed0: int, seed1: int, threshold: int):
-    """Element j (uint32 array) is kept iff hash(j; seeds) >> 8 >= threshold."""
-    return _keep_(np.array(j, dtype=np.uint32), seed0, seed1, threshold)
-
-
-def _flat_mask(shape, seed0, seed1, threshold, group=1):
-    j = np.arange(numel(shape), dtype=np.uint32) // np.uint32(group)
-    return _keep_(j, seed0, seed1, threshold).reshape(shape)
+# ---------------------------------------------------------------- dropout
 
 
 @kernel
-def dropout(x, seed0=0, seed1=0, threshold=0, group=1, scale=1.0, **_):
-    keep = _flat_mask(x.shape, seed0, seed1, threshold, group)
+def dropout(x, key, threshold=0, group=1, scale=1.0, **_):
+    # Mask entry m (element, or channel of ``group`` elements) is kept iff word m of the
+    # draw at ``key`` >> 8 >= threshold (shaders/philox.glsl).
+    n = x.size
+    keep = keep_range(key, 0, -(-n // group), threshold)
+    if group > 1:
+        keep = np.repeat(keep, group)[:n]
+    keep = keep.reshape(x.shape)
     return np.where(keep, x * np.asarray(scale, x.dtype), np.zeros((), x.dtype))
 
 
@@ -138,9 +111,9 @@ def attn_softmax(s, mask, scale=1.0, causal=0, mask_mode=0, lq=1, mask_rows=1, *
 
 
 @kernel
-def attn_softmax_backward(dp, p, dropout=0, seed0=0, seed1=0, threshold=0, scale=1.0, **_):
+def attn_softmax_backward(dp, p, key, dropout=0, threshold=0, scale=1.0, **_):
     if dropout:
-        keep = _flat_mask(dp.shape, seed0, seed1, threshold)
+        keep = keep_range(key, 0, dp.size, threshold).reshape(dp.shape)
         dp = np.where(keep, dp * np.asarray(scale, dp.dtype), np.zeros((), dp.dtype))
     return p * (dp - (p * dp).sum(-1, keepdims=True))
 
@@ -159,21 +132,20 @@ def _row_blocks(b: int, lq: int, s: int):
         yield slice(i0, min(lq, i0 + rows))
 
 
-def _drop_factor(shape, rows: slice, dt, dropout, seed0, seed1, threshold, drop_scale):
+def _drop_factor(shape, rows: slice, dt, key, dropout, threshold, drop_scale):
     """The forward's dropout factor (1/keep or 0) of p[:, rows]; None without dropout."""
     if not dropout:
         return None
     b, lq, s = shape
-    i = np.arange(rows.start, rows.stop, dtype=np.uint32)
-    bl = np.arange(b, dtype=np.uint32)[:, None, None] * np.uint32(lq) + i[None, :, None]
-    j = bl * np.uint32(s) + np.arange(s, dtype=np.uint32)  # flat index into (B, L, S)
-    keep = _keep_(j, seed0, seed1, threshold)
-    del j
+    n = (rows.stop - rows.start) * s
+    keep = np.empty((b, rows.stop - rows.start, s), bool)
+    for i in range(b):  # rows of one batch are one run of flat indices into (B, L, S)
+        keep[i] = keep_range(key, (i * lq + rows.start) * s, n, threshold).reshape(-1, s)
     return np.where(keep, np.asarray(drop_scale, dt), np.zeros((), dt))
 
 
 @kernel
-def attention_backward(go, p, v, q, k, scale=1.0, grads=7, **drop):
+def attention_backward(go, p, v, q, k, key, scale=1.0, grads=7, **drop):
     """The gradients of q, k and v, flattened one after the other, block by block of query
     rows: per block, d dp (dp = go v^T), D = sum(p d dp), dz = p (d dp - D)."""
     b, lq, s = p.shape
@@ -183,10 +155,10 @@ def attention_backward(go, p, v, q, k, scale=1.0, grads=7, **drop):
     dq = out[: b * lq * e].reshape(b, lq, e)
     dk = out[b * lq * e : b * (lq + s) * e].reshape(b, s, e)
     dv = out[b * (lq + s) * e :].reshape(b, s, ev)
-    keep = {n: drop.get(n, 0) for n in ("dropout", "seed0", "seed1", "threshold", "drop_scale")}
+    keep = {n: drop.get(n, 0) for n in ("dropout", "threshold", "drop_scale")}
     for rows in _row_blocks(b, lq, s):
         # At most three block-sized arrays live at a time: d, dz, and one temporary.
-        d = _drop_factor(p.shape, rows, dt, **keep)
+        d = _drop_factor(p.shape, rows, dt, key, **keep)
         pr = p[:, rows]
         if grads & 3:
             dz = go[:, rows] @ np.swapaxes(v, -1, -2)

@@ -1,7 +1,8 @@
 """The ``attn_bw`` kind: a fused attention backward in STAGES, one shader per stage,
 ``<op>_<stage>.comp`` (``shaders/attn_bw.glsl``).
 
-Inputs go (B, L, Ev), p (B, L, S), v (B, S, Ev), q (B, L, E), k (B, S, E); the output holds
+Inputs go (B, L, Ev), p (B, L, S), v (B, S, Ev), q (B, L, E), k (B, S, E) and the dropout's
+key (a generator state, or a scalar without dropout); the output holds
 the grads of q, k, v one after the other (those whose bit is set in the attr ``grads``: 1 q,
 2 k, 4 v). The stages run in turn, one workgroup per output row each: D (B, L) into an f32
 workspace, then grad q (per query), grad k and grad v (per key).
@@ -10,7 +11,7 @@ workspace, then grad q (per query), grad k and grad v (per key).
 from __future__ import annotations
 
 from ....dtypes import float32
-from .. import DT_CODE, WG
+from .. import DT_CODE, WG, VkArray
 from . import F16, F32, check_loop_limit, push_layout, runner, shaders, typed_attrs, variants
 
 STAGES = ("delta", "q", "k", "v")
@@ -54,7 +55,8 @@ def _check_limit(be, op, kernels, lq, s, ev) -> None:
 
 
 def _defines(f: int) -> dict:
-    # Bindings 0 out and 1-5 the inputs in the op's dtype, 6 the f32 D workspace.
+    # Bindings 0 out and 1-5 the inputs in the op's dtype, 6 the f32 D workspace, 7 the
+    # dropout's key (read as raw words).
     return {**{f"D{i}": f for i in range(6)}, "D6": F32}
 
 
@@ -65,7 +67,10 @@ def stage_shaders(op) -> tuple:
 
 @runner("attn_bw")
 def run(be, op, inputs, attrs, out) -> None:
-    go, p, v, q, k = inputs
+    go, p, v, q, k, key = inputs
+    # The dropout's key (a generator state), or a scalar without dropout: bind a dummy.
+    key_buf = key.buf if isinstance(key, VkArray) else be.dummy
+    inputs = [go, p, v, q, k]
     b, lq, s = p.shape
     e, ev = q.shape[2], go.shape[2]
     grads = int(attrs["grads"])
@@ -86,8 +91,10 @@ def run(be, op, inputs, attrs, out) -> None:
     _check_limit(be, op, kernels, lq, s, ev)
     delta = be.new((max(1, b * lq),), float32)
     defines = _defines(DT_CODE[out.dtype.name])
-    bufs = [out.buf] + [a.buf for a in inputs] + [delta.buf]
+    bufs = [out.buf] + [a.buf for a in inputs] + [delta.buf, key_buf]
     hold = [out.storage, delta.storage] + [a.storage for a in inputs]
+    if isinstance(key, VkArray):
+        hold.append(key.storage)
     words = typed_attrs(op, attrs)
     for shader, rows, cols, offset, _ in kernels:
         if rows == 0:
@@ -97,7 +104,7 @@ def run(be, op, inputs, attrs, out) -> None:
             attrs=words,
         )  # fmt: skip
         writes = [delta.buf] if shader == delta_k else [out.buf]
-        reads = [a.buf for a in inputs] + ([] if shader == delta_k else [delta.buf])
+        reads = [a.buf for a in inputs] + [key_buf] + ([] if shader == delta_k else [delta.buf])
         groups = (max(1, min(rows, be.max_groups)), 1, 1)
         be.dispatch(shader, defines, bufs, groups, push, reads, writes, hold)
 
