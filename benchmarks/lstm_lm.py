@@ -182,6 +182,19 @@ def profile(data, weights, steps: int, captured: bool) -> None:
     stats.sort_stats("tottime").print_stats(25)
 
 
+def _blas_kernels() -> str:
+    """The CPU kernels NumPy's BLAS picked: OpenBLAS falls back to generic ones on a CPU it
+    does not recognise (several times slower; ``OPENBLAS_CORETYPE`` overrides it)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "kernels unknown"
+    info = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    if not info:
+        return "kernels unknown"
+    return f"{info[0].get('internal_api', '?')} {info[0].get('architecture', '?')} kernels"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=20, help="timed steps per implementation")
@@ -216,7 +229,7 @@ def main(argv=None) -> int:
     )
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
-        f"BLAS threads {blas_threads or '?'}, torch threads {args.threads}"
+        f"BLAS threads {blas_threads or '?'} ({_blas_kernels()}), torch threads {args.threads}"
     )
     runners = []
     torch_r = None

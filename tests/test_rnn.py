@@ -215,6 +215,42 @@ def test_cell_matches_torch(torch, device, mode, with_hx, batched):
         _check(_np(p.grad), t_params[name].grad.numpy(), f"{mode} grad of {name}", "f32", "bwd")
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+def test_double_backward_matches_torch(torch, device, mode):
+    # A gradient penalty: d/dparams of |d(sum(out * r))/dx|^2 through a 2-layer
+    # bidirectional layer, with initial states.
+    cls, extra = MODES[mode]
+    kw = dict(input_size=I, hidden_size=H, num_layers=2, bidirectional=True, **extra)
+    theirs, ours = _pair(torch, cls, kw, device)
+    xs = _inputs(cls, 2, True, False, True, True, "f32")
+    r = _rng(13).standard_normal((T, N, 2 * H))
+    results = []
+    for lib, mod, tensor in (
+        ("torch", theirs, lambda a: torch.tensor(a, requires_grad=True)),
+        ("vkgrad", ours, lambda a: _vk(a, device, grad=True)),
+    ):
+        ins = [tensor(a) for a in xs]
+        hx = tuple(ins[1:]) if cls == "LSTM" else ins[1]
+        out = mod(ins[0], hx)[0]
+        rt = torch.tensor(r) if lib == "torch" else _vk(r, device)
+        auto = torch.autograd if lib == "torch" else vkgrad.autograd
+        (gx,) = auto.grad((out * rt).sum(), ins[0], create_graph=True)
+        (gx * gx).sum().backward()
+        grads = [a.grad for a in ins] + [p.grad for _, p in mod.named_parameters()]
+        results.append(
+            [None if g is None else np.asarray(g.detach().numpy(), float) for g in grads]
+        )
+    names = ["x", "h0", "c0"][: len(xs)] + [k for k, _ in ours.named_parameters()]
+    for name, a, b in zip(names, *results):
+        if b is None:
+            # relu's derivative is piecewise constant: vkgrad's relu_backward records no edge
+            # to its input (PyTorch's gives a zero gradient), so only relu can leave a
+            # parameter without one, and then PyTorch's must be zero.
+            assert mode == "RNN_relu" and not np.any(a), f"{mode}: no gradient for {name}"
+            continue
+        _check(b, a, f"{mode} double backward, grad of {name}", "f32", "bwd")
+
+
 def test_cell_sequence_equals_layer(device):
     # An LSTMCell stepped by hand over a sequence with an LSTM's weights gives the layer's
     # output: the layer's fused bias and per-sequence projection change nothing.

@@ -24,6 +24,9 @@ import warnings
 from typing import Any
 
 from .. import functional as _F
+from ..autograd import Function, apply, is_grad_enabled
+from ..autograd import grad as _grad
+from ..library.shape import view
 from ..tensor import Tensor, zeros
 from . import functional as F
 from . import init
@@ -70,6 +73,199 @@ def _gru_step(xp, h, w_hh, b_hh) -> Tensor:
     z = _F.sigmoid(xz + hz)
     n = _F.tanh(xn + r * hn)
     return n + z * (h - n)
+
+
+def _step(mode: str, xp, state: tuple, w_hh, b_hh, w_hr) -> tuple:
+    """One time step of any mode: (output, new state); ``state`` is (h,) or (h, c)."""
+    if mode == "LSTM":
+        h, c = _lstm_step(xp, state[0], state[1], w_hh, w_hr)
+        return h, (h, c)
+    if mode == "GRU":
+        h = _gru_step(xp, state[0], w_hh, b_hh)
+    else:
+        h = _rnn_step(xp, state[0], w_hh, mode == "RNN_RELU")
+    return h, (h,)
+
+
+def _scan(mode, xp, time_dim, h, c, w_hh, b_hh, w_hr, reverse) -> tuple:
+    """One layer and direction over the input projection ``xp`` of a padded sequence, one
+    autograd op at a time: (output, h_n, c_n)."""
+    xs = _F.unbind(xp, time_dim)
+    state = (h, c) if mode == "LSTM" else (h,)
+    ys = [None] * len(xs)
+    for t in reversed(range(len(xs))) if reverse else range(len(xs)):
+        ys[t], state = _step(mode, xs[t], state, w_hh, b_hh, w_hr)
+    return _F.stack(ys, time_dim), state[0], (state[1] if len(state) > 1 else None)
+
+
+# ---------------------------------------------------------------- the recurrence as one node
+
+
+def _mm(a: Tensor, w: Tensor, tb: int, ta: int = 0) -> Tensor:
+    """``a @ w.T`` (tb=1), ``a @ w`` (tb=0) or ``a.T @ w`` (ta=1) of 2-D tensors, as one
+    matmul kernel with the transposes folded in."""
+    rows = a.shape[1] if ta else a.shape[0]
+    cols = w.shape[0] if tb else w.shape[1]
+    out = apply("matmul", view(a, (1, *a.shape)), view(w, (1, *w.shape)), ta=ta, tb=tb)
+    return view(out, (rows, cols))
+
+
+def _cols(x: Tensor, start: int, n: int) -> Tensor:
+    """Columns ``start:start + n`` of a 2-D tensor (one slice kernel)."""
+    return apply("slice", x, starts=(0, start), steps=(1, 1), out_shape=(x.shape[0], n))
+
+
+class _Recurrence(Function):
+    """One layer and direction of an RNN, LSTM or GRU over a padded sequence, as one graph
+    node: ``(xp, h0, c0, w_hh, b_hh) -> (output, h_n[, c_n])`` where ``xp`` is the input
+    projection of every step, (T, B, G) or (B, T, G) along ``time_dim``.
+
+    The same arithmetic as the per-step ops of :func:`_scan`, written out: forward runs the
+    kernels without recording a graph and keeps each step's gates, and backward walks the
+    steps back with the gates' derivatives, collecting the gradient of every step's hidden
+    projection so that ``weight_hh``'s gradient is one matmul over all steps instead of one
+    small matmul and one accumulation per step. About half the kernels and none of the
+    per-op graph bookkeeping of the op-by-op loop.
+
+    Double backward (``create_graph=True``) recomputes the step with :func:`_scan`'s
+    differentiable ops and differentiates that.
+    """
+
+    @staticmethod
+    def forward(ctx, xp, h, c, w_hh, b_hh, mode, time_dim, reverse):
+        h0, c0 = h, c
+        xs = _F.unbind(xp, time_dim)
+        steps = len(xs)
+        hid = w_hh.shape[1]
+        ys = [None] * steps
+        saved = []  # per step, in processing order
+        for t in reversed(range(steps)) if reverse else range(steps):
+            x = xs[t]
+            if mode == "LSTM":
+                gates = apply("add", _mm(h, w_hh, 1), x)
+                # One sigmoid over all four blocks (g's is unused) costs fewer kernels than
+                # slicing first; the tanh needs only g's block.
+                sg = apply("sigmoid", gates)
+                i, f, o = _cols(sg, 0, hid), _cols(sg, hid, hid), _cols(sg, 3 * hid, hid)
+                g = apply("tanh", _cols(gates, 2 * hid, hid))
+                c_prev = c
+                c = apply("add", apply("mul", f, c), apply("mul", i, g))
+                tc = apply("tanh", c)
+                saved += [h, c_prev, i, f, g, o, tc]
+                h = apply("mul", o, tc)
+            elif mode == "GRU":
+                hp = _mm(h, w_hh, 1)
+                if b_hh is not None:
+                    hp = apply("add", hp, b_hh)
+                rz = apply("sigmoid", apply("add", _cols(x, 0, 2 * hid), _cols(hp, 0, 2 * hid)))
+                r, z = _cols(rz, 0, hid), _cols(rz, hid, hid)
+                hn = _cols(hp, 2 * hid, hid)
+                n = apply("tanh", apply("add", _cols(x, 2 * hid, hid), apply("mul", r, hn)))
+                saved += [h, r, z, n, hn]
+                h = apply("add", n, apply("mul", z, apply("sub", h, n)))
+            else:
+                pre = apply("add", _mm(h, w_hh, 1), x)
+                saved.append(h)
+                h = apply("relu" if mode == "RNN_RELU" else "tanh", pre)
+                saved.append(h)
+            ys[t] = h
+        ctx.save_for_backward(xp, h0, c0, w_hh, b_hh, *saved)
+        ctx.inputs = (mode, time_dim, reverse)
+        y = _F.stack(ys, time_dim)
+        return (y, h, c) if mode == "LSTM" else (y, h)
+
+    @staticmethod
+    def backward(ctx, gy, gh, gc=None):
+        mode, time_dim, reverse = ctx.inputs
+        xp, h0, c0, w_hh, b_hh, *saved = ctx.saved_tensors
+        if is_grad_enabled():
+            return _Recurrence._double(ctx, xp, h0, c0, w_hh, b_hh, gy, gh, gc)
+        need_x, need_h, need_c, need_w, need_b = ctx.needs_input_grad[:5]
+        gys = _F.unbind(gy, time_dim)
+        steps = len(gys)
+        hid = w_hh.shape[1]
+        order = list(reversed(range(steps))) if reverse else list(range(steps))
+        per = {"LSTM": 7, "GRU": 5}.get(mode, 2)
+        dxs = [None] * steps  # gradient of each step's input projection, in time order
+        dhs = [None] * steps  # gradient of each step's hidden projection (GRU: differs)
+        hs = [None] * steps  # each step's previous hidden state
+        dh, dc = gh, gc
+        for k in reversed(range(steps)):
+            t = order[k]
+            s = saved[k * per : (k + 1) * per]
+            dh = apply("add", dh, gys[t])
+            hs[t] = s[0]
+            if mode == "LSTM":
+                _, c_prev, i, f, g, o, tc = s
+                d_o = apply("mul", dh, tc)
+                dc = apply("add", apply("tanh_backward", tc, apply("mul", dh, o)), dc)
+                di, dg = apply("mul", dc, g), apply("mul", dc, i)
+                df = apply("mul", dc, c_prev)
+                dc = apply("mul", dc, f)
+                dgates = apply(
+                    "cat",
+                    apply("sigmoid_backward", i, di),
+                    apply("sigmoid_backward", f, df),
+                    apply("tanh_backward", g, dg),
+                    apply("sigmoid_backward", o, d_o),
+                    dim=1,
+                )
+                dxs[t] = dhs[t] = dgates
+                dh = _mm(dgates, w_hh, 0)
+            elif mode == "GRU":
+                h_prev, r, z, n, hn = s
+                dhz = apply("mul", dh, z)
+                dn = apply("tanh_backward", n, apply("sub", dh, dhz))
+                dz = apply("sigmoid_backward", z, apply("mul", dh, apply("sub", h_prev, n)))
+                dr = apply("sigmoid_backward", r, apply("mul", dn, hn))
+                dxs[t] = apply("cat", dr, dz, dn, dim=1)
+                dhs[t] = apply("cat", dr, dz, apply("mul", dn, r), dim=1)
+                dh = apply("add", _mm(dhs[t], w_hh, 0), dhz)
+            else:
+                h_prev, h_new = s
+                kernel = "relu_backward" if mode == "RNN_RELU" else "tanh_backward"
+                dxs[t] = dhs[t] = apply(kernel, h_new, dh)
+                dh = _mm(dxs[t], w_hh, 0)
+        g_x = _F.stack(dxs, time_dim) if need_x else None
+        g_w = g_b = None
+        if need_w or need_b:
+            d_all = _F.stack(dhs, time_dim) if mode == "GRU" or not need_x else g_x
+            rows = d_all.numel() // d_all.shape[-1]
+            d_all = view(d_all, (rows, d_all.shape[-1]))
+            if need_w:
+                h_all = _F.stack(hs, time_dim)
+                g_w = _mm(d_all, view(h_all, (rows, hid)), 0, ta=1)
+            if need_b:
+                g_b = _F.sum(d_all, 0)
+        # (nothing for the non-tensor arguments mode, time_dim and reverse)
+        return g_x, dh if need_h else None, dc if need_c else None, g_w, g_b, None, None, None
+
+    @staticmethod
+    def _double(ctx, xp, h0, c0, w_hh, b_hh, gy, gh, gc) -> tuple:
+        """Gradients that are themselves differentiable: rerun the steps with recorded ops
+        from the saved inputs and differentiate that (backward is running with
+        ``create_graph``, so grad mode is on here)."""
+        mode, time_dim, reverse = ctx.inputs
+        y, h, c = _scan(mode, xp, time_dim, h0, c0, w_hh, b_hh, None, reverse)
+        outs, gouts = [y, h], [gy, gh]
+        if mode == "LSTM":
+            outs.append(c)
+            gouts.append(gc)
+        inputs = (xp, h0, c0, w_hh, b_hh)
+        wanted = [k for k, need in enumerate(ctx.needs_input_grad[:5]) if need]
+        # The inner pass also walks the graph above the inputs (it cannot stop at them) and
+        # throws those gradients away; it releases nothing (create_graph retains the graph).
+        found = _grad(
+            outs,
+            [inputs[k] for k in wanted],
+            gouts,
+            create_graph=True,
+            allow_unused=True,
+        )
+        res = [None] * 8
+        for k, g in zip(wanted, found):
+            res[k] = g
+        return tuple(res)
 
 
 # ---------------------------------------------------------------- the multi-layer modules
@@ -347,26 +543,16 @@ class RNNBase(Module):
         return w_ih, b_ih + b_hh, w_hh, None, w_hr
 
     def _step(self, xp, state, w_hh, b_hh, w_hr) -> tuple:
-        """One time step: (output, new state); ``state`` is (h,) or (h, c)."""
-        mode = self.mode
-        if mode == "LSTM":
-            h, c = _lstm_step(xp, state[0], state[1], w_hh, w_hr)
-            return h, (h, c)
-        if mode == "GRU":
-            h = _gru_step(xp, state[0], w_hh, b_hh)
-        else:
-            h = _rnn_step(xp, state[0], w_hh, mode == "RNN_RELU")
-        return h, (h,)
+        return _step(self.mode, xp, state, w_hh, b_hh, w_hr)
 
     def _run_padded(self, k, x, time_dim, h, c, reverse) -> tuple:
         """One layer and direction over a padded (T, B, F) or (B, T, F) sequence."""
         w_ih, b_x, w_hh, b_hh, w_hr = self._weights(k)
-        xs = _F.unbind(F.linear(x, w_ih, b_x), time_dim)
-        state = (h, c) if self.mode == "LSTM" else (h,)
-        ys = [None] * len(xs)
-        for t in reversed(range(len(xs))) if reverse else range(len(xs)):
-            ys[t], state = self._step(xs[t], state, w_hh, b_hh, w_hr)
-        return _F.stack(ys, time_dim), state[0], (state[1] if len(state) > 1 else None)
+        xp = F.linear(x, w_ih, b_x)
+        if w_hr is None:
+            out = _Recurrence.apply(xp, h, c, w_hh, b_hh, self.mode, time_dim, reverse)
+            return out if len(out) == 3 else (*out, None)
+        return _scan(self.mode, xp, time_dim, h, c, w_hh, b_hh, w_hr, reverse)
 
     def _run_packed(self, k, data, sizes, h, c, reverse) -> tuple:
         """One layer and direction over packed steps: step t runs on the first sizes[t]
