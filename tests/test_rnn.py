@@ -556,6 +556,37 @@ def test_captured_lstm_training_step_replays_like_eager(device):
         assert_close(_np(p), _np(pe[name]), 1e-5, 1e-6, name)
 
 
+def test_captured_packed_step_replays_like_eager(device):
+    # Packing inside the step, with the lengths as a (hashable) argument: one recording per
+    # tuple of lengths.
+    from vkgrad.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    steps = []
+    for _ in range(2):
+        vkgrad.manual_seed(5)
+        gru = nn.GRU(I, H, bidirectional=True, device=device)
+        opt = vkgrad.optim.SGD(gru.parameters(), lr=0.1)
+
+        def step(x, lengths, gru=gru, opt=opt):
+            opt.zero_grad()
+            out, h = gru(pack_padded_sequence(x, lengths, enforce_sorted=False))
+            y, _ = pad_packed_sequence(out)
+            loss = (y * y).sum() + (h * h).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        steps.append(step)
+    eager, captured = steps[0], vkgrad.capture(steps[1])
+    rng = _rng(14)
+    for i in range(6):
+        x = _vk(rng.standard_normal((T, 3, I)), device)
+        lengths = (5, 2, 4) if i % 2 else (3, 5, 1)
+        assert_close(captured(x, lengths).item(), eager(x, lengths).item(), 1e-5, 1e-6, f"step {i}")
+    # call 0 warms up, calls 1 and 2 record one tuple of lengths each, calls 3-5 replay
+    assert captured.replays == 3
+
+
 # ---------------------------------------------------------------- errors
 
 

@@ -3,8 +3,11 @@ order, initialisation, inputs and outputs).
 
 Built from existing ops: each layer and direction projects the whole input sequence with
 one matmul (the input-to-hidden weights and biases), then loops over time for the
-hidden-to-hidden matmul and the gates. The loop is ordinary autograd ops, so backward,
-double backward, f16, both backends and ``vkgrad.capture`` work as for any model.
+hidden-to-hidden matmul and the gates. Over a padded sequence the loop is one autograd node
+(:class:`_Recurrence`) whose forward and backward are written with ops; packed sequences
+and LSTM projections (``proj_size``) run it op by op (:func:`_scan`). Either way only
+existing kernels run, so f16, both backends, double backward and ``vkgrad.capture`` work as
+for any model.
 
 Equations (PyTorch's; ``W_i*``/``b_i*`` are rows of ``weight_ih``/``bias_ih``, ``W_h*``/
 ``b_h*`` of ``weight_hh``/``bias_hh``, gate blocks in this order):
@@ -464,7 +467,11 @@ class RNNBase(Module):
                 k = layer * directions + d
                 if h0 is None:
                     hk = zeros(batch, h_out, dtype=x.dtype, device=x.device)
-                    ck = zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
+                    ck = (
+                        zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
+                        if lstm
+                        else None
+                    )
                 else:
                     hk = _F.select(h0, 0, k)
                     ck = None if c0 is None else _F.select(c0, 0, k)
