@@ -1,14 +1,16 @@
 """Time one training step of a word-level LSTM language model, vkgrad against PyTorch CPU.
 
-    python benchmarks/lstm_lm.py [--steps 20] [--warmup 3] [--threads N] [--vulkan]
-                                 [--profile]
+    python benchmarks/lstm_lm.py [--steps 20] [--warmup 3] [--threads N] [--dropout P]
+                                 [--vulkan] [--profile]
 
 The model and step of PyTorch's word_language_model example: embedding (10,000 words, 256)
 -> 2-layer LSTM (256 hidden) -> linear decoder to the vocabulary, cross entropy over
 sequences of 35 steps in batches of 20, backpropagation through those 35 steps with the
 hidden state carried (detached) from one batch to the next, ``clip_grad_norm_(0.25)`` and
-SGD (lr 20). Without dropout: a captured step may not draw random numbers. The tokens are a
-fixed random stream (the timing does not depend on the text).
+SGD (lr 20). Without dropout by default, so that every row computes the same thing and the
+losses can be compared (vkgrad's dropout masks are not PyTorch's); ``--dropout P`` adds the
+example's dropout (after the embedding, between the LSTM layers, before the decoder). The
+tokens are a fixed random stream (the timing does not depend on the text).
 
 Rows: PyTorch CPU (``torch.set_num_threads`` equal to NumPy's BLAS thread count), vkgrad's
 cpu backend eagerly and through ``vkgrad.capture``, and with ``--vulkan`` the Vulkan device
@@ -67,32 +69,35 @@ def init_weights(seed: int = 0) -> dict:
 # ---------------------------------------------------------------- vkgrad
 
 
-def vkgrad_model(device: str, dtype: str, weights: dict):
+def vkgrad_model(device: str, dtype: str, weights: dict, dropout: float = 0.0):
     from vkgrad import nn
 
     class RNNModel(nn.Module):
         def __init__(self):
             super().__init__()
             kw = dict(device=device, dtype=dtype)
+            self.drop = nn.Dropout(dropout)
             self.encoder = nn.Embedding(VOCAB, EMB, **kw)
-            self.rnn = nn.LSTM(EMB, HIDDEN, LAYERS, **kw)
+            self.rnn = nn.LSTM(EMB, HIDDEN, LAYERS, dropout=dropout, **kw)
             self.decoder = nn.Linear(HIDDEN, VOCAB, **kw)
 
         def forward(self, x, hidden):
-            out, hidden = self.rnn(self.encoder(x), hidden)
-            return self.decoder(out).reshape(-1, VOCAB), hidden
+            out, hidden = self.rnn(self.drop(self.encoder(x)), hidden)
+            return self.decoder(self.drop(out)).reshape(-1, VOCAB), hidden
 
     model = RNNModel()
     model.load_state_dict(weights)
     return model
 
 
-def vkgrad_runner(device: str, dtype: str, data, weights, captured: bool = False) -> Runner:
+def vkgrad_runner(
+    device: str, dtype: str, data, weights, captured: bool = False, dropout: float = 0.0
+) -> Runner:
     import vkgrad
     import vkgrad.nn.functional as F
     from vkgrad import nn, optim
 
-    model = vkgrad_model(device, dtype, weights)
+    model = vkgrad_model(device, dtype, weights, dropout)
     opt = optim.SGD(model.parameters(), lr=LR)
     params = list(model.parameters())
     data = [
@@ -128,7 +133,7 @@ def vkgrad_runner(device: str, dtype: str, data, weights, captured: bool = False
 # ---------------------------------------------------------------- PyTorch
 
 
-def torch_runner(data, weights, threads: int) -> Runner:
+def torch_runner(data, weights, threads: int, dropout: float = 0.0) -> Runner:
     import torch
 
     torch.set_num_threads(threads)
@@ -136,13 +141,14 @@ def torch_runner(data, weights, threads: int) -> Runner:
     class RNNModel(torch.nn.Module):
         def __init__(self):
             super().__init__()
+            self.drop = torch.nn.Dropout(dropout)
             self.encoder = torch.nn.Embedding(VOCAB, EMB)
-            self.rnn = torch.nn.LSTM(EMB, HIDDEN, LAYERS)
+            self.rnn = torch.nn.LSTM(EMB, HIDDEN, LAYERS, dropout=dropout)
             self.decoder = torch.nn.Linear(HIDDEN, VOCAB)
 
         def forward(self, x, hidden):
-            out, hidden = self.rnn(self.encoder(x), hidden)
-            return self.decoder(out).reshape(-1, VOCAB), hidden
+            out, hidden = self.rnn(self.drop(self.encoder(x)), hidden)
+            return self.decoder(self.drop(out)).reshape(-1, VOCAB), hidden
 
     model = RNNModel()
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
@@ -167,11 +173,11 @@ def torch_runner(data, weights, threads: int) -> Runner:
 # ---------------------------------------------------------------- main
 
 
-def profile(data, weights, steps: int, captured: bool) -> None:
+def profile(data, weights, steps: int, captured: bool, dropout: float) -> None:
     import cProfile
     import pstats
 
-    r = vkgrad_runner("cpu", "f32", data, weights, captured)
+    r = vkgrad_runner("cpu", "f32", data, weights, captured, dropout)
     r.run(3, timed=False)
     prof = cProfile.Profile()
     prof.enable()
@@ -207,6 +213,7 @@ def main(argv=None) -> int:
         default=None,
         help="threads for NumPy's BLAS and for torch (default: NumPy's BLAS default)",
     )
+    ap.add_argument("--dropout", type=float, default=0.0, help="the example's dropout")
     ap.add_argument("--vulkan", action="store_true", help="add the Vulkan device's rows")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--profile", action="store_true", help="cProfile the vkgrad cpu steps")
@@ -219,13 +226,13 @@ def main(argv=None) -> int:
     data = batches(args.batches)
     weights = init_weights()
     if args.profile:
-        profile(data, weights, args.steps, captured=False)
-        profile(data, weights, args.steps, captured=True)
+        profile(data, weights, args.steps, captured=False, dropout=args.dropout)
+        profile(data, weights, args.steps, captured=True, dropout=args.dropout)
         return 0
     print(
         f"LSTM LM: vocab {VOCAB}, embedding {EMB}, {LAYERS}-layer LSTM {HIDDEN}, seq {BPTT}, "
-        f"batch {BATCH}, SGD lr {LR} + clip {CLIP}; median of {args.steps} steps after "
-        f"{args.warmup} warm-up, in {args.rounds} interleaved rounds"
+        f"batch {BATCH}, dropout {args.dropout}, SGD lr {LR} + clip {CLIP}; median of "
+        f"{args.steps} steps after {args.warmup} warm-up, in {args.rounds} interleaved rounds"
     )
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
@@ -235,17 +242,17 @@ def main(argv=None) -> int:
     torch_r = None
     if not args.no_torch:
         try:
-            torch_r = torch_runner(data, weights, args.threads)
+            torch_r = torch_runner(data, weights, args.threads, args.dropout)
             runners.append(torch_r)
         except ImportError:
             print("torch not importable: PyTorch column skipped")
     for captured in (False, True):
-        runners.append(vkgrad_runner("cpu", "f32", data, weights, captured))
+        runners.append(vkgrad_runner("cpu", "f32", data, weights, captured, args.dropout))
     vk = [d for d in vkgrad.devices() if d["device"].startswith("vulkan")]
     if args.vulkan and vk:
         print(f"vulkan device: {vk[0]['device']} {vk[0]['name']} ({vk[0]['type']})")
         for captured in (False, True):
-            runners.append(vkgrad_runner("vulkan", "f32", data, weights, captured))
+            runners.append(vkgrad_runner("vulkan", "f32", data, weights, captured, args.dropout))
     measure(runners, args.steps, args.warmup, args.rounds)
 
     torch_time = torch_r.median() if torch_r else None

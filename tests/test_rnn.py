@@ -509,51 +509,57 @@ def test_packing_errors():
 # ---------------------------------------------------------------- capture
 
 
-def _lm_step_pair(device):
-    """Two identical LSTM models with SGD + clipping: one stepped eagerly, one captured."""
-    models = []
-    for _ in range(2):
-        vkgrad.manual_seed(3)
-        emb = nn.Embedding(20, 8, device=device)
-        lstm = nn.LSTM(8, H, num_layers=2, device=device)
-        dec = nn.Linear(H, 20, device=device)
-        params = list(emb.parameters()) + list(lstm.parameters()) + list(dec.parameters())
-        opt = vkgrad.optim.SGD(params, lr=0.5)
+def _lm_steps(device, captured: bool, dropout: float, steps: int = 5) -> tuple:
+    """Losses, final hidden states and LSTM parameters of ``steps`` training steps of a
+    small LSTM language model (SGD with clipping, states carried from batch to batch),
+    eager or through vkgrad.capture, from the same seed."""
+    vkgrad.manual_seed(3)
+    emb = nn.Embedding(20, 8, device=device)
+    lstm = nn.LSTM(8, H, num_layers=2, dropout=dropout, device=device)
+    dec = nn.Linear(H, 20, device=device)
+    params = list(emb.parameters()) + list(lstm.parameters()) + list(dec.parameters())
+    opt = vkgrad.optim.SGD(params, lr=0.5)
 
-        def step(x, y, h0, c0, emb=emb, lstm=lstm, dec=dec, opt=opt, params=params):
-            opt.zero_grad()
-            out, (h, c) = lstm(emb(x), (h0, c0))
-            loss = nn.functional.cross_entropy(dec(out).reshape(-1, 20), y.reshape(-1))
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, 0.25)
-            opt.step()
-            return loss, h, c
+    def step(x, y, h0, c0):
+        opt.zero_grad()
+        out, (h, c) = lstm(emb(x), (h0, c0))
+        loss = nn.functional.cross_entropy(dec(out).reshape(-1, 20), y.reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 0.25)
+        opt.step()
+        return loss, h, c
 
-        models.append((step, lstm))
-    return models
-
-
-def test_captured_lstm_training_step_replays_like_eager(device):
-    (eager, lstm_e), (step, lstm_c) = _lm_step_pair(device)
-    captured = vkgrad.capture(step)
+    fn = vkgrad.capture(step) if captured else step
     rng = _rng(12)
     h = vkgrad.zeros(2, N, H, device=device)
     c = vkgrad.zeros(2, N, H, device=device)
-    he, ce = h, c
-    for i in range(5):
+    losses, states = [], []
+    for _ in range(steps):
         x = vkgrad.tensor(rng.integers(0, 20, (T, N)).astype(np.int32), device=device)
         y = vkgrad.tensor(rng.integers(0, 20, (T, N)).astype(np.int32), device=device)
-        loss_e, he, ce = eager(x, y, he, ce)
+        loss, h, c = fn(x, y, h, c)
         # truncated backpropagation through time: the next batch starts from the states
-        loss_c, hc_, cc_ = captured(x, y, h, c)
-        h, c = hc_.detach().clone(), cc_.detach().clone()
-        he, ce = he.detach(), ce.detach()
-        assert_close(loss_c.item(), loss_e.item(), 1e-5, 1e-6, f"loss, step {i}")
-        assert_close(_np(h), _np(he), 1e-5, 1e-6, f"h, step {i}")
-    assert captured.replays == 3
-    pe = dict(lstm_e.named_parameters())
-    for name, p in lstm_c.named_parameters():
-        assert_close(_np(p), _np(pe[name]), 1e-5, 1e-6, name)
+        # (cloned: a replay writes its outputs into the same tensors)
+        h, c = h.detach().clone(), c.detach().clone()
+        losses.append(loss.item())
+        states.append(_np(h))
+    return losses, states, {k: _np(p) for k, p in lstm.named_parameters()}, fn
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_captured_lstm_training_step_replays_like_eager(device, dropout):
+    losses_e, states_e, params_e, _ = _lm_steps(device, False, dropout)
+    losses_c, states_c, params_c, fn = _lm_steps(device, True, dropout)
+    assert fn.replays == 3  # call 1 warms up, call 2 records, calls 3-5 replay
+    for i in range(len(losses_e)):
+        assert_close(losses_c[i], losses_e[i], 1e-5, 1e-6, f"loss, step {i}")
+        assert_close(states_c[i], states_e[i], 1e-5, 1e-6, f"h, step {i}")
+    for name, p in params_c.items():
+        assert_close(p, params_e[name], 1e-5, 1e-6, name)
+    if dropout:
+        # the replays drew new masks: the same steps without dropout train differently
+        losses_0, _, _, _ = _lm_steps(device, False, 0.0)
+        assert not np.allclose(losses_0[2:], losses_c[2:], rtol=1e-4)
 
 
 def test_captured_packed_step_replays_like_eager(device):
