@@ -325,6 +325,46 @@ for _name, (_xs, _ws, _bias, _kw) in _CONVT.items():
         _shapes,
     )
 
+# ---------------------------------------------------------------- conv_transpose1d
+
+
+def ref_conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Every input position scatters weight * value into the output; unbatched (C, L) too."""
+    if x.ndim == 2:
+        return ref_conv_transpose1d(
+            x[None], w, b, stride, padding, output_padding, groups, dilation
+        )[0]
+    n, cin, length = x.shape
+    _, cog, k = w.shape
+    full = (length - 1) * stride + dilation * (k - 1) + 1 + output_padding
+    out = np.zeros((n, cog * groups, full))
+    per = cin // groups
+    for ci in range(cin):
+        g = ci // per
+        for t in range(length):
+            for j in range(k):
+                out[:, g * cog : (g + 1) * cog, t * stride + j * dilation] += (
+                    x[:, ci, t, None] * w[ci, :, j]
+                )
+    out = out[:, :, padding : full - padding]
+    return out if b is None else out + b[None, :, None]
+
+
+_CONVT1 = {
+    "basic": ((2, 3, 5), (3, 2, 3), True, {}),
+    "stride_outpad": ((1, 2, 7), (2, 3, 4), True, dict(stride=3, padding=2, output_padding=1)),
+    "groups_dilation": ((2, 4, 6), (4, 1, 2), False, dict(groups=2, dilation=3)),
+    "unbatched": ((4, 5), (4, 2, 3), False, dict(stride=2)),
+}
+for _name, (_xs, _ws, _bias, _kw) in _CONVT1.items():
+    _shapes = [_xs, _ws] + ([(_ws[1] * _kw.get("groups", 1),)] if _bias else [])
+    spec(
+        f"conv_transpose1d_{_name}",
+        lambda x, w, b=None, _k=_kw: NF.conv_transpose1d(x, w, b, **_k),
+        lambda x, w, b=None, _k=_kw: ref_conv_transpose1d(x, w, b, **_k),
+        _shapes,
+    )
+
 # ---------------------------------------------------------------- max pooling
 # Distinct values on a 1/8 grid (exact in f16): no ties, so the argmax is the same in every
 # dtype and finite differences never cross a switch of the maximum.

@@ -322,3 +322,95 @@ spec(
     [(7,), (7,)],
     aux=lambda rng: {"y": np.array(1, np.int32)},
 )
+
+# ---------------------------------------------------------------- margin_ranking_loss
+
+
+def _mrl(x1, x2, y, margin, reduction):
+    return _reduce(np.maximum(0.0, -y * (x1 - x2) + margin), reduction)
+
+
+for _r in _REDS:
+    spec(
+        f"margin_ranking_loss_{_r}",
+        lambda a, b, y, _r=_r: NF.margin_ranking_loss(a, b, y, margin=0.5, reduction=_r),
+        lambda a, b, y, _r=_r: _mrl(a, b, y, 0.5, _r),
+        [(33,), (33,)],
+        # -y (a - b) + 0.5 crosses 0 where a - b = +-0.5: keep a - b away from both.
+        gen=_diff_pair((-0.5, 0.5)),
+        aux=_signs(33),
+    )
+spec(
+    "margin_ranking_loss_broadcast",
+    lambda a, b, y: NF.margin_ranking_loss(a, b, y),
+    lambda a, b, y: _mrl(a, b, y, 0.0, "mean"),
+    [(4, 3), (4, 1)],
+    gen=lambda rng, shapes: [
+        # a on a grid of 1/2 offset by 1/4 from b's grid: a - b is never 0.
+        rng.integers(-4, 4, shapes[0]) * 0.5 + 0.25,
+        rng.integers(-4, 4, shapes[1]) * 0.5,
+    ],
+    aux=lambda rng: {"y": np.where(rng.random((1, 3)) < 0.5, 1, -1).astype(np.int32)},
+)
+
+# ---------------------------------------------------------------- triplet_margin_loss
+
+
+def _pdist(a, b, p, eps=1e-6):
+    d = np.abs(a - b + eps)
+    return d.sum(-1) if p == 1 else np.sqrt((d * d).sum(-1))
+
+
+def _tml(a, pos, neg, margin, p, swap, reduction):
+    dn = _pdist(a, neg, p)
+    if swap:
+        dn = np.minimum(dn, _pdist(pos, neg, p))
+    return _reduce(np.maximum(0.0, _pdist(a, pos, p) - dn + margin), reduction)
+
+
+def _triplets(margin, p, swap):
+    """(anchor, positive, negative) on a grid of 1/64 (exact in f16), each row's
+    d(a, p) - d(a, n) + margin at least 0.1 from 0 and, with swap, d(a, n) at least 0.1 from
+    d(p, n), so that no kink lies within the finite-difference step or f16 rounding."""
+
+    def gen(rng, shapes):
+        def draw(shape):
+            return np.round(rng.uniform(-1.5, 1.5, shape) * 64) / 64
+
+        a, pos, neg = (draw(s) for s in shapes)
+        for _ in range(1000):
+            dn, ds = _pdist(a, neg, p), _pdist(pos, neg, p)
+            bad = np.abs(_pdist(a, pos, p) - (np.minimum(dn, ds) if swap else dn) + margin) < 0.1
+            if swap:
+                bad |= np.abs(dn - ds) < 0.1
+            if not bad.any():
+                return [a, pos, neg]
+            rows = bad[..., None]
+            a, pos, neg = (np.where(rows, draw(t.shape), t) for t in (a, pos, neg))
+        raise AssertionError("could not draw triplets away from the kinks")
+
+    return gen
+
+
+for _r in _REDS:
+    spec(
+        f"triplet_margin_loss_{_r}",
+        lambda a, p, n, _r=_r: NF.triplet_margin_loss(a, p, n, margin=0.5, reduction=_r),
+        lambda a, p, n, _r=_r: _tml(a, p, n, 0.5, 2, False, _r),
+        [(7, 5), (7, 5), (7, 5)],
+        gen=_triplets(0.5, 2, False),
+    )
+spec(
+    "triplet_margin_loss_p1_swap",
+    lambda a, p, n: NF.triplet_margin_loss(a, p, n, margin=1.0, p=1, swap=True),
+    lambda a, p, n: _tml(a, p, n, 1.0, 1, True, "mean"),
+    [(6, 4), (6, 4), (6, 4)],
+    gen=_triplets(1.0, 1, True),
+)
+spec(
+    "triplet_margin_loss_1d",
+    lambda a, p, n: NF.triplet_margin_loss(a, p, n, swap=True),
+    lambda a, p, n: _tml(a, p, n, 1.0, 2, True, "mean"),
+    [(5,), (5,), (5,)],
+    gen=_triplets(1.0, 2, True),
+)

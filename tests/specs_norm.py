@@ -125,6 +125,51 @@ spec(
 )
 
 
+def in_ref(x, w=None, b=None, eps=1e-5):
+    """Instance norm: each (sample, channel) over its spatial positions, biased variance."""
+    axes = tuple(range(2, x.ndim))
+    y = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    if w is not None:
+        y = y * w.reshape(bc)
+    if b is not None:
+        y = y + b.reshape(bc)
+    return y
+
+
+spec(
+    "instance_norm",
+    lambda x, w, b: NF.instance_norm(x, weight=w, bias=b),
+    lambda x, w, b: in_ref(x, w, b),
+    [(2, 3, 7), (3,), (3,)],
+)
+spec(
+    "instance_norm_4d_no_affine",
+    lambda x: NF.instance_norm(x, eps=1e-3),
+    lambda x: in_ref(x, eps=1e-3),
+    [(3, 2, 4, 5)],
+)
+
+
+def _in_running(x):
+    """Normalized by the running statistics (use_input_stats=False): an affine map."""
+    c = x.shape[1]
+    rm = vkgrad.tensor(np.linspace(-0.5, 0.5, c), dtype=x.dtype, device=x.device)
+    rv = vkgrad.tensor(np.linspace(0.5, 2.0, c), dtype=x.dtype, device=x.device)
+    return NF.instance_norm(x, rm, rv, use_input_stats=False)
+
+
+spec(
+    "instance_norm_running_stats",
+    _in_running,
+    lambda x: (
+        (x - np.linspace(-0.5, 0.5, 3)[None, :, None])
+        / np.sqrt(np.linspace(0.5, 2.0, 3)[None, :, None] + 1e-5)
+    ),
+    [(2, 3, 4)],
+)
+
+
 def _bn_train(x, w, b):
     c = x.shape[1]
     rm = vkgrad.zeros(c, dtype=x.dtype, device=x.device)

@@ -254,3 +254,210 @@ for _name, _idx in {
         lambda a, _i=_idx: a[_i],
         [(4, 3, 7)],
     )
+
+# ---------------------------------------------------------------- pad (nn.functional)
+
+NF = vkgrad.nn.functional
+_NP_PAD_MODE = {
+    "constant": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+}
+
+
+def _np_pad(a, pads, mode="constant", value=0.0):
+    """PyTorch's F.pad with NumPy: per padded dim (last first) crop negative amounts, then
+    np.pad the positive ones."""
+    for i in range(len(pads) // 2):
+        d = a.ndim - 1 - i
+        before, after = pads[2 * i], pads[2 * i + 1]
+        n = a.shape[d]
+        a = np.take(a, np.arange(max(-before, 0), n - max(-after, 0)), axis=d)
+        width = [(0, 0)] * a.ndim
+        width[d] = (max(before, 0), max(after, 0))
+        kw = {"constant_values": value} if mode == "constant" else {}
+        a = np.pad(a, width, mode=_NP_PAD_MODE[mode], **kw)
+    return a
+
+
+for _name, _shape, _pads, _mode, _value in [
+    ("constant", (2, 3, 7), (1, 2), "constant", 0.0),
+    ("constant_value_3d", (2, 3, 4, 5), (1, 0, 2, 1, 0, 1), "constant", 1.5),
+    ("constant_crop", (3, 5, 6), (-1, 2, 1, -2), "constant", -0.5),
+    ("constant_1", (1,), (0, 1), "constant", 2.0),
+    ("reflect_1d", (2, 3, 7), (3, 2), "reflect", None),
+    ("reflect_2d", (2, 2, 5, 6), (1, 2, 4, 0), "reflect", None),
+    ("reflect_3d_unbatched", (2, 3, 4, 5), (1, 1, 2, 0, 1, 2), "reflect", None),
+    ("reflect_crop", (1, 2, 6), (-1, 3), "reflect", None),
+    ("replicate_1d", (3, 257), (2, 5), "replicate", None),
+    ("replicate_2d", (2, 3, 4, 5), (2, 1, 0, 3), "replicate", None),
+    ("circular_1d", (2, 2, 5), (5, 2), "circular", None),
+    ("circular_2d", (1, 2, 4, 6), (2, 3, 4, 1), "circular", None),
+    ("circular_crop", (2, 3, 6), (2, -1), "circular", None),
+]:
+    spec(
+        f"pad_{_name}",
+        lambda a, _p=_pads, _m=_mode, _v=_value: NF.pad(a, _p, mode=_m, value=_v),
+        lambda a, _p=_pads, _m=_mode, _v=_value: _np_pad(a, _p, _m, _v or 0.0),
+        [_shape],
+    )
+
+# ---------------------------------------------------------------- pixel shuffle
+
+
+def _np_pixel_shuffle(a, r):
+    """out[..., c, h r + i, w r + j] = a[..., c r^2 + i r + j, h, w], one (i, j) at a time."""
+    *lead, cr, h, w = a.shape
+    c = cr // (r * r)
+    out = np.zeros((*lead, c, h * r, w * r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i::r, j::r] = a[..., i * r + j :: r * r, :, :]
+    return out
+
+
+def _np_pixel_unshuffle(a, r):
+    *lead, c, hr, wr = a.shape
+    out = np.zeros((*lead, c * r * r, hr // r, wr // r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i * r + j :: r * r, :, :] = a[..., i::r, j::r]
+    return out
+
+
+spec(
+    "pixel_shuffle",
+    lambda a: NF.pixel_shuffle(a, 2),
+    lambda a: _np_pixel_shuffle(a, 2),
+    [(2, 12, 3, 4)],
+)
+spec(
+    "pixel_shuffle_lead_dims",
+    lambda a: NF.pixel_shuffle(a, 3),
+    lambda a: _np_pixel_shuffle(a, 3),
+    [(2, 1, 9, 2, 3)],
+)
+spec(
+    "pixel_unshuffle",
+    lambda a: NF.pixel_unshuffle(a, 2),
+    lambda a: _np_pixel_unshuffle(a, 2),
+    [(2, 3, 4, 6)],
+)
+spec(
+    "pixel_unshuffle_unbatched",
+    lambda a: NF.pixel_unshuffle(a, 3),
+    lambda a: _np_pixel_unshuffle(a, 3),
+    [(2, 6, 3)],
+)
+
+# ---------------------------------------------------------------- interpolate
+
+
+def _src_nearest(n_in, n_out, scale_factor, exact):
+    """PyTorch's nearest source index, one output index at a time: float32 scale, as its
+    kernels (1 / scale_factor when given, else in / out)."""
+    if scale_factor:
+        scale = np.float32(1.0 / scale_factor)
+    else:
+        scale = np.float32(n_in) / np.float32(n_out)
+    out = []
+    for i in range(n_out):
+        if not exact and n_out == n_in:
+            out.append(i)
+        elif not exact and n_out == 2 * n_in:
+            out.append(i // 2)
+        else:
+            pos = np.float32((i + 0.5) * scale) if exact else np.float32(i) * scale
+            out.append(min(int(np.floor(pos)), n_in - 1))
+    return out
+
+
+def _src_linear(n_in, n_out, scale_factor, align_corners):
+    """(i0, i1, l0, l1) per output index: PyTorch's area_pixel_compute_source_index."""
+    out = []
+    for i in range(n_out):
+        if align_corners:
+            src = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        else:
+            scale = 1.0 / scale_factor if scale_factor else n_in / n_out
+            src = max(scale * (i + 0.5) - 0.5, 0.0)
+        i0 = min(int(np.floor(src)), n_in - 1)
+        i1 = i0 + 1 if i0 < n_in - 1 else i0
+        l1 = min(max(src - i0, 0.0), 1.0)
+        out.append((i0, i1, 1.0 - l1, l1))
+    return out
+
+
+def _np_interp(a, out_size, mode, scales=None, align_corners=False):
+    """(N, C, *spatial) -> (N, C, *out_size): each output element from its neighbours."""
+    k = a.ndim - 2
+    scales = scales or (None,) * k
+    if mode.startswith("nearest"):
+        src = [_src_nearest(a.shape[2 + d], out_size[d], scales[d], mode == "nearest-exact")
+               for d in range(k)]  # fmt: skip
+        return a[(slice(None), slice(None)) + np.ix_(*src)]
+    src = [_src_linear(a.shape[2 + d], out_size[d], scales[d], align_corners) for d in range(k)]
+    out = np.zeros(a.shape[:2] + tuple(out_size))
+    for pos in np.ndindex(*out_size):
+        acc = 0.0
+        # Sum over the 2^k corners of the cell, each weighted by the product of its lambdas.
+        for corner in np.ndindex(*(2,) * k):
+            idx, w = [], 1.0
+            for d, c in enumerate(corner):
+                i0, i1, l0, l1 = src[d][pos[d]]
+                idx.append(i1 if c else i0)
+                w *= l1 if c else l0
+            acc = acc + w * a[(slice(None), slice(None)) + tuple(idx)]
+        out[(slice(None), slice(None)) + pos] = acc
+    return out
+
+
+for _name, _shape, _kw, _out, _scales in [
+    ("nearest_1d_size", (2, 3, 7), dict(size=11), (11,), None),
+    ("nearest_1d_scale", (2, 2, 7), dict(scale_factor=1.7), (11,), (1.7,)),
+    ("nearest_1d_down", (1, 2, 33), dict(scale_factor=0.6), (19,), (0.6,)),
+    ("nearest_2d_x2", (2, 2, 3, 4), dict(scale_factor=2), (6, 8), (2.0, 2.0)),
+    ("nearest_2d_size", (1, 3, 5, 6), dict(size=(3, 13)), (3, 13), None),
+    ("nearest_exact_2d", (1, 2, 5, 6), dict(size=(7, 4), mode="nearest-exact"), (7, 4), None),
+    ("nearest_3d", (1, 2, 3, 4, 2), dict(scale_factor=(1.5, 0.5, 2)), (4, 2, 4), (1.5, 0.5, 2)),
+    ("bilinear", (2, 2, 4, 5), dict(size=(7, 3), mode="bilinear"), (7, 3), None),
+    (
+        "bilinear_align_corners",
+        (1, 3, 4, 5),
+        dict(size=(7, 9), mode="bilinear", align_corners=True),
+        (7, 9),
+        None,
+    ),
+    ("bilinear_scale", (1, 2, 3, 4), dict(scale_factor=2.5, mode="bilinear"), (7, 10), (2.5, 2.5)),
+    (
+        "bilinear_recompute",
+        (1, 2, 3, 4),
+        dict(scale_factor=2.5, mode="bilinear", recompute_scale_factor=True),
+        (7, 10),
+        None,
+    ),
+    (
+        "bilinear_one_row",
+        (1, 1, 3, 4),
+        dict(size=(1, 6), mode="bilinear", align_corners=True),
+        (1, 6),
+        None,
+    ),
+    ("linear", (2, 3, 5), dict(size=12, mode="linear"), (12,), None),
+    ("trilinear", (1, 1, 2, 3, 4), dict(size=(3, 5, 2), mode="trilinear"), (3, 5, 2), None),
+]:
+    _mode = _kw.get("mode", "nearest")
+    _ac = bool(_kw.get("align_corners"))
+    spec(
+        f"interpolate_{_name}",
+        lambda a, _kw=_kw: NF.interpolate(a, **_kw),
+        lambda a, _o=_out, _m=_mode, _s=_scales, _ac=_ac: _np_interp(a, _o, _m, _s, _ac),
+        [_shape],
+    )
+spec(
+    "interpolate_area",
+    lambda a: NF.interpolate(a, size=(2, 3), mode="area"),
+    lambda a: a.reshape(2, 3, 2, 2, 3, 2).mean((3, 5)),
+    [(2, 3, 4, 6)],
+)

@@ -244,6 +244,86 @@ def test_groupnorm(device):
         nn.GroupNorm(4, 6)
 
 
+def _in_ref(x, w=None, b=None, eps=1e-5):
+    axes = tuple(range(2, x.ndim))
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    if w is not None:
+        y = y * w.reshape(bc) + b.reshape(bc)
+    return y
+
+
+def test_instancenorm_defaults_and_unbatched(device):
+    m = nn.InstanceNorm1d(4, device=device, dtype=F32)
+    assert repr(m) == (
+        "InstanceNorm1d(4, eps=1e-05, momentum=0.1, affine=False, bias=False, "
+        "track_running_stats=False)"
+    )
+    assert m.weight is None and m.running_mean is None and list(m.state_dict()) == []
+    x = _rng(50).standard_normal((3, 4, 9)) * 2 + 1
+    xt = _t(x, device, grad=True)
+    y = m(xt)
+    _close(_np(y), _in_ref(x), "instance_norm1d")
+    r = _backward(y)
+    fd = _fd_grad(lambda a: float((_in_ref(a) * r).sum()), x)
+    _close(_np(xt.grad), fd, "instance_norm1d grad input", rtol=1e-3, atol=1e-4)
+    # (C, L) input: one sample.
+    _close(_np(m(_t(x[0], device))), _in_ref(x[:1])[0], "instance_norm1d unbatched")
+    m.eval()  # no running statistics: eval still normalizes by the input's own
+    _close(_np(m(_t(x, device))), _in_ref(x), "instance_norm1d eval")
+
+
+def test_instancenorm_affine_running_stats(device):
+    m = nn.InstanceNorm2d(3, momentum=0.3, affine=True, track_running_stats=True, device=device)
+    assert list(m.state_dict()) == [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
+    rng = _rng(51)
+    p = _set(m, weight=rng.uniform(0.5, 2, 3), bias=rng.standard_normal(3))
+    rm, rv = np.zeros(3), np.ones(3)
+    for _ in range(2):
+        x = rng.standard_normal((2, 3, 4, 5)) * 3 - 1
+        xt = _t(x, device, grad=True)
+        y = m(xt)
+        _close(_np(y), _in_ref(x, p["weight"], p["bias"]), "instance_norm2d train")
+        # Running statistics: the per-instance mean and unbiased variance, averaged over N.
+        rm = 0.7 * rm + 0.3 * x.mean((2, 3)).mean(0)
+        rv = 0.7 * rv + 0.3 * x.var((2, 3), ddof=1).mean(0)
+        _close(_np(m.running_mean), rm, "running_mean")
+        _close(_np(m.running_var), rv, "running_var")
+    assert m.num_batches_tracked.item() == 0  # as PyTorch: instance norm never counts
+    m.zero_grad()
+    r = _backward(y)
+    g = _all_grads(m)
+    xhat = _in_ref(x)
+    _close(g["weight"], (r * xhat).sum((0, 2, 3)), "grad weight", atol=1e-4)
+    _close(g["bias"], r.sum((0, 2, 3)), "grad bias", atol=1e-4)
+    fd = _fd_grad(lambda a: float((_in_ref(a, p["weight"], p["bias"]) * r).sum()), x)
+    _close(_np(xt.grad), fd, "grad input", rtol=1e-3, atol=1e-4)
+    m.eval()
+    x = rng.standard_normal((2, 3, 4, 5))
+    bc = (1, -1, 1, 1)
+    ref = (x - rm.reshape(bc)) / np.sqrt(rv.reshape(bc) + 1e-5) * p["weight"].reshape(bc) + p[
+        "bias"
+    ].reshape(bc)
+    _close(_np(m(_t(x, device))), ref, "instance_norm2d eval (running statistics)")
+    _close(_np(m.running_mean), rm, "eval leaves running_mean")
+    frozen = nn.InstanceNorm2d(3, momentum=None, track_running_stats=True, device=device)
+    frozen(_t(x, device))
+    assert np.all(_np(frozen.running_mean) == 0) and np.all(_np(frozen.running_var) == 1)
+    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected 3D or 4D input \(got 2D"):
+        m(_t(x[0, 0], device))
+    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected input's size at dim=1 to "
+                       r"match num_features \(3\), got input shape \(2, 4, 4, 5\)"):  # fmt: skip
+        m(_t(np.zeros((2, 4, 4, 5)), device))
+    with pytest.raises(ValueError, match="instance_norm: expected more than 1 spatial element"):
+        nn.InstanceNorm1d(3)(_t(np.zeros((2, 3, 1)), device))
+
+
 def test_rmsnorm(device):
     rms = nn.RMSNorm(8, eps=1e-6, device=device, dtype=F32)
     assert list(rms.state_dict()) == ["weight"]
@@ -873,6 +953,197 @@ def test_transformer_encoder_stack(device):
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
 
 
+def _decoder_ref(
+    x, mem, p, heads, norm_first, act, tgt_mask=None, mem_mask=None, eps=1e-5, prefix=""
+):
+    """Batch-first TransformerDecoderLayer in float64; masks additive, broadcastable to
+    (N, H, T, T) and (N, H, T, S)."""
+
+    def ln(t, name):
+        return _ln_ref(t, 1, p[prefix + name + ".weight"], p[prefix + name + ".bias"], eps)
+
+    def sa(t):
+        return _mha_ref(t, t, t, p, heads, tgt_mask, prefix + "self_attn.")[0]
+
+    def ca(t):
+        return _mha_ref(t, mem, mem, p, heads, mem_mask, prefix + "multihead_attn.")[0]
+
+    def ff(t):
+        h = t @ p[prefix + "linear1.weight"].T + p[prefix + "linear1.bias"]
+        h = np.maximum(h, 0) if act == "relu" else h * 0.5 * (1 + _erf(h / math.sqrt(2)))
+        return h @ p[prefix + "linear2.weight"].T + p[prefix + "linear2.bias"]
+
+    if norm_first:
+        x = x + sa(ln(x, "norm1"))
+        x = x + ca(ln(x, "norm2"))
+        return x + ff(ln(x, "norm3"))
+    x = ln(x + sa(x), "norm1")
+    x = ln(x + ca(x), "norm2")
+    return ln(x + ff(x), "norm3")
+
+
+DECODER_KEYS = (
+    ENCODER_KEYS[:4]
+    + [k.replace("self_attn.", "multihead_attn.") for k in ENCODER_KEYS[:4]]
+    + ENCODER_KEYS[4:8]
+    + [f"norm{i}.{k}" for i in (1, 2, 3) for k in ("weight", "bias")]
+)
+
+_DECODER_FD: dict = {}
+
+
+@pytest.mark.parametrize("norm_first, act", [(False, "relu"), (True, "gelu")])
+def test_transformer_decoder_layer_forward_backward(device, norm_first, act):
+    layer = nn.TransformerDecoderLayer(
+        8, 2, 16, dropout=0.1, activation=act, batch_first=True, norm_first=norm_first,
+        device=device, dtype=F32,
+    )  # fmt: skip
+    assert list(layer.state_dict()) == DECODER_KEYS
+    p = _random_params(layer, 60)
+    layer.eval()  # dropout off
+    rng = _rng(61)
+    x, mem = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 6, 8))
+    causal = np.triu(np.ones((5, 5), bool), 1)  # bool: True is masked out
+    pad = np.zeros((2, 6), bool)
+    pad[1, 4:] = True
+    tmask = np.where(causal, -np.inf, 0.0)
+    mmask = np.where(pad, -np.inf, 0.0)[:, None, None, :]
+    xt, mt = _t(x, device, grad=True), _t(mem, device, grad=True)
+    y = layer(
+        xt,
+        mt,
+        tgt_mask=vkgrad.tensor(causal, device=device),
+        memory_key_padding_mask=vkgrad.tensor(pad, device=device),
+        tgt_is_causal=True,
+    )
+    assert y.shape == (2, 5, 8)
+
+    def ref(pp, xa=x, ma=mem):
+        return _decoder_ref(xa, ma, pp, 2, norm_first, act, tmask, mmask)
+
+    _close(_np(y), ref(p), "decoder layer forward", atol=1e-4)
+    r = _backward(y)
+    grads = _all_grads(layer)
+    key = (norm_first, act)
+    if key not in _DECODER_FD:  # the same on every device: computed once
+        fd = _fd_params(lambda pp: float((ref(pp) * r).sum()), p, list(p))
+        gx = _fd_grad(lambda a: float((ref(p, xa=a) * r).sum()), x)
+        gm = _fd_grad(lambda a: float((ref(p, ma=a) * r).sum()), mem)
+        _DECODER_FD[key] = (fd, gx, gm)
+    fd, gx, gm = _DECODER_FD[key]
+    for name in p:
+        _close(grads[name], fd[name], f"grad {name}", rtol=1e-3, atol=1e-4)
+    _close(_np(xt.grad), gx, "grad tgt", rtol=1e-3, atol=1e-4)
+    _close(_np(mt.grad), gm, "grad memory", rtol=1e-3, atol=1e-4)
+    with pytest.raises(RuntimeError, match="need attn_mask"):
+        layer(xt, mt, tgt_is_causal=True)
+
+
+def test_transformer_decoder_stack(device):
+    layer = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, device=device, dtype=F32)
+    dec = nn.TransformerDecoder(layer, 2, norm=nn.LayerNorm(8, device=device))
+    assert list(dec.state_dict()) == [f"layers.{i}.{k}" for i in range(2) for k in DECODER_KEYS] + [
+        "norm.weight",
+        "norm.bias",
+    ]
+    assert dec.layers[0].linear1.weight is not dec.layers[1].linear1.weight
+    vals = _random_params(dec, 62)
+    rng = _rng(63)
+    x, mem = rng.standard_normal((5, 2, 8)), rng.standard_normal((7, 2, 8))  # (T, N, E)
+    causal = _np(nn.Transformer.generate_square_subsequent_mask(5))
+    assert np.array_equal(causal, np.triu(np.full((5, 5), -np.inf), 1))
+    mem_mask = rng.standard_normal((5, 7))  # an additive float memory_mask (T, S)
+    tpad = np.zeros((2, 5), bool)
+    tpad[0, 3:] = True
+    xt = _t(x, device, grad=True)
+    y = dec(
+        xt,
+        _t(mem, device),
+        tgt_mask=_t(causal, device),
+        memory_mask=_t(mem_mask, device),
+        tgt_key_padding_mask=vkgrad.tensor(tpad, device=device),
+    )
+    tmask = causal + np.where(tpad, -np.inf, 0.0)[:, None, None, :]
+    ref = x.transpose(1, 0, 2)
+    for i in range(2):
+        ref = _decoder_ref(
+            ref,
+            mem.transpose(1, 0, 2),
+            vals,
+            2,
+            False,
+            "relu",
+            tmask,
+            mem_mask,
+            prefix=f"layers.{i}.",
+        )
+    ref = _ln_ref(ref, 1, vals["norm.weight"], vals["norm.bias"])
+    _close(_np(y), ref.transpose(1, 0, 2), "decoder stack", atol=1e-4)
+    _backward(y)
+    assert len(_all_grads(dec)) == 2 * len(DECODER_KEYS) + 2
+    assert np.all(np.isfinite(_np(xt.grad)))
+    # Unbatched (T, E) / (S, E) input: the batch of one without its batch dim.
+    one = dec(_t(x[:, 1], device), _t(mem[:, 1], device), memory_mask=_t(mem_mask, device))
+    ref1 = _decoder_ref(x[None, :, 1], mem[None, :, 1], vals, 2, False, "relu", None, mem_mask,
+                        prefix="layers.0.")  # fmt: skip
+    ref1 = _decoder_ref(ref1, mem[None, :, 1], vals, 2, False, "relu", None, mem_mask,
+                        prefix="layers.1.")  # fmt: skip
+    ref1 = _ln_ref(ref1, 1, vals["norm.weight"], vals["norm.bias"])[0]
+    _close(_np(one), ref1, "decoder stack unbatched", atol=1e-4)
+
+
+def test_transformer(device):
+    vkgrad.manual_seed(0)
+    model = nn.Transformer(8, 2, 2, 1, 16, dropout=0.0, batch_first=True, device=device)
+    keys = list(model.state_dict())
+    enc = [f"encoder.layers.{i}.{k}" for i in range(2) for k in ENCODER_KEYS]
+    dec = [f"decoder.layers.0.{k}" for k in DECODER_KEYS]
+    norms = ["encoder.norm.weight", "encoder.norm.bias", "decoder.norm.weight", "decoder.norm.bias"]
+    assert keys == enc + norms[:2] + dec + norms[2:]
+    # Every parameter of 2 or more dims: xavier_uniform_, as PyTorch's _reset_parameters.
+    w = _np(model.decoder.layers[0].linear1.weight)
+    assert np.abs(w).max() <= math.sqrt(6 / (8 + 16))
+    assert np.all(_np(model.encoder.norm.weight) == 1)
+    vals = _random_params(model, 64)
+    rng = _rng(65)
+    src, tgt = rng.standard_normal((2, 6, 8)), rng.standard_normal((2, 4, 8))
+    spad = np.zeros((2, 6), bool)
+    spad[1, 5:] = True
+    causal = np.triu(np.full((4, 4), -np.inf), 1)
+    st = _t(src, device, grad=True)
+    y = model(
+        st,
+        _t(tgt, device),
+        tgt_mask=nn.Transformer.generate_square_subsequent_mask(4, device=device),
+        src_key_padding_mask=vkgrad.tensor(spad, device=device),
+        memory_key_padding_mask=vkgrad.tensor(spad, device=device),
+    )
+    assert y.shape == (2, 4, 8)
+    pmask = np.where(spad, -np.inf, 0.0)[:, None, None, :]
+
+    def ref(sa):
+        m = sa
+        for i in range(2):
+            m = _encoder_ref(m, vals, 2, False, "relu", pmask, prefix=f"encoder.layers.{i}.")
+        m = _ln_ref(m, 1, vals["encoder.norm.weight"], vals["encoder.norm.bias"])
+        out = _decoder_ref(
+            tgt, m, vals, 2, False, "relu", causal, pmask, prefix="decoder.layers.0."
+        )
+        return _ln_ref(out, 1, vals["decoder.norm.weight"], vals["decoder.norm.bias"])
+
+    _close(_np(y), ref(src), "transformer forward", atol=1e-4)
+    r = _backward(y)
+    assert len(_all_grads(model)) == len(keys)
+    gs = _fd_grad(lambda a: float((ref(a) * r).sum()), src)
+    _close(_np(st.grad), gs, "transformer grad src", rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match=r"Transformer: the batch size of src and tgt must be "
+                       r"equal \(dim 0\), got shapes \(2, 6, 8\) and \(3, 4, 8\)"):  # fmt: skip
+        model(_t(src, device), _t(np.zeros((3, 4, 8)), device))
+    with pytest.raises(ValueError, match=r"Transformer: the feature size of src and tgt must equal "
+                       r"d_model \(8\)"):  # fmt: skip
+        model(_t(src, device), _t(np.zeros((2, 4, 6)), device))
+
+
 # ---------------------------------------------------------------- convolution / pooling
 
 _NP_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -1052,11 +1323,51 @@ def test_conv_transpose2d(device):
         nn.ConvTranspose2d(4, 6, 3, padding_mode="reflect")
 
 
+def test_conv_transpose1d(device):
+    conv = nn.ConvTranspose1d(
+        4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, device=device, dtype=F32
+    )
+    assert conv.weight.shape == (4, 3, 3)
+    assert repr(conv) == (
+        "ConvTranspose1d(4, 6, kernel_size=(3,), stride=(2,), padding=(1,), "
+        "output_padding=(1,), groups=2)"
+    )
+    p = _random_params(conv, 37)
+    x = _rng(38).standard_normal((2, 4, 5))
+    xt = _t(x, device, grad=True)
+    y = conv(xt)
+    assert y.shape == (2, 6, 10)
+
+    def ref(xa, pp, out_pad=1):  # the 2-d reference on images of height 1
+        y4 = _conv_transpose2d_ref(
+            xa[:, :, None], pp["weight"][:, :, None], pp["bias"], (1, 2), (0, 1), (0, out_pad), 2
+        )
+        return y4[:, :, 0]
+
+    _close(_np(y), ref(x, p), "conv_transpose1d")
+    _check_module_grads(conv, xt, x, y, ref, p, "conv_transpose1d")
+    # Unbatched input, and output_size choosing output_padding 0 (length 9).
+    _close(_np(conv(_t(x[1], device))), ref(x[1:], p)[0], "conv_transpose1d unbatched")
+    _close(
+        _np(conv(_t(x, device), output_size=(2, 6, 9))),
+        ref(x, p, out_pad=0),
+        "conv_transpose1d output_size",
+    )
+    with pytest.raises(ValueError, match="valid sizes range from 9 to 10"):
+        conv(_t(x, device), output_size=[11])
+    with pytest.raises(ValueError, match=r"conv_transpose1d: input \(2, 3, 5\) has 3 channels "
+                       r"but weight \(4, 3, 3\) expects 4"):  # fmt: skip
+        conv(_t(np.zeros((2, 3, 5)), device))
+    with pytest.raises(ValueError, match='Only "zeros" padding mode'):
+        nn.ConvTranspose1d(4, 6, 3, padding_mode="circular")
+
+
 def test_conv_init_statistics():
     vkgrad.manual_seed(0)
     for conv, fan_in in [
         (nn.Conv2d(16, 64, 3), 144),
         (nn.ConvTranspose2d(16, 32, 3, groups=2), 144),
+        (nn.ConvTranspose1d(32, 16, 5), 80),
         (nn.Conv1d(8, 256, 5, groups=4), 10),
     ]:
         bound = 1 / math.sqrt(fan_in)  # kaiming_uniform_(a=sqrt(5)) and the bias rule
@@ -1180,6 +1491,17 @@ def _torch_pairs():
         ("Softplus", (), {"beta": 3}),
         ("MultiheadAttention", (16, 4), {"kdim": 8, "vdim": 6}),
         ("TransformerEncoderLayer", (16, 4, 32), {"norm_first": True, "activation": "gelu"}),
+        ("TransformerDecoderLayer", (16, 4, 32), {"batch_first": True, "bias": False}),
+        ("Transformer", (16, 4, 2, 3, 32), {}),
+        ("ConvTranspose1d", (4, 6, 3), {"stride": 2, "output_padding": 1, "groups": 2}),
+        ("InstanceNorm1d", (4,), {}),
+        ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}),
+        ("InstanceNorm2d", (3,), {"momentum": None, "bias": False, "affine": True}),
+        ("Upsample", (), {"size": (3, 4), "mode": "bilinear", "align_corners": True}),
+        ("PixelShuffle", (3,), {}),
+        ("PixelUnshuffle", (2,), {}),
+        ("ReflectionPad2d", ((1, 0, 2, 1),), {}),
+        ("CrossEntropyLoss", (), {"label_smoothing": 0.1}),
     ]
 
 
@@ -1190,7 +1512,7 @@ def test_names_and_reprs_match_torch():
         assert list(ours.state_dict()) == list(theirs.state_dict()), name
         for k, v in theirs.state_dict().items():
             assert ours.state_dict()[k].shape == tuple(v.shape), (name, k)
-        if name not in ("MultiheadAttention", "TransformerEncoderLayer"):
+        if "Transformer" not in name and name != "MultiheadAttention":
             # (PyTorch's out_proj is a Linear subclass with a longer name.)
             assert repr(ours) == repr(theirs), name
 
@@ -1226,3 +1548,107 @@ def test_transformer_matches_torch(device):
     tg = dict(theirs.named_parameters())
     for k, p in ours.named_parameters():
         _close(_np(p.grad), tg[k].grad.numpy(), f"{k} grad vs torch", rtol=1e-3, atol=1e-4)
+
+
+def _vs_torch(ours, theirs, our_args, their_args, device, what):
+    """Forward and backward of <out, r>: the output, the grads of every float input that
+    requires them and of every parameter, ours vs torch's (float64 torch, f32 ours)."""
+    torch = pytest.importorskip("torch")
+    y, yt = ours(*our_args[0], **our_args[1]), theirs(*their_args[0], **their_args[1])
+    _close(_np(y), yt.detach().numpy(), f"{what} forward", atol=1e-4)
+    r = _rng(70).standard_normal(tuple(yt.shape))
+    (yt * torch.tensor(r)).sum().backward()
+    (y * _t(r, device)).sum().backward()
+    for a, b in zip(our_args[0], their_args[0]):
+        if getattr(b, "requires_grad", False):
+            _close(_np(a.grad), b.grad.numpy(), f"{what} input grad", rtol=1e-3, atol=1e-4)
+    tg = dict(theirs.named_parameters())
+    for k, p in ours.named_parameters():
+        _close(_np(p.grad), tg[k].grad.numpy(), f"{what}: {k} grad", rtol=1e-3, atol=1e-4)
+
+
+# PyTorch warns when a bool key padding mask meets a float attention mask; both are tested.
+@pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")
+def test_transformer_decoder_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    layer = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, norm_first=True)
+    theirs = torch.nn.TransformerDecoder(layer, 2, norm=torch.nn.LayerNorm(8)).double()
+    for p in theirs.parameters():  # non-trivial biases and norms
+        torch.nn.init.normal_(p, 0.0, 0.3)
+    ours = nn.TransformerDecoder(
+        nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, norm_first=True, device=device),
+        2,
+        norm=nn.LayerNorm(8, device=device),
+    )
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _from_torch(ours, theirs, device)
+    rng = _rng(71)
+    x, mem = rng.standard_normal((5, 2, 8)), rng.standard_normal((6, 2, 8))  # (T, N, E)
+    causal = np.triu(np.ones((5, 5), bool), 1)
+    mpad = np.zeros((2, 6), bool)
+    mpad[0, 4:] = True
+    mmask = rng.standard_normal((5, 6))
+    xt, mt = torch.tensor(x, requires_grad=True), torch.tensor(mem, requires_grad=True)
+    ox, om = _t(x, device, grad=True), _t(mem, device, grad=True)
+    kw = dict(tgt_is_causal=True)
+    _vs_torch(
+        ours,
+        theirs,
+        ((ox, om), dict(
+            tgt_mask=vkgrad.tensor(causal, device=device),
+            memory_mask=_t(mmask, device),
+            memory_key_padding_mask=vkgrad.tensor(mpad, device=device),
+            **kw,
+        )),
+        ((xt, mt), dict(
+            tgt_mask=torch.tensor(causal),
+            memory_mask=torch.tensor(mmask),
+            memory_key_padding_mask=torch.tensor(mpad),
+            **kw,
+        )),
+        device,
+        "TransformerDecoder",
+    )  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")
+def test_transformer_matches_torch_full(device):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(2)
+    kw = dict(dropout=0.0, batch_first=True, activation="gelu")
+    theirs = torch.nn.Transformer(8, 2, 2, 2, 16, **kw).double()
+    for p in theirs.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.3)
+    ours = nn.Transformer(8, 2, 2, 2, 16, device=device, **kw)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _from_torch(ours, theirs, device)
+    rng = _rng(72)
+    src, tgt = rng.standard_normal((2, 7, 8)), rng.standard_normal((2, 4, 8))
+    spad = np.zeros((2, 7), bool)
+    spad[1, 5:] = True
+    tpad = np.zeros((2, 4), bool)
+    tpad[0, 3] = True
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
+    our_mask = nn.Transformer.generate_square_subsequent_mask(4, device=device)
+    np.testing.assert_array_equal(_np(our_mask), mask.numpy())
+    st, tt = torch.tensor(src, requires_grad=True), torch.tensor(tgt, requires_grad=True)
+    os_, ot = _t(src, device, grad=True), _t(tgt, device, grad=True)
+    _vs_torch(
+        ours,
+        theirs,
+        ((os_, ot), dict(
+            tgt_mask=our_mask,
+            src_key_padding_mask=vkgrad.tensor(spad, device=device),
+            tgt_key_padding_mask=vkgrad.tensor(tpad, device=device),
+            memory_key_padding_mask=vkgrad.tensor(spad, device=device),
+        )),
+        ((st, tt), dict(
+            tgt_mask=mask,
+            src_key_padding_mask=torch.tensor(spad),
+            tgt_key_padding_mask=torch.tensor(tpad),
+            memory_key_padding_mask=torch.tensor(spad),
+        )),
+        device,
+        "Transformer",
+    )  # fmt: skip

@@ -30,6 +30,7 @@ F16_OPS = frozenset(
         "linear",
         "conv1d",
         "conv2d",
+        "conv_transpose1d",
         "conv_transpose2d",
         "scaled_dot_product_attention",
     }
@@ -77,6 +78,8 @@ F32_OPS = frozenset(
         "binary_cross_entropy",
         "binary_cross_entropy_with_logits",
         "cosine_embedding_loss",
+        "margin_ranking_loss",
+        "triplet_margin_loss",
         # normalisation layers
         "layer_norm",
         "group_norm",

@@ -46,6 +46,7 @@ NN_FUNCTIONAL: list[str] = [
     "conv1d",
     "conv2d",
     "conv_transpose2d",
+    "conv_transpose1d",
     "max_pool1d",
     "max_pool2d",
     "avg_pool1d",
@@ -509,6 +510,56 @@ def conv_transpose2d(
     if bias is not None:
         y = F.add(y, F.reshape(bias, (cout, 1, 1)))
     return F.squeeze(y, 0) if unbatched else y
+
+
+@autocasting.policy
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Size = 1,
+    padding: Size = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
+) -> Tensor:
+    """Transposed 1-D convolution of (N, C_in, L) or (C_in, L) input, weight
+    (in, out/groups, kL): conv_transpose2d on images of height 1.
+
+    >>> y = F.conv_transpose1d(vkgrad.ones(1, 4, 5), vkgrad.ones(4, 2, 3), stride=2)  # (1, 2, 11)
+    """
+    op = "conv_transpose1d"
+    if weight.ndim != 3:
+        raise ValueError(
+            f"{op}: weight must be 3-D (in_channels, out_channels/groups, kL), got shape "
+            f"{tuple(weight.shape)}"
+        )
+    x, unbatched = _as_batched(op, input, 1)
+    (s,), (p,), (o,), (d,) = (
+        _tuple(op, name, v, 1)
+        for name, v in (
+            ("stride", stride),
+            ("padding", padding),
+            ("output_padding", output_padding),
+            ("dilation", dilation),
+        )
+    )
+    # Checked here too so that the error names this function and the 1-d shapes.
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)} has {x.shape[1]} channels but weight "
+            f"{tuple(weight.shape)} expects {weight.shape[0]}"
+        )
+    length = (x.shape[2] - 1) * s - 2 * p + d * (weight.shape[2] - 1) + o + 1
+    if length <= 0:
+        raise ValueError(
+            f"{op}: output length {length} is too small for input {tuple(input.shape)}, weight "
+            f"{tuple(weight.shape)}, stride {s}, padding {p}"
+        )
+    y = conv_transpose2d(
+        _as_image(x), _as_image(weight), bias, (1, s), (0, p), (0, o), groups, (1, d)
+    )
+    return _finish(y, unbatched, True)
 
 
 # ---------------------------------------------------------------- pooling

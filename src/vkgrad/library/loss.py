@@ -1,6 +1,7 @@
 """Losses beyond the core cross_entropy/mse_loss: nll_loss, cross_entropy's options (weight,
 ignore_index, label_smoothing), binary cross entropy (with logits), smooth_l1/huber/l1,
-kl_div, cosine_embedding_loss.
+kl_div, cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss (the last three
+composed of other ops, their gradients from autograd).
 
 The family's rows (added to ``ops.OPS``), their backward rules and the public functions.
 Each loss computes per-element (or per-sample) values and reduces them with ``reduction``
@@ -13,6 +14,7 @@ from .. import autocasting, autograd, dtypes
 from .. import functional as F
 from ..autograd import apply, no_grad
 from ..ops import class_bounds, row
+from ..shapes import broadcast_shapes
 
 # Public names: ``vkgrad.<name>`` and ``vkgrad.functional.<name>``.
 __all__: list[str] = []
@@ -26,6 +28,8 @@ NN_FUNCTIONAL: list[str] = [
     "l1_loss",
     "kl_div",
     "cosine_embedding_loss",
+    "margin_ranking_loss",
+    "triplet_margin_loss",
 ]
 NN_FUNCTIONAL += ["cross_entropy", "mse_loss"]
 # Exported by ``vkgrad.functional`` only: helpers other families and layers use.
@@ -293,6 +297,17 @@ def _check_reduction(op: str, reduction: str, extra: tuple = ()) -> None:
         raise ValueError(f"{op}: reduction must be one of {shown}, got {reduction!r}")
 
 
+def legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` pair as a reduction, as
+    ``torch.nn._reduction.legacy_get_string``: ``reduce=False`` gives 'none', else
+    ``size_average=False`` 'sum', else 'mean'. With neither given, ``reduction`` holds."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
 def _reduce(losses, reduction: str):
     if reduction == "mean":
         return F.mean(losses)
@@ -385,6 +400,7 @@ def nll_loss(
 
     >>> F.nll_loss(vkgrad.tensor([[-0.1, -2.3]]), vkgrad.tensor([0], dtype="int32"))
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("nll_loss", reduction)
     x, t, out_shape = _class_last("nll_loss", input, target)
     w = _weight_vector("nll_loss", weight, x)
@@ -461,6 +477,7 @@ def binary_cross_entropy(
 
     >>> F.binary_cross_entropy(vkgrad.tensor([0.9]), vkgrad.tensor([1.0]))   # tensor(0.1054)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy", reduction)
     _same_shape("binary_cross_entropy", input, target)
     losses = F.call("binary_cross_entropy", input, target)
@@ -482,6 +499,7 @@ def binary_cross_entropy_with_logits(
     >>> F.binary_cross_entropy_with_logits(vkgrad.tensor([100.0]), vkgrad.tensor([1.0]))
     """
     op = "binary_cross_entropy_with_logits"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     _same_shape(op, input, target)
     pw = 1.0
@@ -503,6 +521,7 @@ def smooth_l1_loss(
 
     >>> F.smooth_l1_loss(vkgrad.tensor([0.5, 3.0]), vkgrad.tensor([0.0, 0.0]))   # (0.125+2.5)/2
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("smooth_l1_loss", reduction)
     _same_shape("smooth_l1_loss", input, target)
     if beta < 0:
@@ -530,6 +549,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
 
     >>> F.l1_loss(vkgrad.tensor([1.0, -2.0]), vkgrad.tensor([0.0, 0.0]))   # tensor(1.5)
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
     _same_shape("l1_loss", input, target)
     return _reduce(F.abs(F.sub(input, target)), reduction)
@@ -545,6 +565,7 @@ def kl_div(
     >>> F.kl_div(vkgrad.tensor([[-0.7, -0.7]]), vkgrad.tensor([[0.5, 0.5]]), reduction="sum")
     """
     op = "kl_div"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction, ("batchmean",))
     _same_shape(op, input, target)
     if log_target:
@@ -570,6 +591,7 @@ def cosine_embedding_loss(
     >>> F.cosine_embedding_loss(a, b, vkgrad.tensor([1.0, -1.0]))
     """
     op = "cosine_embedding_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     for name, v in (("input1", input1), ("input2", input2), ("target", target)):
         _tensor(op, name, v)
@@ -596,6 +618,72 @@ def cosine_embedding_loss(
     return _reduce(losses, reduction)
 
 
+def _same_ndim_broadcast(op: str, named: tuple, what: str) -> tuple:
+    """Check that the named tensors have one number of dims and broadcast together; return the
+    broadcast shape. The error names every shape."""
+    for name, v in named:
+        _tensor(op, name, v)
+    shapes = ", ".join(f"{name} {tuple(v.shape)}" for name, v in named)
+    if len({v.ndim for _, v in named}) != 1:
+        raise ValueError(f"{op}: {what} must have the same number of dimensions, got {shapes}")
+    try:
+        return broadcast_shapes(op, *(tuple(v.shape) for _, v in named))
+    except ValueError:
+        raise ValueError(f"{op}: shapes do not broadcast together: {shapes}") from None
+
+
+@autocasting.policy
+def margin_ranking_loss(
+    input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
+    reduction: str = "mean",
+):  # fmt: skip
+    """max(0, -target (input1 - input2) + margin): target 1 asks input1 to rank above input2
+    by ``margin``, -1 below. The three tensors have one number of dims and broadcast.
+
+    >>> F.margin_ranking_loss(vkgrad.tensor([2.0]), vkgrad.tensor([1.0]), vkgrad.tensor([1.0]))
+    """
+    op = "margin_ranking_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    named = (("input1", input1), ("input2", input2), ("target", target))
+    _same_ndim_broadcast(op, named, "input1, input2 and target")
+    d = F.sub(input1, input2)
+    y = target if target.dtype.is_floating else F.to_dtype(target, d.dtype)
+    # clamp, not relu: PyTorch's clamp_min passes the gradient at exactly 0.
+    losses = F.clamp(F.add(F.mul(F.neg(y), d), float(margin)), min=0.0)
+    return _reduce(losses, reduction)
+
+
+@autocasting.policy
+def triplet_margin_loss(
+    anchor, positive, negative, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+    swap: bool = False, size_average=None, reduce=None, reduction: str = "mean",
+):  # fmt: skip
+    """max(0, d(anchor, positive) - d(anchor, negative) + margin) with d the
+    ``pairwise_distance`` (p-norm of the difference + eps over the last dim); ``swap=True``
+    uses min(d(a, n), d(p, n)) as the negative distance. Inputs (N, D) or (D,) (any number of
+    leading dims, one for all three).
+
+    >>> a = vkgrad.tensor([[0.0, 0.0]])
+    >>> F.triplet_margin_loss(a, a + 0.1, a + 3.0)   # tensor(0.)
+    """
+    op = "triplet_margin_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    named = (("anchor", anchor), ("positive", positive), ("negative", negative))
+    _same_ndim_broadcast(op, named, "anchor, positive and negative")
+    if anchor.ndim == 0:
+        raise ValueError(f"{op}: expected inputs with at least 1 dimension, got scalars")
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    d_pos = F.pairwise_distance(anchor, positive, p, eps)
+    d_neg = F.pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = F.minimum(d_neg, F.pairwise_distance(positive, negative, p, eps))
+    losses = F.clamp(F.add(F.sub(d_pos, d_neg), float(margin)), min=0.0)
+    return _reduce(losses, reduction)
+
+
 # ---------------------------------------------------------------- cross entropy and mse: functions
 
 
@@ -619,6 +707,7 @@ def cross_entropy(
     PyTorch, targets of -100 are ignored only when ``ignore_index=-100`` is given (checking
     every call would cost a pass over the targets).
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if weight is not None or ignore_index is not None or label_smoothing:
         return cross_entropy_options(
             input,
@@ -660,7 +749,12 @@ def cross_entropy(
 
 
 @autocasting.policy
-def mse_loss(input, target, reduction: str = "mean"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """(input - target)^2.
+
+    >>> F.mse_loss(vkgrad.tensor([1.0, -2.0]), vkgrad.tensor([0.0, 0.0]))   # tensor(2.5)
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(

@@ -47,6 +47,7 @@ NN_FUNCTIONAL: list[str] = [
     "layer_norm",
     "rms_norm",
     "group_norm",
+    "instance_norm",
     "batch_norm",
     "dropout",
     "dropout1d",
@@ -471,6 +472,66 @@ def group_norm(
     y = F.call("layer_norm", F.reshape(input, (rows, k)), 1.0, 0.0, eps=float(eps))
     y = F.reshape(y, tuple(input.shape))
     return _channel_affine("group_norm", y, c, weight, bias)
+
+
+@autocasting.policy
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each channel of each sample of (N, C, *spatial) input over its spatial
+    positions, then a per-channel affine. With ``use_input_stats=False`` the running
+    statistics normalize instead; with it and running statistics given, they move toward the
+    batch's per-instance mean and unbiased variance averaged over N (as PyTorch).
+
+    >>> y = F.instance_norm(vkgrad.randn(2, 3, 8))
+    """
+    op = "instance_norm"
+    if input.ndim < 3:
+        raise ValueError(
+            f"{op}: expected an (N, C, *spatial) input of at least 3 dims, got shape "
+            f"{tuple(input.shape)}"
+        )
+    n, c = input.shape[0], input.shape[1]
+    for what, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(
+                f"{op}: {what} shape {tuple(t.shape)}, expected ({c},) for input "
+                f"{tuple(input.shape)}"
+            )
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: use_input_stats=False needs running_mean and running_var")
+        return _batch_norm_eval(input, running_mean, running_var, weight, bias, eps)
+    spatial = numel(input.shape[2:])
+    if spatial <= 1:
+        raise ValueError(
+            f"{op}: expected more than 1 spatial element when using input statistics, got "
+            f"input shape {tuple(input.shape)}"
+        )
+    rows = F.reshape(input, (n * c, spatial))
+    y = F.reshape(F.call("layer_norm", rows, 1.0, 0.0, eps=float(eps)), tuple(input.shape))
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            stats = F.call(
+                "layer_norm_stats", rows.detach(), eps=0.0, rms=0, dtype=_stats_dtype(rows)
+            )
+            m = float(momentum)
+            if running_mean is not None:
+                mean = F.mean(F.reshape(stats[:, 0], (n, c)), 0)
+                running_mean.mul_(1.0 - m).add_(mean * m)
+            if running_var is not None:
+                # eps 0: var = 1 / rstd^2, made unbiased per instance.
+                rstd = F.reshape(stats[:, 1], (n, c))
+                var = F.mean(F.div(spatial / (spatial - 1), rstd * rstd), 0)
+                running_var.mul_(1.0 - m).add_(var * m)
+    return _channel_affine(op, y, c, weight, bias)
 
 
 # ---------------------------------------------------------------- batch norm

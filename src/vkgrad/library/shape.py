@@ -14,6 +14,12 @@ How each op moves data (one pass over the output unless said otherwise):
   reshaped view. ``tril``/``triu``/``roll``/``diag`` embedding: rows with index math.
 * ``repeat_interleave`` with a tensor of repeats: a gather along ``dim`` (its backward sums each
   segment); the repeats are read on the host, since they fix the output's shape.
+* ``pad`` (``nn.functional``): per padded dim, ``slice`` for negative amounts, then one ``cat``
+  of the input with constant blocks (``fill``), reflected slices (``flip`` views), its edge
+  (``expand``) or its other end (circular). ``pixel_shuffle``/``pixel_unshuffle``: a reshape,
+  a permute and a reshape. ``interpolate``: per resized dim, ``index_select`` at source
+  positions computed on the host from the sizes alone (nearest), or two of them blended with
+  host-computed weights (linear modes); 'area' is adaptive average pooling.
 
 Unlike PyTorch, results are new tensors, not views sharing the input's storage: an in-place
 change of a piece does not show in the input.
@@ -60,7 +66,7 @@ __all__: list[str] = [
     "triu",
 ]
 # Names exported by ``vkgrad.nn.functional``.
-NN_FUNCTIONAL: list[str] = []
+NN_FUNCTIONAL: list[str] = ["pad", "pixel_shuffle", "pixel_unshuffle", "interpolate"]
 # The core functions of the family, public as well.
 __all__ += ["permute", "reshape", "squeeze", "transpose", "unsqueeze"]
 # Exported by ``vkgrad.functional`` only: helpers other families and layers use.
@@ -1047,3 +1053,313 @@ class _ReshapeNode(autograd.Node):
 
     def apply(self, grads):
         return (reshape(grads[0], self.in_shape),)
+
+
+# ---------------------------------------------------------------- pad
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input, pad, mode: str = "constant", value=None):
+    """Pad (or, with negative amounts, crop) the last ``len(pad) // 2`` dims of ``input``;
+    ``pad`` lists (before, after) pairs starting from the last dim, as PyTorch's
+    ``F.pad``: ``(left, right, top, bottom)`` pads W then H.
+
+    ``mode``: 'constant' (``value``, default 0; any number of dims), or 'reflect' (mirrored
+    without repeating the edge), 'replicate' (the edge repeated) and 'circular' (the other
+    end), which pad 1 to 3 trailing dims of a (C, *) or (N, C, *) input. Negative amounts crop
+    first; the padding then comes from what is left.
+
+    >>> F.pad(vkgrad.ones(1, 2, 3), (1, 2))                   # shape (1, 2, 6)
+    >>> F.pad(vkgrad.ones(1, 1, 4, 4), (1, 1, 2, 0), mode="reflect")   # (1, 1, 6, 6)
+    """
+    op = "pad"
+    if not isinstance(input, autograd.Tensor):
+        raise TypeError(f"{op}: input must be a tensor, got {type(input).__name__}")
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"{op}: pad must be a tuple or list of ints, got {type(pad).__name__}")
+    pads = tuple(int(p) for p in pad)
+    if len(pads) % 2:
+        raise ValueError(f"{op}: the padding length must be divisible by 2, got {len(pads)} {pads}")
+    k = len(pads) // 2
+    shape = tuple(input.shape)
+    if k > input.ndim:
+        raise ValueError(
+            f"{op}: padding {pads} pads {k} dims but the input of shape {shape} has {input.ndim}"
+        )
+    if mode not in _PAD_MODES:
+        raise ValueError(f"{op}: mode must be one of {list(_PAD_MODES)}, got {mode!r}")
+    if mode != "constant":
+        if value is not None and value != 0:
+            raise ValueError(f'{op}: padding mode "{mode}" does not take a value argument')
+        if k not in (1, 2, 3) or input.ndim not in (k + 1, k + 2):
+            raise ValueError(
+                f"{op}: {mode} padding of {k} dims (padding {pads}) needs a {k + 1}-D or "
+                f"{k + 2}-D input, got shape {shape}; it pads the last 1, 2 or 3 dims of a "
+                "(C, *) or (N, C, *) input"
+            )
+    x = input
+    fill = 0.0 if value is None else value
+    for i in range(k):
+        x = _pad_dim(x, input.ndim - 1 - i, pads[2 * i], pads[2 * i + 1], mode, fill, pads, shape)
+    return x
+
+
+def _pad_dim(x, dim: int, before: int, after: int, mode: str, value, pads, shape):
+    """Pad one dim of x: crop negative amounts, then add the mode's blocks on each side."""
+    op = "pad"
+    size = x.shape[dim]
+    if size + min(before, 0) + min(after, 0) < 0:
+        raise ValueError(
+            f"{op}: padding ({before}, {after}) of dim {dim} (size {size}) crops to a negative "
+            f"size (input shape {shape}, padding {pads})"
+        )
+    if before < 0:
+        x, size, before = _slice_dim(x, dim, -before, size + before), size + before, 0
+    if after < 0:
+        x, size, after = _slice_dim(x, dim, 0, size + after), size + after, 0
+    if before == 0 and after == 0:
+        return x
+    if mode == "reflect" and (before >= size or after >= size):
+        raise ValueError(
+            f"{op}: reflect padding ({before}, {after}) must be smaller than the size {size} of "
+            f"dim {dim} (input shape {shape}, padding {pads})"
+        )
+    if mode == "circular" and (before > size or after > size):
+        raise ValueError(
+            f"{op}: circular padding ({before}, {after}) must be at most the size {size} of dim "
+            f"{dim} (input shape {shape}, padding {pads}): it would wrap around more than once"
+        )
+    if mode == "replicate" and size == 0:
+        raise ValueError(
+            f"{op}: replicate padding of dim {dim} needs a non-empty dim (input shape {shape}, "
+            f"padding {pads})"
+        )
+
+    def block(n: int, at_start: bool):
+        if mode == "constant":
+            s = tuple(n if d == dim else e for d, e in enumerate(x.shape))
+            return F.call("fill", value=float(value), shape=s, dtype=x.dtype, device=x.device)
+        if mode == "reflect":  # the edge itself is not repeated
+            start = 1 if at_start else size - 1 - n
+            return F.flip(_slice_dim(x, dim, start, n), (dim,))
+        if mode == "replicate":
+            edge = _slice_dim(x, dim, 0 if at_start else size - 1, 1)
+            return F.expand(edge, tuple(n if d == dim else e for d, e in enumerate(x.shape)))
+        return _slice_dim(x, dim, size - n if at_start else 0, n)  # circular
+
+    parts = ([block(before, True)] if before else []) + [x]
+    if after:
+        parts.append(block(after, False))
+    return F.cat(parts, dim)
+
+
+# ---------------------------------------------------------------- pixel shuffle
+
+
+def _shuffle_factor(op: str, input, factor, what: str) -> int:
+    if not isinstance(input, autograd.Tensor):
+        raise TypeError(f"{op}: input must be a tensor, got {type(input).__name__}")
+    if input.ndim < 3:
+        raise ValueError(
+            f"{op}: expected an input of at least 3 dims (*, C, H, W), got shape "
+            f"{tuple(input.shape)}"
+        )
+    r = int(factor)
+    if r <= 0:
+        raise ValueError(f"{op}: {what} must be positive, got {factor}")
+    return r
+
+
+def pixel_shuffle(input, upscale_factor: int):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r
+    block of pixels (sub-pixel convolution's rearrangement).
+
+    >>> F.pixel_shuffle(vkgrad.ones(1, 8, 3, 3), 2).shape   # (1, 2, 6, 6)
+    """
+    op = "pixel_shuffle"
+    r = _shuffle_factor(op, input, upscale_factor, "upscale_factor")
+    *lead, c, h, w = input.shape
+    if c % (r * r):
+        raise ValueError(
+            f"{op}: the channel dim (size {c}) of input {tuple(input.shape)} must be divisible "
+            f"by upscale_factor^2 = {r * r}"
+        )
+    b = numel(lead)
+    x = reshape(input, (b, c // (r * r), r, r, h, w))
+    x = permute(x, (0, 1, 4, 2, 5, 3))
+    return reshape(x, (*lead, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input, downscale_factor: int):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of ``pixel_shuffle``.
+
+    >>> F.pixel_unshuffle(vkgrad.ones(1, 2, 6, 6), 2).shape   # (1, 8, 3, 3)
+    """
+    op = "pixel_unshuffle"
+    r = _shuffle_factor(op, input, downscale_factor, "downscale_factor")
+    *lead, c, h, w = input.shape
+    if h % r or w % r:
+        raise ValueError(
+            f"{op}: the height {h} and width {w} of input {tuple(input.shape)} must be "
+            f"divisible by downscale_factor {r}"
+        )
+    b = numel(lead)
+    x = reshape(input, (b, c, h // r, r, w // r, r))
+    x = permute(x, (0, 1, 3, 5, 2, 4))
+    return reshape(x, (*lead, c * r * r, h // r, w // r))
+
+
+# ---------------------------------------------------------------- interpolate
+
+# mode -> the input ndims it takes (PyTorch's: nearest of 1-3 spatial dims, linear 1,
+# bilinear 2, trilinear 3; area through adaptive average pooling, 1 or 2).
+_INTERP_MODES = {
+    "nearest": (3, 4, 5),
+    "nearest-exact": (3, 4, 5),
+    "linear": (3,),
+    "bilinear": (4,),
+    "trilinear": (5,),
+    "area": (3, 4),
+}
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+):
+    """Resize the spatial dims of (N, C, *spatial) input to ``size``, or by ``scale_factor``
+    (output size ``floor(size * scale_factor)``), as PyTorch's ``F.interpolate``.
+
+    Modes: 'nearest' (source index ``floor(i * scale)``, PyTorch's legacy rule, with scale =
+    1 / scale_factor when that is given, else in / out), 'nearest-exact'
+    (``floor((i + 0.5) * scale)``), 'linear' (3-D), 'bilinear' (4-D), 'trilinear' (5-D), with
+    ``align_corners`` as PyTorch (default False), and 'area' (3-D or 4-D: adaptive average
+    pooling). The gradient flows to the input through the gathers.
+
+    >>> F.interpolate(vkgrad.ones(1, 3, 4, 4), scale_factor=2, mode="bilinear").shape
+    (1, 3, 8, 8)
+    """
+    op = "interpolate"
+    if not isinstance(input, autograd.Tensor):
+        raise TypeError(f"{op}: input must be a tensor, got {type(input).__name__}")
+    if mode not in _INTERP_MODES:
+        raise NotImplementedError(
+            f"{op}: mode {mode!r} is not supported; supported modes: {list(_INTERP_MODES)}"
+        )
+    if antialias:
+        raise NotImplementedError(f"{op}: antialias=True is not supported")
+    ndims = _INTERP_MODES[mode]
+    if input.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(
+            f"{op}: mode {mode!r} needs a {want} (N, C, *spatial) input, got shape "
+            f"{tuple(input.shape)}"
+        )
+    linear = mode in ("linear", "bilinear", "trilinear")
+    if align_corners is not None and not linear:
+        raise ValueError(
+            f"{op}: align_corners can only be set with the interpolating modes linear, "
+            f"bilinear and trilinear, not {mode!r}"
+        )
+    spatial = tuple(input.shape[2:])
+    k = len(spatial)
+    out_size, scales = _interp_sizes(op, spatial, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        pool = F.adaptive_avg_pool1d if k == 1 else F.adaptive_avg_pool2d
+        return pool(input, out_size if k > 1 else out_size[0])
+    x = input
+    # Last dim first: PyTorch's bilinear kernel blends along W, then H.
+    for i in reversed(range(k)):
+        d = 2 + i
+        n_in, n_out, scale = spatial[i], out_size[i], scales[i]
+        if linear:
+            x = _lerp_dim(x, d, n_in, n_out, scale, bool(align_corners))
+        else:
+            idx = _nearest_index(n_in, n_out, scale, mode == "nearest-exact")
+            if idx is not None:
+                x = F.index_select(x, d, _host_int32(idx, x.device))
+    return x
+
+
+def _interp_sizes(op: str, spatial: tuple, size, scale_factor, recompute) -> tuple:
+    """(output sizes, scales given to the kernel: 1 / scale_factor or None per dim)."""
+    k = len(spatial)
+    if (size is None) == (scale_factor is None):
+        which = "either" if size is None else "only one of"
+        raise ValueError(f"{op}: {which} size or scale_factor should be given")
+    if size is not None:
+        sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * k
+        if len(sizes) != k:
+            raise ValueError(
+                f"{op}: size {tuple(sizes)} must have one entry per spatial dim of the input "
+                f"(spatial size {spatial})"
+            )
+        sizes = tuple(int(s) for s in sizes)
+        scales = (None,) * k
+    else:
+        factors = (
+            tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * k
+        )
+        if len(factors) != k:
+            raise ValueError(
+                f"{op}: scale_factor {tuple(factors)} must have one entry per spatial dim of "
+                f"the input (spatial size {spatial})"
+            )
+        factors = tuple(float(f) for f in factors)
+        if any(not f > 0 for f in factors):
+            raise ValueError(f"{op}: scale_factor must be positive, got {factors}")
+        sizes = tuple(int(np.floor(float(n) * f)) for n, f in zip(spatial, factors))
+        scales = (None,) * k if recompute else factors
+    if any(s <= 0 for s in sizes) or any(n <= 0 for n in spatial):
+        raise ValueError(
+            f"{op}: input and output sizes must be greater than 0, got input spatial size "
+            f"{spatial} and output size {sizes}"
+        )
+    return sizes, scales
+
+
+def _host_int32(a, device):
+    return autograd.tensor(np.asarray(a, np.int32), dtype=dtypes.int32, device=device)
+
+
+def _nearest_index(n_in: int, n_out: int, scale_factor, exact: bool):
+    """Source index per output index along one dim, as PyTorch's CPU kernels (float32 scale);
+    None where it is the identity."""
+    if not exact and n_out == n_in:
+        return None
+    if not exact and n_out == 2 * n_in:
+        return np.arange(n_out) >> 1
+    scale = np.float32(1.0 / scale_factor if scale_factor else np.float32(n_in) / np.float32(n_out))
+    i = np.arange(n_out, dtype=np.float64)
+    # f32 products, then floor, as PyTorch's floorf(dst_index * scale).
+    src = (i + 0.5) * np.float64(scale) if exact else i.astype(np.float32) * scale
+    return np.minimum(np.floor(np.asarray(src, np.float32)).astype(np.int64), n_in - 1)
+
+
+def _lerp_dim(x, d: int, n_in: int, n_out: int, scale_factor, align_corners: bool):
+    """Linear interpolation along dim d: x[i0] * l0 + x[i1] * l1 with PyTorch's source
+    positions (area_pixel_compute_source_index)."""
+    i = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        src = i * scale
+    else:
+        scale = 1.0 / scale_factor if scale_factor else n_in / n_out
+        src = np.maximum(scale * (i + 0.5) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    l1 = np.clip(src - i0, 0.0, 1.0)
+    l0 = 1.0 - l1
+    bshape = tuple(n_out if j == d else 1 for j in range(x.ndim))
+    a = F.index_select(x, d, _host_int32(i0, x.device))
+    b = F.index_select(x, d, _host_int32(i1, x.device))
+    w0 = autograd.tensor(l0.reshape(bshape), dtype=x.dtype, device=x.device)
+    w1 = autograd.tensor(l1.reshape(bshape), dtype=x.dtype, device=x.device)
+    return F.add(F.mul(a, w0), F.mul(b, w1))

@@ -1,11 +1,10 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose2d (``torch.nn``'s)."""
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d (``torch.nn``'s)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from .. import functional as _F
 from ..tensor import Tensor, zeros
 from . import functional as F
 from . import init
@@ -21,46 +20,6 @@ def _ntuple(value, n: int, what: str) -> tuple:
             raise ValueError(f"{what} must be an int or a {n}-tuple, got {value!r}")
         return tuple(int(v) for v in value)
     return (int(value),) * n
-
-
-def _pad_dim(x: Tensor, dim: int, before: int, after: int, mode: str) -> Tensor:
-    """Pad one dim of x by copies of its own values (reflect, replicate or circular)."""
-    size = x.shape[dim]
-    if mode == "reflect" and (before >= size or after >= size):
-        raise ValueError(
-            f"reflect padding ({before}, {after}) must be smaller than the input size {size} "
-            f"at dim {dim} (input shape {tuple(x.shape)})"
-        )
-    if mode == "circular" and (before > size or after > size):
-        raise ValueError(
-            f"circular padding ({before}, {after}) must be at most the input size {size} at "
-            f"dim {dim} (input shape {tuple(x.shape)})"
-        )
-    parts = []
-    if before:
-        if mode == "reflect":
-            parts.append(_F.flip(_F.narrow(x, dim, 1, before), (dim,)))
-        elif mode == "replicate":
-            edge = _F.narrow(x, dim, 0, 1)
-            parts.append(_F.expand(edge, _with(x.shape, dim, before)))
-        else:
-            parts.append(_F.narrow(x, dim, size - before, before))
-    parts.append(x)
-    if after:
-        if mode == "reflect":
-            parts.append(_F.flip(_F.narrow(x, dim, size - 1 - after, after), (dim,)))
-        elif mode == "replicate":
-            edge = _F.narrow(x, dim, size - 1, 1)
-            parts.append(_F.expand(edge, _with(x.shape, dim, after)))
-        else:
-            parts.append(_F.narrow(x, dim, 0, after))
-    return _F.cat(parts, dim) if len(parts) > 1 else x
-
-
-def _with(shape, dim: int, size: int) -> tuple:
-    s = list(shape)
-    s[dim] = size
-    return tuple(s)
 
 
 class _ConvNd(Module):
@@ -150,10 +109,8 @@ class _ConvNd(Module):
 
     def _padded(self, input: Tensor) -> Tensor:
         """input padded by the non-zero padding mode (the conv then pads nothing)."""
-        first = input.ndim - self._spatial
-        for i, (before, after) in enumerate(self._pads):
-            input = _pad_dim(input, first + i, before, after, self.padding_mode)
-        return input
+        pads = tuple(p for pair in reversed(self._pads) for p in pair)  # F.pad: last dim first
+        return F.pad(input, pads, self.padding_mode)
 
     def extra_repr(self) -> str:
         n = self._spatial
@@ -250,16 +207,8 @@ class Conv2d(_Conv):
         )
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution (the adjoint of Conv2d, "deconvolution"); weight
-    (in_channels, out_channels / groups, kH, kW). ``forward(input, output_size)`` picks the
-    output_padding that gives that size. Only padding_mode="zeros".
-
-    >>> nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)(vkgrad.randn(1, 8, 5, 5)).shape
-    (1, 3, 10, 10)
-    """
-
-    _spatial = 2
+class _ConvTransposeNd(_ConvNd):
+    """Shared by the transposed convolutions: arguments (PyTorch's order) and output_size."""
 
     def __init__(
         self,
@@ -282,7 +231,7 @@ class ConvTranspose2d(_ConvNd):
                 f"{padding_mode!r}"
             )
         if isinstance(padding, str):
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a pair")
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple")
         super().__init__(
             in_channels,
             out_channels,
@@ -302,17 +251,18 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, input: Tensor, output_size) -> tuple:
         if output_size is None:
             return self.output_padding
+        name, n = type(self).__name__, self._spatial
         size = tuple(int(s) for s in output_size)
-        if len(size) == input.ndim:
-            size = size[2:] if input.ndim == 4 else size[1:]
-        if len(size) != 2:
+        if len(size) == input.ndim:  # with the input's non-spatial dims
+            size = size[input.ndim - n :]
+        if len(size) != n:
             raise ValueError(
-                f"ConvTranspose2d: output_size must have 2 or {input.ndim} elements, got "
+                f"{name}: output_size must have {n} or {input.ndim} elements, got "
                 f"{tuple(output_size)}"
             )
         out = []
-        for i in range(2):
-            h = input.shape[input.ndim - 2 + i]
+        for i in range(n):
+            h = input.shape[input.ndim - n + i]
             lo = (
                 (h - 1) * self.stride[i]
                 - 2 * self.padding[i]
@@ -322,12 +272,48 @@ class ConvTranspose2d(_ConvNd):
             hi = lo + self.stride[i] - 1
             if not lo <= size[i] <= hi:
                 raise ValueError(
-                    f"ConvTranspose2d: requested an output size of {size}, but valid sizes "
+                    f"{name}: requested an output size of {size}, but valid sizes "
                     f"range from {lo} to {hi} at dim {i} (for an input of "
                     f"{tuple(input.shape)})"
                 )
             out.append(size[i] - lo)
         return tuple(out)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution of (N, C_in, L) or (C_in, L) input; weight
+    (in_channels, out_channels / groups, kL). ``forward(input, output_size)`` picks the
+    output_padding that gives that length. Only padding_mode="zeros".
+
+    >>> nn.ConvTranspose1d(8, 3, 4, stride=2, padding=1)(vkgrad.randn(1, 8, 5)).shape
+    (1, 3, 10)
+    """
+
+    _spatial = 1
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        return F.conv_transpose1d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self._output_padding(input, output_size),
+            self.groups,
+            self.dilation,
+        )
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (the adjoint of Conv2d, "deconvolution"); weight
+    (in_channels, out_channels / groups, kH, kW). ``forward(input, output_size)`` picks the
+    output_padding that gives that size. Only padding_mode="zeros".
+
+    >>> nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)(vkgrad.randn(1, 8, 5, 5)).shape
+    (1, 3, 10, 10)
+    """
+
+    _spatial = 2
 
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         return F.conv_transpose2d(

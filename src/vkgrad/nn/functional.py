@@ -17,6 +17,7 @@ from ..library.conv import (
     avg_pool2d,
     conv1d,
     conv2d,
+    conv_transpose1d,
     conv_transpose2d,
     fold,
     max_pool1d,
@@ -50,9 +51,11 @@ from ..library.loss import (
     huber_loss,
     kl_div,
     l1_loss,
+    margin_ranking_loss,
     mse_loss,
     nll_loss,
     smooth_l1_loss,
+    triplet_margin_loss,
 )
 from ..library.norm import (
     batch_norm,
@@ -60,6 +63,7 @@ from ..library.norm import (
     dropout1d,
     dropout2d,
     group_norm,
+    instance_norm,
     layer_norm,
     log_softmax,
     rms_norm,
@@ -70,6 +74,12 @@ from ..library.reduction import (
     cosine_similarity,
     normalize,
     pairwise_distance,
+)
+from ..library.shape import (
+    interpolate,
+    pad,
+    pixel_shuffle,
+    pixel_unshuffle,
 )
 
 __all__ = [
@@ -82,6 +92,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
     "conv_transpose2d",
     "cosine_embedding_loss",
     "cosine_similarity",
@@ -97,6 +108,8 @@ __all__ = [
     "hardsigmoid",
     "hardswish",
     "huber_loss",
+    "instance_norm",
+    "interpolate",
     "kl_div",
     "l1_loss",
     "layer_norm",
@@ -104,6 +117,7 @@ __all__ = [
     "linear",
     "log_softmax",
     "logsigmoid",
+    "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
     "mish",
@@ -111,7 +125,10 @@ __all__ = [
     "nll_loss",
     "normalize",
     "one_hot",
+    "pad",
     "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "relu",
     "rms_norm",
     "scaled_dot_product_attention",
@@ -122,6 +139,7 @@ __all__ = [
     "softmax",
     "softplus",
     "tanh",
+    "triplet_margin_loss",
     "unfold",
 ]
 # END GENERATED EXPORTS

@@ -1,10 +1,12 @@
-"""Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm, RMSNorm (``torch.nn``'s)."""
+"""Normalization layers: BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm, GroupNorm, RMSNorm
+(``torch.nn``'s)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .. import dtypes
+from .. import functional as _F
 from ..autograd import apply_inplace, no_grad
 from ..tensor import Tensor, ones, zeros
 from . import functional as F
@@ -143,6 +145,75 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _expected_dims = (4,)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Shared by InstanceNorm1d/2d: BatchNorm's parameters and buffers (PyTorch's names),
+    with PyTorch's defaults affine=False, track_running_stats=False, and statistics per
+    sample and channel."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        no_batch = min(self._expected_dims)  # (C, *spatial): one sample
+        feature_dim = input.ndim - no_batch
+        if input.shape[feature_dim] != self.num_features and self.affine:
+            raise ValueError(
+                f"{type(self).__name__}: expected input's size at dim={feature_dim} to match "
+                f"num_features ({self.num_features}), got input shape {tuple(input.shape)}"
+            )
+        x = _F.unsqueeze(input, 0) if input.ndim == no_batch else input
+        # As PyTorch: momentum=None (a cumulative average for BatchNorm) leaves the running
+        # statistics as they are, and num_batches_tracked is never counted.
+        y = F.instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
+        return _F.squeeze(y, 0) if input.ndim == no_batch else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalize each channel of each sample of (N, C, L) or (C, L) input over L, then
+    (``affine=True``) a per-channel weight and bias. ``track_running_stats=True`` keeps
+    running averages of the per-instance statistics, used in eval mode.
+
+    >>> nn.InstanceNorm1d(4)(vkgrad.randn(2, 4, 10)).shape
+    (2, 4, 10)
+    """
+
+    _expected_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalize each channel of each sample of (N, C, H, W) or (C, H, W) input over H and W
+    (see InstanceNorm1d).
+
+    >>> nn.InstanceNorm2d(3, affine=True)(vkgrad.randn(2, 3, 5, 5)).shape
+    (2, 3, 5, 5)
+    """
+
+    _expected_dims = (3, 4)
 
 
 class LayerNorm(Module):

@@ -1,5 +1,6 @@
 """Attention and transformer layers: MultiheadAttention, TransformerEncoderLayer,
-TransformerEncoder (``torch.nn``'s)."""
+TransformerEncoder, TransformerDecoderLayer, TransformerDecoder and Transformer
+(``torch.nn``'s, with its parameter names: a PyTorch ``state_dict`` loads as it is)."""
 
 from __future__ import annotations
 
@@ -364,3 +365,290 @@ class TransformerEncoder(Module):
         if self.norm is not None:
             out = self.norm(out)
         return out
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention over the target, attention from the target to ``memory`` (the
+    encoder's output) and a feed-forward block, each with a residual connection, dropout and
+    LayerNorm (after the residual; before the block with ``norm_first=True``).
+
+    ``tgt_mask`` (T, T) / ``memory_mask`` (T, S), or (N * nhead, ...), and the key padding
+    masks (N, T) / (N, S) are bool (True: masked out) or additive float masks, as in
+    MultiheadAttention. ``tgt_is_causal`` / ``memory_is_causal`` are hints that need the mask.
+
+    >>> layer = nn.TransformerDecoderLayer(16, 4, 32, batch_first=True)
+    >>> layer(vkgrad.randn(2, 5, 16), vkgrad.randn(2, 7, 16)).shape
+    (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        kw = dict(device=device, dtype=dtype)
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
+        )
+        self.multihead_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        if isinstance(activation, str):
+            activation = _get_activation_fn(activation)
+        self.activation = activation
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        tgt_key_padding_mask: Tensor | None = None,
+        memory_key_padding_mask: Tensor | None = None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(
+                self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal
+            )
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(
+                x
+                + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal)
+            )
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=bool(is_causal),
+        )[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal) -> Tensor:
+        x = self.multihead_attn(
+            x,
+            mem,
+            mem,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=bool(is_causal),
+        )[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.dropout3(x)
+
+
+class TransformerDecoder(Module):
+    """``num_layers`` copies of ``decoder_layer`` (each starting from its parameter values)
+    applied in turn to the target, each attending to ``memory``, then ``norm`` if given.
+
+    >>> dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(16, 4, 32), num_layers=2)
+    >>> dec(vkgrad.randn(5, 2, 16), vkgrad.randn(7, 2, 16)).shape
+    (5, 2, 16)
+    """
+
+    def __init__(
+        self,
+        decoder_layer: TransformerDecoderLayer,
+        num_layers: int,
+        norm: Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        tgt_key_padding_mask: Tensor | None = None,
+        memory_key_padding_mask: Tensor | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        # PyTorch compares tgt_mask with a causal mask when tgt_is_causal is None; the hint
+        # changes nothing here (the mask is always applied), so no host read is made for it.
+        out = tgt
+        for layer in self.layers:
+            out = layer(
+                out,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=bool(tgt_is_causal),
+                memory_is_causal=memory_is_causal,
+            )
+        if self.norm is not None:
+            out = self.norm(out)
+        return out
+
+
+def _square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
+    """(sz, sz) float mask: -inf above the diagonal (future positions), 0 elsewhere."""
+    return _F.triu(full((sz, sz), float("-inf"), dtype=dtype, device=device), 1)
+
+
+class Transformer(Module):
+    """The encoder-decoder Transformer of "Attention Is All You Need": a TransformerEncoder
+    of ``num_encoder_layers`` layers and a TransformerDecoder of ``num_decoder_layers``, each
+    followed by a LayerNorm; every parameter of 2 or more dims is initialised with
+    ``xavier_uniform_``, as PyTorch. ``forward(src, tgt, ...)`` returns the decoder's output
+    for ``tgt`` (its length), with the masks of the encoder and decoder layers.
+
+    >>> model = nn.Transformer(16, 4, 2, 2, 32, batch_first=True)
+    >>> src, tgt = vkgrad.randn(2, 7, 16), vkgrad.randn(2, 5, 16)
+    >>> mask = nn.Transformer.generate_square_subsequent_mask(5)
+    >>> model(src, tgt, tgt_mask=mask).shape
+    (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        kw = dict(device=device, dtype=dtype)
+        args = (
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation,
+            layer_norm_eps,
+            batch_first,
+            norm_first,
+            bias,
+        )
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(*args, **kw),
+                num_encoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw),
+            )
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(*args, **kw),
+                num_decoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw),
+            )
+        self._reset_parameters()
+        self.d_model = d_model
+        self.nhead = nhead
+        self.batch_first = batch_first
+
+    def _reset_parameters(self) -> None:
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
+
+    def forward(
+        self,
+        src: Tensor,
+        tgt: Tensor,
+        src_mask: Tensor | None = None,
+        tgt_mask: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        src_key_padding_mask: Tensor | None = None,
+        tgt_key_padding_mask: Tensor | None = None,
+        memory_key_padding_mask: Tensor | None = None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        op = "Transformer"
+        if src.ndim not in (2, 3) or tgt.ndim != src.ndim:
+            raise ValueError(
+                f"{op}: src and tgt must both be 3-D (batched) or 2-D (unbatched), got shapes "
+                f"{tuple(src.shape)} and {tuple(tgt.shape)}"
+            )
+        if src.ndim == 3:
+            b = 0 if self.batch_first else 1
+            if src.shape[b] != tgt.shape[b]:
+                raise ValueError(
+                    f"{op}: the batch size of src and tgt must be equal (dim {b}), got shapes "
+                    f"{tuple(src.shape)} and {tuple(tgt.shape)} (batch_first={self.batch_first})"
+                )
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ValueError(
+                f"{op}: the feature size of src and tgt must equal d_model ({self.d_model}), "
+                f"got shapes {tuple(src.shape)} and {tuple(tgt.shape)}"
+            )
+        memory = self.encoder(
+            src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal
+        )
+        return self.decoder(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
+        )
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
+        """The (sz, sz) causal mask: -inf above the diagonal, 0 elsewhere.
+
+        >>> nn.Transformer.generate_square_subsequent_mask(3)
+        """
+        return _square_subsequent_mask(sz, device=device, dtype=dtype)

@@ -12,10 +12,11 @@ from typing import Union
 
 import numpy as np
 
-from .. import dtypes
-from .. import functional as F
-from ..autograd import apply_inplace, no_grad
-from ..tensor import Tensor, tensor
+from ... import dtypes
+from ... import functional as F
+from ...autograd import apply_inplace, no_grad
+from ...tensor import Tensor, tensor
+from . import rnn
 
 _Params = Union[Tensor, Iterable[Tensor]]
 
