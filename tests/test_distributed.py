@@ -38,6 +38,9 @@ def _mpi_missing() -> str | None:
 
 
 MPI_MISSING = _mpi_missing()
+if MPI_MISSING and os.environ.get("VKGRAD_REQUIRE_MPI") == "1":
+    # CI installs Open MPI and mpi4py: a failed install must fail here, not skip.
+    raise RuntimeError(f"VKGRAD_REQUIRE_MPI=1 but MPI is unusable: {MPI_MISSING}")
 needs_mpi = pytest.mark.skipif(MPI_MISSING is not None, reason=str(MPI_MISSING))
 DEVICES = ["cpu", vulkan_param("vulkan", id="vulkan")]
 RANKS = [2, 3]
