@@ -22,6 +22,8 @@ enables the Khronos validation layer whenever it is installed. This changes:
   ``KOMPUTE_ENV_DEBUG_LAYERS``;
 * a missing comma in setup.py that glues two CMake arguments together, so the build
   loses -DPYTHON_EXECUTABLE and may pick up another Python;
+* kp's ``numpy<2.0.0`` requirement in setup.py, the limit of the pybind11 it bundles: vkgrad
+  builds it against pybind11 >= 2.12 (scripts/kp_wheel.sh), which supports NumPy 1 and 2;
 * ``device_type`` (VkPhysicalDeviceType: 1 integrated, 2 discrete, 3 virtual, 4 CPU),
   ``max_push_constants_size``, ``timestamp_period`` (ns per timestamp tick),
   ``driver_version``, ``vendor_id`` and ``device_id`` in the device property dicts;
@@ -428,6 +430,7 @@ REBUILD_CALLS = """        this->createParameters();
 # (file, old text, new text): each old text occurs exactly once in kp 0.9.0; old None appends.
 PATCHES = [
     ("setup.py", COMMA_BUG, COMMA_BUG.replace("'\n", "',\n")),
+    ("setup.py", '"numpy<2.0.0"', '"numpy"'),
     # Shared pipelines.
     (
         "src/include/kompute/Algorithm.hpp",
