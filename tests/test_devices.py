@@ -148,6 +148,25 @@ def test_missing_kp_gives_clear_message():
     assert gerr is not None and "GPU" in gerr, gerr
 
 
+@pytest.mark.parametrize("dev", VULKAN)
+def test_loader_without_a_driver_falls_back_to_the_cpu(dev, tmp_path):
+    # A Vulkan loader pointed at no usable driver (a container without the GPU's driver
+    # files): kp raises instead of aborting the process, and vkgrad runs on the cpu.
+    env = {"VK_DRIVER_FILES": str(tmp_path / "none.json")}
+    env["VK_ICD_FILENAMES"] = env["VK_DRIVER_FILES"]
+    code = (
+        "import json, vkgrad\n"
+        "from vkgrad.device import vulkan_unavailable_reason\n"
+        "devs = [d['device'] for d in vkgrad.devices()]\n"
+        "print(json.dumps([devs, (vkgrad.ones(2) + 1).tolist(), vulkan_unavailable_reason()]))\n"
+    )
+    r = run_py(code, env)
+    assert r.returncode == 0, r.stderr
+    devs, x, why = json.loads(r.stdout)
+    assert devs == ["cpu"] and x == [2.0, 2.0]
+    assert "vkCreateInstance failed" in why, why
+
+
 def test_vulkan_skip_reason_matches_device_manager():
     # The conftest skips Vulkan tests only when the device manager finds no Vulkan device.
     has = bool(_device_mod._vulkan_devices())
