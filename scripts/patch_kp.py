@@ -428,8 +428,8 @@ FENCE_WAIT_END = """    this->mDevice->destroy(
 CREATE_INSTANCE = """    vk::createInstance(
       &computeInstanceCreateInfo, nullptr, this->mInstance.get());
 """
-CHECKED_CREATE_INSTANCE = """    // vkgrad: without a driver the loader fails here; report it instead of going on with a
-    // null instance.
+# Without a driver the loader fails here: raise, instead of going on with a null instance.
+CHECKED_CREATE_INSTANCE = """    // vkgrad: a failed instance is an error.
     vk::Result vkgradInstanceResult = vk::createInstance(
       &computeInstanceCreateInfo, nullptr, this->mInstance.get());
     if (vkgradInstanceResult != vk::Result::eSuccess) {
