@@ -90,7 +90,7 @@ def steps_lines(res: dict) -> list:
                 if "extras" in tests["marker"]
                 else ""
             )
-            + "."
+            + f". Default device and dtype: {tests.get('defaults', '?')}."
         )
         out += [""] + [f"- `{f}`" for f in tests.get("failures", [])[:20]] + [""]
     return out

@@ -45,9 +45,10 @@ py_tag=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[
 [ "$wheel_tag" = "$py_tag" ] || die "the kit's kp wheel is for $wheel_tag, $PY is $py_tag"
 
 # ---------------------------------------------------------------- the wheels
-if "$PY" -m pip --version >/dev/null 2>&1; then
-    "$PY" -m pip install -q --no-index --no-deps --target "$WORK/site" "$KIT"/wheels/*.whl
-else  # a wheel is a zip of the installed files
+if ! "$PY" -m pip install -q --no-index --no-deps --target "$WORK/site" "$KIT"/wheels/*.whl \
+    2>"$WORK/pip.log"; then
+    say "pip could not install the wheels ($(tail -n 1 "$WORK/pip.log")); unzipping them"
+    # A wheel is a zip of the installed files.
     for w in "$KIT"/wheels/*.whl; do "$PY" -m zipfile -e "$w" "$WORK/site"; done
 fi
 
