@@ -5,13 +5,13 @@
 Training steps (zero_grad, forward, cross entropy, backward, Adam) of the models in
 models.py, in f32 and f16: vkgrad eager and ``vkgrad.capture``d, PyTorch eager and, on CUDA,
 the same step captured in a CUDA graph (``torch.cuda.graph``, Adam with
-``capturable=True``). PyTorch's f16 is the model in half precision (``model.half()``);
-vkgrad's keeps f32 master weights and Adam state. Then GEMM (n x n @ n x n) in TFLOP/s and
-an elementwise add in GB/s (3 arrays moved), for vkgrad and PyTorch, with the shaders
-vkgrad dispatched. Every time is the median over repeats of one call followed by a
-synchronize (``vkgrad.synchronize()``, ``torch.cuda.synchronize()``). Measurements that
-would start past ``--budget`` seconds are skipped, and the JSON is rewritten after each one,
-so a timeout keeps what finished.
+``capturable=True``). PyTorch's f16 is autocast (f16 compute, f32 weights and Adam state);
+vkgrad's keeps f16 weights with f32 master copies and f32 Adam state. Then GEMM
+(n x n @ n x n) in TFLOP/s and an elementwise add in GB/s (3 arrays moved), for vkgrad and
+PyTorch, with the shaders vkgrad dispatched. Every time is the median over repeats of one
+call followed by a synchronize (``vkgrad.synchronize()``, ``torch.cuda.synchronize()``).
+Measurements that would start past ``--budget`` seconds are skipped, and the JSON is
+rewritten after each one, so a timeout keeps what finished.
 """
 
 from __future__ import annotations
@@ -79,18 +79,26 @@ def vkgrad_step(kind: str, preset: dict, captured: bool):
     return lambda: fn(x, y)
 
 
-def torch_step(torch, kind: str, preset: dict, dtype, device: str, graphs: bool):
+def torch_step(torch, kind: str, preset: dict, half: bool, device: str, graphs: bool):
+    """PyTorch's step; ``half``: f16 by autocast (f32 weights and Adam state, f16 compute),
+    as PyTorch trains in f16. Pure-f16 weights would make Adam's eps (1e-8) round to 0."""
     torch.manual_seed(0)
-    model = BUILDERS[kind](torch.nn, **preset).to(device, dtype)
+    model = BUILDERS[kind](torch.nn, **preset).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=graphs)
     xn, yn = batch(kind, preset)
-    x = torch.tensor(xn, device=device, dtype=dtype)
+    x = torch.tensor(xn, device=device)
     y = torch.tensor(yn, device=device)
     ce = torch.nn.functional.cross_entropy
+    # No autocast weight cache: a CUDA graph must not capture casts cached outside it.
+    precision = torch.autocast(device, torch.float16, enabled=half, cache_enabled=False)
+
+    def forward():
+        with precision:
+            return ce(model(x), y)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = ce(model(x), y)
+        loss = forward()
         loss.backward()
         opt.step()
         return loss
@@ -108,7 +116,7 @@ def torch_step(torch, kind: str, preset: dict, dtype, device: str, graphs: bool)
     graph = torch.cuda.CUDAGraph()
     opt.zero_grad(set_to_none=True)
     with torch.cuda.graph(graph):
-        static_loss = ce(model(x), y)
+        static_loss = forward()
         static_loss.backward()
         opt.step()
 
@@ -185,8 +193,7 @@ class Bench:
     def _torch_train(self, kind, preset, dt, graphs) -> dict:
         torch = self.torch
         warm, reps = self.plan["steps"]
-        dtype = torch.float16 if dt == "f16" else torch.float32
-        call = torch_step(torch, kind, preset, dtype, self.tdev, graphs)
+        call = torch_step(torch, kind, preset, dt == "f16", self.tdev, graphs)
         ms = measure(call, self._torch_sync, warm, reps)
         return {"ms": _sig(ms), "loss": float(call().item())}
 
