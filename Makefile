@@ -2,7 +2,7 @@
 # nothing changed), so `make demo` and `make test` work on a fresh machine.
 PY := .venv/bin/python
 
-.PHONY: setup demo test lint bench precompile docs clean
+.PHONY: setup demo test lint bench precompile gpu-kit docs clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,8 +25,12 @@ bench: setup
 precompile: setup
 	$(PY) -m vkgrad.backends.vulkan.compile --all
 
+# .gpu/: wheels, libraries and precompiled SPIR-V for a GPU machine without network (docs/gpu.md).
+gpu-kit: setup
+	@bash scripts/gpu_kit/build.sh
+
 docs: setup
 	$(PY) -m vkgrad.opdoc > docs/ops.md
 
 clean:
-	rm -rf .venv build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf .venv build .gpu *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -22,6 +22,11 @@ enables the Khronos validation layer whenever it is installed. This changes:
   ``KOMPUTE_ENV_DEBUG_LAYERS``;
 * a missing comma in setup.py that glues two CMake arguments together, so the build
   loses -DPYTHON_EXECUTABLE and may pick up another Python;
+* a failed ``vkCreateInstance`` (a Vulkan loader without any driver) raises a RuntimeError
+  naming the result; kp ignored it and enumerated devices on a null instance, which the
+  loader answers with abort(), ending the process (and vkgrad's CPU fallback with it);
+* kp's ``numpy<2.0.0`` requirement in setup.py, the limit of the pybind11 it bundles: vkgrad
+  builds it against pybind11 >= 2.12 (scripts/kp_wheel.sh), which supports NumPy 1 and 2;
 * ``device_type`` (VkPhysicalDeviceType: 1 integrated, 2 discrete, 3 virtual, 4 CPU),
   ``max_push_constants_size``, ``timestamp_period`` (ns per timestamp tick),
   ``driver_version``, ``vendor_id`` and ``device_id`` in the device property dicts;
@@ -590,6 +595,20 @@ FENCE_WAIT_END = """    this->mDevice->destroy(
 
     this->mIsRunning = false;
 """
+CREATE_INSTANCE = """    vk::createInstance(
+      &computeInstanceCreateInfo, nullptr, this->mInstance.get());
+"""
+# Without a driver the loader fails here: raise, instead of going on with a null instance.
+CHECKED_CREATE_INSTANCE = """    // vkgrad: a failed instance is an error.
+    vk::Result vkgradInstanceResult = vk::createInstance(
+      &computeInstanceCreateInfo, nullptr, this->mInstance.get());
+    if (vkgradInstanceResult != vk::Result::eSuccess) {
+        this->mInstance = nullptr;
+        throw std::runtime_error("vkCreateInstance failed: " +
+                                 vk::to_string(vkgradInstanceResult) +
+                                 " (no usable Vulkan driver)");
+    }
+"""
 REBUILD_CALLS = """        this->createParameters();
         this->createShaderModule();
         this->createPipeline();
@@ -598,6 +617,8 @@ REBUILD_CALLS = """        this->createParameters();
 # (file, old text, new text): each old text occurs exactly once in kp 0.9.0; old None appends.
 PATCHES = [
     ("setup.py", COMMA_BUG, COMMA_BUG.replace("'\n", "',\n")),
+    ("setup.py", '"numpy<2.0.0"', '"numpy"'),
+    ("src/Manager.cpp", CREATE_INSTANCE, CHECKED_CREATE_INSTANCE),
     # Shared pipelines.
     (
         "src/include/kompute/Algorithm.hpp",

@@ -25,10 +25,11 @@ def vulkan_skip_reason() -> str | None:
     return None
 
 
-def vulkan_param(*values, id: str | None = None):
-    """A pytest.param for a Vulkan case: marked ``vulkan``, skipped only without a device."""
+def vulkan_param(*values, id: str | None = None, marks: tuple = ()):
+    """A pytest.param for a Vulkan case: marked ``vulkan`` (and ``marks``), skipped only
+    without a device."""
     reason = vulkan_skip_reason()
-    marks = [pytest.mark.vulkan]
+    marks = [pytest.mark.vulkan, *marks]
     if reason:
         marks.append(pytest.mark.skip(reason=reason))
     return pytest.param(*values, marks=marks, id=id)

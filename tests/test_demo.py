@@ -14,11 +14,15 @@ import vkgrad
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "train_digits.py"
+# The demo runs the vkgrad these tests imported (src/, or an installed copy).
+PACKAGE_ROOT = str(Path(vkgrad.__file__).resolve().parents[1])
+
+pytestmark = pytest.mark.extras  # the digits data comes with scikit-learn
 
 
 def _run_demo(*args: str) -> str:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = PACKAGE_ROOT + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), *args],
         capture_output=True,
@@ -60,7 +64,7 @@ def test_demo_vulkan():
 def test_demo_fails_below_target():
     # One tiny epoch cannot reach the bar: the script must say so and exit non-zero.
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = PACKAGE_ROOT + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--device", "cpu", "--epochs", "1", "--lr", "1e-5"],
         capture_output=True,

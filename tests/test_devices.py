@@ -121,7 +121,9 @@ def test_env_device_vulkan_in_subprocess(dev):
     r = run_py(code, {"VKGRAD_DEVICE": "vulkan"})
     assert r.returncode == 0, r.stderr
     dev_name, dt, xdev = json.loads(r.stdout)
-    assert dev_name.startswith("vulkan:") and xdev == dev_name and dt == "f32"
+    # The default dtype is f16 on a GPU, f32 on a CPU Vulkan device (lavapipe).
+    gpu = _device_mod.Device.parse("vulkan").is_gpu
+    assert dev_name.startswith("vulkan:") and xdev == dev_name and dt == ("f16" if gpu else "f32")
 
 
 def test_missing_kp_gives_clear_message():
@@ -146,6 +148,25 @@ def test_missing_kp_gives_clear_message():
     assert devs == ["cpu"] and x == [2.0, 2.0] and default == "cpu"
     assert err is not None and "Vulkan" in err and "kp" in err, err
     assert gerr is not None and "GPU" in gerr, gerr
+
+
+@pytest.mark.parametrize("dev", VULKAN)
+def test_loader_without_a_driver_falls_back_to_the_cpu(dev, tmp_path):
+    # A Vulkan loader pointed at no usable driver (a container without the GPU's driver
+    # files): kp raises instead of aborting the process, and vkgrad runs on the cpu.
+    env = {"VK_DRIVER_FILES": str(tmp_path / "none.json")}
+    env["VK_ICD_FILENAMES"] = env["VK_DRIVER_FILES"]
+    code = (
+        "import json, vkgrad\n"
+        "from vkgrad.device import vulkan_unavailable_reason\n"
+        "devs = [d['device'] for d in vkgrad.devices()]\n"
+        "print(json.dumps([devs, (vkgrad.ones(2) + 1).tolist(), vulkan_unavailable_reason()]))\n"
+    )
+    r = run_py(code, env)
+    assert r.returncode == 0, r.stderr
+    devs, x, why = json.loads(r.stdout)
+    assert devs == ["cpu"] and x == [2.0, 2.0]
+    assert "vkCreateInstance failed" in why, why
 
 
 def test_vulkan_skip_reason_matches_device_manager():

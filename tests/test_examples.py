@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 from conftest import vulkan_param
 
+import vkgrad
+
 ROOT = Path(__file__).resolve().parents[1]
+# The examples run the vkgrad these tests imported (src/, or an installed copy).
+PACKAGE_ROOT = str(Path(vkgrad.__file__).resolve().parents[1])
+
+# Plots need matplotlib, and the digits and iris data come with scikit-learn.
+pytestmark = pytest.mark.extras
 
 # (script, flags for a short run)
 SHORT_RUNS = {
@@ -31,7 +38,7 @@ SHORT_RUNS = {
 
 def run_example(name: str, *flags: str, timeout: int = 600) -> str:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = PACKAGE_ROOT + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / f"{name}.py"), *flags],
         capture_output=True,

@@ -6,6 +6,13 @@ the defines and ``glslangValidator --version``, so editing a header or upgrading
 never serves stale SPIR-V.
 
 Precompile everything: ``python -m vkgrad.backends.vulkan.compile --all``.
+
+A machine without glslang runs on a precompiled bundle: ``python -m
+vkgrad.backends.vulkan.compile --all --bundle DIR`` writes every variant to ``DIR`` under a
+key that hashes only the sources (headers included, recursively) and the defines, not the
+compiler. Where ``glslangValidator`` is not found, ``compile_shader`` reads the variant from
+the bundle named by ``$VKGRAD_SPIRV_BUNDLE``; a variant missing from it is a
+``ShaderCompileError`` naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -36,6 +44,9 @@ from .sources import (  # noqa: F401  (the compiler's public names, defined ther
 )
 
 _MEMORY: dict[tuple, bytes] = {}
+
+# Directory of precompiled SPIR-V, read where glslangValidator is not installed.
+BUNDLE_ENV = "VKGRAD_SPIRV_BUNDLE"
 
 
 class ShaderCompileError(RuntimeError):
@@ -138,6 +149,10 @@ def compile_shader(name: str, defines: dict | None = None, shader_dir: Path | No
         return hit
     if not src.exists():
         raise ShaderCompileError(f"{name}: no shader file {src}")
+    if os.environ.get(BUNDLE_ENV) and not _glslang_found():
+        spirv = _from_bundle(name, src, defines)
+        _MEMORY[mem_key] = spirv
+        return spirv
     h = hashlib.sha256()
     for part in sources.sources(src):
         h.update(part)
@@ -178,6 +193,58 @@ def _run_glslang(name: str, src: Path, defines: dict, sdir: Path) -> bytes:
         return out.read_bytes()
 
 
+# ---------------------------------------------------------------- precompiled bundle
+
+
+def _glslang_found() -> bool:
+    try:
+        _glslang()
+    except ShaderCompileError:
+        return False
+    return True
+
+
+def bundle_file(name: str, src: Path, defines: dict) -> str:
+    """The file name of a variant in a bundle: the shader name and a hash of its sources
+    (recursive headers) and defines. The compiler is not in the key, so a bundle serves any
+    machine that runs the same sources."""
+    h = hashlib.sha256()
+    for part in sources.sources(src):
+        h.update(part)
+        h.update(b"\0")
+    h.update(repr(sorted(defines.items())).encode())
+    return f"{name}-{h.hexdigest()[:32]}.spv"
+
+
+def _from_bundle(name: str, src: Path, defines: dict) -> bytes:
+    bundle = Path(os.environ[BUNDLE_ENV])
+    path = bundle / bundle_file(name, src, defines)
+    if not path.is_file():
+        raise ShaderCompileError(
+            f"shader {variant_label(name, defines)} ({src}) is not in the precompiled SPIR-V "
+            f"bundle {bundle} (${BUNDLE_ENV}), and glslangValidator is not installed to "
+            "compile it. Rebuild the bundle from these sources (python -m "
+            "vkgrad.backends.vulkan.compile --all --bundle DIR), or install glslang-tools."
+        )
+    return path.read_bytes()
+
+
+def write_bundle(variants: list, bundle: Path) -> int:
+    """Compile ``variants`` (``(name, defines)`` pairs) and write their SPIR-V to ``bundle``,
+    with an ``index.json`` of what it holds; returns the number of files written."""
+    bundle = Path(bundle)
+    bundle.mkdir(parents=True, exist_ok=True)
+    index = {}
+    for name, defines in variants:
+        src = shader_path(name)
+        fname = bundle_file(name, src, defines)
+        sources.write_atomic(bundle / fname, compile_shader(name, defines))
+        index[variant_label(name, defines)] = fname
+    meta = {"glslang": glslang_version().strip(), "variants": index}
+    sources.write_atomic(bundle / "index.json", json.dumps(meta, indent=1).encode())
+    return len(set(index.values()))
+
+
 # ---------------------------------------------------------------- variants of every row
 
 
@@ -211,10 +278,25 @@ def main(argv: list | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vkgrad.backends.vulkan.compile")
     ap.add_argument("--all", action="store_true", help="compile every shader in every variant")
     ap.add_argument("names", nargs="*", help="compile only these rows")
+    ap.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help=f"also write the SPIR-V to DIR, for machines without glslang (${BUNDLE_ENV})",
+    )
+    ap.add_argument(
+        "--variants",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="also compile the variants listed in FILE: JSON [[shader, {define: value}], ...], "
+        "as the tests' shader coverage record holds them (dtype combinations built on first use)",
+    )
     args = ap.parse_args(argv)
     if not args.all and not args.names:
         ap.error("give --all or some row names")
     variants = all_variants()
+    for path in args.variants:
+        variants += [(name, dict(d)) for name, d in json.loads(Path(path).read_text())]
     if args.names:
         variants = [v for v in variants if v[0] in args.names]
     t0 = time.perf_counter()
@@ -231,7 +313,12 @@ def main(argv: list | None = None) -> int:
         f"compiled {len(variants) - failed}/{len(variants)} variants of {shaders} shaders "
         f"in {dt:.1f} s; cache: {cache_dir()}"
     )
-    return 1 if failed else 0
+    if failed:
+        return 1
+    if args.bundle:
+        files = write_bundle(variants, Path(args.bundle))
+        print(f"bundle: {files} SPIR-V files in {args.bundle}")
+    return 0
 
 
 if __name__ == "__main__":
