@@ -59,8 +59,12 @@ def _cxx() -> bool:
     return any(shutil.which(c) for c in ("c++", "g++", "clang++"))
 
 
+def python_include_dir() -> Path:
+    return Path(sysconfig.get_paths()["include"])
+
+
 def _python_headers() -> bool:
-    return (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
+    return (python_include_dir() / "Python.h").is_file()
 
 
 def _loader() -> bool:
