@@ -68,6 +68,8 @@ def _install_everything(root: Path, monkeypatch, but: str = "") -> None:
 def test_check_names_every_missing_package_and_the_apt_command(bare_system, capsys):
     assert setup_vulkan.main(["--check"]) == 1
     err = capsys.readouterr().err
+    assert "  - a C++ compiler (c++, g++ or clang++ on PATH, or $CXX)\n" in err
+    assert "  - a Vulkan driver (an ICD manifest in a vulkan/icd.d directory)\n" in err
     assert f"apt-get install -y {ALL_DEBS}\n" in err
     for generic in (
         "a C++ compiler: g++ or clang++",

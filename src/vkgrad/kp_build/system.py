@@ -161,7 +161,7 @@ def install_hint(absent: list[Requirement]) -> str:
     """What is missing, the apt-get command that installs it, and the generic names."""
     sudo = "" if hasattr(os, "geteuid") and os.geteuid() == 0 else "sudo "
     debs = " ".join(dict.fromkeys(r.debian for r in absent))
-    lines = ["missing:"]
+    lines = ["this system lacks what building kp or running vkgrad on Vulkan needs:"]
     lines += [f"  - {r.what}" for r in absent]
     lines += ["On Debian or Ubuntu, install them with:", f"  {sudo}apt-get install -y {debs}"]
     lines += ["On other systems, install:"]
@@ -170,4 +170,5 @@ def install_hint(absent: list[Requirement]) -> str:
         "cmake, pybind11 (>= 2.12), wheel and setuptools come from pip: "
         "vkgrad-setup-vulkan installs them when it builds."
     )
+    lines.append("Then run vkgrad-setup-vulkan again.")
     return "\n".join(lines)
