@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for `make demo` / `make test`: system packages, .venv, a kp wheel built
-# once from its PyPI source (patched: shared pipelines, dependency barriers; scripts/kp_wheel.sh)
-# and cached, the package itself.
+# once from its PyPI source (patched: shared pipelines, dependency barriers) and cached, by
+# vkgrad-setup-vulkan (src/vkgrad/setup_vulkan.py), and the package itself.
 # A second run finds everything in place and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +10,8 @@ PY=${PYTHON:-python3}
 VENV=.venv
 # vulkan-validationlayers: tests/test_sync_validation.py runs Vulkan work under the Khronos
 # layer's synchronization validation. Our kp build never enables the layer by itself (stock kp
-# 0.9.0 did, whenever it was installed: scripts/patch_kp.py), so installing it slows nothing.
-# kp compiles against libvulkan-dev and libfmt-dev, and pip's pybind11 (scripts/kp_wheel.sh).
+# 0.9.0 did, whenever it was installed: src/vkgrad/kp_build/patch.py), so installing it slows
+# nothing. kp compiles against libvulkan-dev and libfmt-dev, and pip's pybind11.
 SYS_PKGS="glslang-tools mesa-vulkan-drivers libvulkan-dev libfmt-dev vulkan-validationlayers"
 # openmpi-bin, libopenmpi-dev: mpirun and the MPI library under vkgrad.distributed (mpi4py, from
 # the dev extras); tests/test_distributed.py launches its jobs with mpirun.
@@ -19,7 +19,7 @@ SYS_PKGS="$SYS_PKGS openmpi-bin libopenmpi-dev"
 
 # The stamp names everything the environment depends on: change any of it and set-up reruns.
 stamp_key() {
-    cat pyproject.toml scripts/setup.sh scripts/kp_wheel.sh scripts/patch_kp.py \
+    cat pyproject.toml scripts/setup.sh src/vkgrad/setup_vulkan.py src/vkgrad/kp_build/*.py \
         | sha256sum | cut -c1-16
 }
 
@@ -52,10 +52,10 @@ install_sys_pkgs() {
 }
 
 build_kp_wheel() {
-    local wheel
-    wheel=$(bash scripts/kp_wheel.sh "$VENV/bin/python")
-    # Same version number as a stock or older patched build: force, or pip keeps the old one.
-    $VENV/bin/pip install -q --no-deps --force-reinstall "$wheel"
+    # The command a pip-installed vkgrad gives (docs/install.md), run from the checkout since
+    # vkgrad is installed after it: builds or reuses the cached wheel, installs it into the
+    # .venv and lists the Vulkan devices it sees.
+    PYTHONPATH=src $VENV/bin/python -m vkgrad.setup_vulkan
 }
 
 main() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make gpu-kit`: build .gpu/, everything a GPU machine without network, glslang or Vulkan
 # loader needs to run vkgrad's tests and benchmarks (docs/gpu.md):
-#   wheels/  kp for CPython 3.12 (scripts/kp_wheel.sh) and vkgrad
+#   wheels/  kp for CPython 3.12 (vkgrad-setup-vulkan --wheel-dir) and vkgrad
 #   debs/    the Debian packages of every shared library kp loads beyond the C/C++ runtime
 #   spirv/   every shader variant, precompiled ($VKGRAD_SPIRV_BUNDLE; extra_variants.py)
 #   run.sh, kit/  the command to run there and its Python driver (scripts/gpu_kit/)
@@ -30,7 +30,7 @@ rm -rf "$new"
 mkdir -p "$new/wheels" "$new/debs" "$new/kit"
 
 echo "gpu-kit: wheels"
-cp "$(bash scripts/kp_wheel.sh "$VENV/bin/python")" "$new/wheels/"
+PYTHONPATH=src "$VENV/bin/python" -m vkgrad.setup_vulkan --wheel-dir "$new/wheels" >/dev/null
 "$VENV/bin/python" -m pip wheel -q --no-deps --no-build-isolation . -w "$new/wheels"
 
 echo "gpu-kit: shared libraries kp loads"

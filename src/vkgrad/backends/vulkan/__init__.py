@@ -85,7 +85,7 @@ def _kp():
         except ImportError as e:
             raise VulkanUnavailable(
                 f"the Vulkan backend needs the kp (Kompute) package, which is not importable "
-                f'({e}); install it with pip install "vkgrad[vulkan]" (`make test` sets it up)'
+                f"({e}); install it by running vkgrad-setup-vulkan (`make test` sets it up)"
             ) from e
         _kp_module = kp
     return _kp_module

@@ -1,6 +1,6 @@
 """The device's VkPipelineCache on disk, beside the SPIR-V cache, so a new process starts warm.
 
-The patched kp (scripts/patch_kp.py) keeps one VkPipelineCache per device and builds every
+The patched kp (vkgrad/kp_build/patch.py) keeps one VkPipelineCache per device and builds every
 pipeline through it. vkgrad merges the file into it when it opens the device, and writes the
 cache back after new pipelines were built (at most every ``SAVE_INTERVAL`` seconds, so that a
 warm-up building hundreds of pipelines writes a few times, not hundreds) and at exit.

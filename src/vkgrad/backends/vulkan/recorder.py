@@ -31,7 +31,7 @@ def barrier_mode(kp) -> str:
     if env in ("levels", "barriers"):
         if env == "barriers" and not getattr(kp, "vkgrad_barriers", 0):
             raise RuntimeError(
-                "VKGRAD_BARRIER_MODE=barriers needs the patched kp build (scripts/patch_kp.py); "
+                "VKGRAD_BARRIER_MODE=barriers needs the patched kp build (vkgrad-setup-vulkan); "
                 "this kp has no compute->compute barriers"
             )
         return env

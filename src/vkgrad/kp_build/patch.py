@@ -26,7 +26,7 @@ enables the Khronos validation layer whenever it is installed. This changes:
   naming the result; kp ignored it and enumerated devices on a null instance, which the
   loader answers with abort(), ending the process (and vkgrad's CPU fallback with it);
 * kp's ``numpy<2.0.0`` requirement in setup.py, the limit of the pybind11 it bundles: vkgrad
-  builds it against pybind11 >= 2.12 (scripts/kp_wheel.sh), which supports NumPy 1 and 2;
+  builds it against pybind11 >= 2.12 (vkgrad.kp_build.wheel), which supports NumPy 1 and 2;
 * ``device_type`` (VkPhysicalDeviceType: 1 integrated, 2 discrete, 3 virtual, 4 CPU),
   ``max_push_constants_size``, ``timestamp_period`` (ns per timestamp tick),
   ``driver_version``, ``vendor_id`` and ``device_id`` in the device property dicts;
@@ -41,8 +41,11 @@ enables the Khronos validation layer whenever it is installed. This changes:
 Each patch replaces text that occurs exactly once in kp 0.9.0 (or appends to a file), so a
 different kp fails loudly instead of half-patched.
 
-Usage: python scripts/patch_kp.py <path to the unpacked kp-0.9.0 source tree>
+``vkgrad-setup-vulkan`` applies it before building; by hand:
+``python -m vkgrad.kp_build.patch <the unpacked kp-0.9.0 source tree>``.
 """
+
+from __future__ import annotations
 
 import pathlib
 import sys
@@ -723,25 +726,52 @@ PATCHES = [
 ]
 
 
-def main(root: str) -> None:
+class PatchError(RuntimeError):
+    """The source tree is not the kp 0.9.0 this patch was written for."""
+
+
+def apply(root: str | pathlib.Path) -> list[str]:
+    """Patch the kp source tree at ``root`` in place; return the files changed.
+
+    Patching a tree twice changes nothing the second time.
+    """
     base = pathlib.Path(root)
+    changed = []
     for rel, old, new in PATCHES:
         path = base / rel
+        if not path.is_file():
+            raise PatchError(f"kp patch: {rel} not found under {base}; is this kp 0.9.0?")
         text = path.read_text()
         if new in text:
-            continue  # already patched
+            continue
         if old is None:
             text += new
         elif text.count(old) != 1:
-            sys.exit(
-                f"patch_kp: expected this text once in {rel}, found it "
+            raise PatchError(
+                f"kp patch: expected this text once in {rel}, found it "
                 f"{text.count(old)} times; is this kp 0.9.0?\n{old}"
             )
         else:
             text = text.replace(old, new)
         path.write_text(text)
-        print(f"patch_kp: patched {rel}")
+        if rel not in changed:
+            changed.append(rel)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m vkgrad.kp_build.patch KP_SOURCE_DIR", file=sys.stderr)
+        return 2
+    try:
+        for rel in apply(args[0]):
+            print(f"kp patch: patched {rel}")
+    except PatchError as e:
+        print(e, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    sys.exit(main())
