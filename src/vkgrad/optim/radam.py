@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_betas, check_compat_flags, check_value
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 def rectification(beta2: float, t: int) -> float | None:
@@ -48,10 +48,7 @@ class RAdam(Optimizer):
         differentiable: bool = False,
     ) -> None:
         name = "RAdam"
-        check_value(name, "learning rate", lr)
-        check_value(name, "epsilon value", eps)
-        check_betas(name, betas)
-        check_value(name, "weight_decay value", weight_decay)
+        check_hyperparameters(name, lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         check_compat_flags(name, differentiable)
         defaults = dict(
             lr=lr,
@@ -77,17 +74,8 @@ class RAdam(Optimizer):
                     decoupled=int(bool(group.get("decoupled_weight_decay", False))),
                     maximize=int(bool(group.get("maximize", False))),
                 )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {
-                            "step": 0,
-                            "exp_avg": self._zeros_state(p),
-                            "exp_avg_sq": self._zeros_state(p),
-                        }
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, "exp_avg", "exp_avg_sq", step=0)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     r = rectification(beta2, t)
