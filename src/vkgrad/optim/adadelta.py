@@ -43,13 +43,7 @@ class Adadelta(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                attrs = dict(
-                    lr=float(group["lr"]),
-                    rho=float(group["rho"]),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
+                attrs = self._kernel_attrs(group, "lr", "rho", "eps", "weight_decay")
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, "square_avg", "acc_delta", step=0)
                     master = self._master(p, st)

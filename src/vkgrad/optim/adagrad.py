@@ -72,11 +72,7 @@ class Adagrad(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
-                attrs = dict(
-                    weight_decay=float(group["weight_decay"]),
-                    eps=float(group["eps"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
+                attrs = self._kernel_attrs(group, "weight_decay", "eps")
                 for p, g in self._grads(group):
                     st = self._init_state(p, group)
                     master = self._master(p, st)

@@ -57,10 +57,17 @@ class Adam(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 beta1, beta2 = (float(b) for b in group["betas"])
-                lr, eps = float(group["lr"]), float(group["eps"])
-                wd = float(group["weight_decay"])
                 amsgrad = bool(group.get("amsgrad", False))
-                maximize = int(bool(group.get("maximize", False)))
+                attrs = self._kernel_attrs(
+                    group,
+                    "lr",
+                    "eps",
+                    "weight_decay",
+                    beta1=beta1,
+                    beta2=beta2,
+                    decoupled=decoupled,
+                    amsgrad=int(amsgrad),
+                )
                 moments = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, *moments, step=0)
@@ -75,16 +82,9 @@ class Adam(Optimizer):
                         v,
                         st["max_exp_avg_sq"] if amsgrad else v,  # unread without amsgrad
                         master,
-                        lr=lr,
-                        beta1=beta1,
-                        beta2=beta2,
-                        eps=eps,
-                        weight_decay=wd,
                         bias1=1.0 - beta1**t,
                         bias2=1.0 - beta2**t,
-                        decoupled=decoupled,
-                        amsgrad=int(amsgrad),
-                        maximize=maximize,
+                        **attrs,
                     )
         return loss
 

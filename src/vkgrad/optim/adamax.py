@@ -50,13 +50,7 @@ class Adamax(Optimizer):
             for group in self.param_groups:
                 beta1, beta2 = (float(b) for b in group["betas"])
                 lr = float(group["lr"])
-                attrs = dict(
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
+                attrs = self._kernel_attrs(group, "eps", "weight_decay", beta1=beta1, beta2=beta2)
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, "exp_avg", "exp_inf", step=0)
                     master = self._master(p, st)

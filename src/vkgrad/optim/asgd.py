@@ -59,11 +59,7 @@ class ASGD(Optimizer):
             for group in self.param_groups:
                 lr, lambd = float(group["lr"]), float(group["lambd"])
                 alpha, t0 = float(group["alpha"]), float(group["t0"])
-                attrs = dict(
-                    lambd=lambd,
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
+                attrs = self._kernel_attrs(group, "weight_decay", lambd=lambd)
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, "ax", step=0, eta=lr, mu=1.0)
                     master = self._master(p, st)

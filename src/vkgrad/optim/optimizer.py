@@ -206,6 +206,15 @@ class Optimizer:
                 st[name] = self._zeros_state(p)
         return st
 
+    @staticmethod
+    def _kernel_attrs(group: dict, *names: str, **values: Any) -> dict:
+        """An update kernel's attrs: the group's ``names`` as floats, its ``maximize`` flag
+        as 0 or 1, and ``values`` as given."""
+        attrs = {n: float(group[n]) for n in names}
+        attrs["maximize"] = int(bool(group.get("maximize", False)))
+        attrs.update(values)
+        return attrs
+
     def _grads(self, group: dict) -> Iterator[tuple[Tensor, Tensor]]:
         """``(p, p.grad)`` for the parameters of ``group`` that have a gradient."""
         for p in group["params"]:

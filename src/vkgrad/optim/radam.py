@@ -65,14 +65,14 @@ class RAdam(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 beta1, beta2 = (float(b) for b in group["betas"])
-                attrs = dict(
-                    lr=float(group["lr"]),
+                attrs = self._kernel_attrs(
+                    group,
+                    "lr",
+                    "eps",
+                    "weight_decay",
                     beta1=beta1,
                     beta2=beta2,
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
                     decoupled=int(bool(group.get("decoupled_weight_decay", False))),
-                    maximize=int(bool(group.get("maximize", False))),
                 )
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, "exp_avg", "exp_avg_sq", step=0)

@@ -61,14 +61,8 @@ class RMSprop(Optimizer):
             for group in self.param_groups:
                 momentum = float(group["momentum"])
                 centered = bool(group["centered"])
-                attrs = dict(
-                    lr=float(group["lr"]),
-                    alpha=float(group["alpha"]),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    momentum=momentum,
-                    centered=int(centered),
-                    maximize=int(bool(group.get("maximize", False))),
+                attrs = self._kernel_attrs(
+                    group, "lr", "alpha", "eps", "weight_decay", "momentum", centered=int(centered)
                 )
                 buffers = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ())
                 buffers += ("grad_avg",) if centered else ()

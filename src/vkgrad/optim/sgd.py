@@ -51,15 +51,10 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                lr = float(group["lr"])
                 momentum = float(group["momentum"])
-                attrs = dict(
-                    lr=lr,
-                    momentum=momentum,
-                    dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]),
-                    nesterov=int(bool(group["nesterov"])),
-                    maximize=int(bool(group.get("maximize", False))),
+                nesterov = int(bool(group["nesterov"]))
+                attrs = self._kernel_attrs(
+                    group, "lr", "momentum", "dampening", "weight_decay", nesterov=nesterov
                 )
                 for p, g in self._grads(group):
                     st = self._lazy_state(p)
