@@ -343,7 +343,23 @@ class TransformerEncoderLayer(_TransformerLayer):
         return self._residual(x, self.norm2, self._ff_block)
 
 
-class TransformerEncoder(Module):
+class _LayerStack(Module):
+    """What the encoder and decoder stacks share: ``num_layers`` copies of one layer (each
+    starting from its parameter values) applied in turn, then ``norm`` if given."""
+
+    def __init__(self, layer: Module, num_layers: int, norm: Module | None) -> None:
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def _run(self, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        for layer in self.layers:
+            x = layer(x, *args, **kwargs)
+        return x if self.norm is None else self.norm(x)
+
+
+class TransformerEncoder(_LayerStack):
     """``num_layers`` copies of ``encoder_layer`` (each starting from its parameter values)
     applied in turn, then ``norm`` if given.
 
@@ -360,10 +376,7 @@ class TransformerEncoder(Module):
         enable_nested_tensor: bool = True,
         mask_check: bool = True,
     ) -> None:
-        super().__init__()
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
-        self.norm = norm
+        super().__init__(encoder_layer, num_layers, norm)
         # Accepted for compatibility: there are no nested tensors here.
         self.enable_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
@@ -375,17 +388,9 @@ class TransformerEncoder(Module):
         src_key_padding_mask: Tensor | None = None,
         is_causal: bool | None = None,
     ) -> Tensor:
-        out = src
-        for layer in self.layers:
-            out = layer(
-                out,
-                src_mask=mask,
-                src_key_padding_mask=src_key_padding_mask,
-                is_causal=bool(is_causal),
-            )
-        if self.norm is not None:
-            out = self.norm(out)
-        return out
+        return self._run(
+            src, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal)
+        )
 
 
 class TransformerDecoderLayer(_TransformerLayer):
@@ -442,7 +447,7 @@ class TransformerDecoderLayer(_TransformerLayer):
         return self.dropout2(x)
 
 
-class TransformerDecoder(Module):
+class TransformerDecoder(_LayerStack):
     """``num_layers`` copies of ``decoder_layer`` (each starting from its parameter values)
     applied in turn to the target, each attending to ``memory``, then ``norm`` if given.
 
@@ -457,10 +462,7 @@ class TransformerDecoder(Module):
         num_layers: int,
         norm: Module | None = None,
     ) -> None:
-        super().__init__()
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
-        self.norm = norm
+        super().__init__(decoder_layer, num_layers, norm)
 
     def forward(
         self,
@@ -475,21 +477,16 @@ class TransformerDecoder(Module):
     ) -> Tensor:
         # PyTorch compares tgt_mask with a causal mask when tgt_is_causal is None; the hint
         # changes nothing here (the mask is always applied), so no host read is made for it.
-        out = tgt
-        for layer in self.layers:
-            out = layer(
-                out,
-                memory,
-                tgt_mask=tgt_mask,
-                memory_mask=memory_mask,
-                tgt_key_padding_mask=tgt_key_padding_mask,
-                memory_key_padding_mask=memory_key_padding_mask,
-                tgt_is_causal=bool(tgt_is_causal),
-                memory_is_causal=memory_is_causal,
-            )
-        if self.norm is not None:
-            out = self.norm(out)
-        return out
+        return self._run(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=bool(tgt_is_causal),
+            memory_is_causal=memory_is_causal,
+        )
 
 
 def _square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
