@@ -59,15 +59,9 @@ class Adam(Optimizer):
                 beta1, beta2 = (float(b) for b in group["betas"])
                 amsgrad = bool(group.get("amsgrad", False))
                 attrs = self._kernel_attrs(
-                    group,
-                    "lr",
-                    "eps",
-                    "weight_decay",
-                    beta1=beta1,
-                    beta2=beta2,
-                    decoupled=decoupled,
-                    amsgrad=int(amsgrad),
+                    group, "lr", "betas", "eps", "weight_decay", decoupled=decoupled
                 )
+                attrs["amsgrad"] = int(amsgrad)
                 moments = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, *moments, step=0)

@@ -68,14 +68,9 @@ class NAdam(Optimizer):
                 beta1, beta2 = (float(b) for b in group["betas"])
                 lr = float(group["lr"])
                 psi = float(group["momentum_decay"])
+                decoupled = int(bool(group.get("decoupled_weight_decay", False)))
                 attrs = self._kernel_attrs(
-                    group,
-                    "lr",
-                    "eps",
-                    "weight_decay",
-                    beta1=beta1,
-                    beta2=beta2,
-                    decoupled=int(bool(group.get("decoupled_weight_decay", False))),
+                    group, "lr", "betas", "eps", "weight_decay", decoupled=decoupled
                 )
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, "exp_avg", "exp_avg_sq", step=0, mu_product=1.0)

@@ -208,9 +208,14 @@ class Optimizer:
 
     @staticmethod
     def _kernel_attrs(group: dict, *names: str, **values: Any) -> dict:
-        """An update kernel's attrs: the group's ``names`` as floats, its ``maximize`` flag
-        as 0 or 1, and ``values`` as given."""
-        attrs = {n: float(group[n]) for n in names}
+        """An update kernel's attrs: the group's ``names`` as floats (``betas`` as ``beta1``
+        and ``beta2``), its ``maximize`` flag as 0 or 1, and ``values`` as given."""
+        attrs = {}
+        for n in names:
+            if n == "betas":
+                attrs["beta1"], attrs["beta2"] = (float(b) for b in group["betas"])
+            else:
+                attrs[n] = float(group[n])
         attrs["maximize"] = int(bool(group.get("maximize", False)))
         attrs.update(values)
         return attrs
