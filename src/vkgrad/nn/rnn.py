@@ -90,6 +90,15 @@ def _step(mode: str, xp, state: tuple, w_hh, b_hh, w_hr) -> tuple:
     return h, (h,)
 
 
+def _split_biases(mode: str, b_ih: Tensor | None, b_hh: Tensor | None) -> tuple:
+    """(bias of the input projection, bias left to the hidden step). RNN and LSTM add both
+    biases to the pre-activation, so both fold into the projection; GRU's ``b_hn`` sits
+    inside the reset gate's product and stays with the hidden step."""
+    if mode == "GRU" or b_ih is None:
+        return b_ih, b_hh
+    return b_ih + b_hh, None
+
+
 def _scan(mode, xp, time_dim, h, c, w_hh, b_hh, w_hr, reverse) -> tuple:
     """One layer and direction over the input projection ``xp`` of a padded sequence, one
     autograd op at a time: (output, h_n, c_n)."""
@@ -274,7 +283,42 @@ class _Recurrence(Function):
 # ---------------------------------------------------------------- the multi-layer modules
 
 
-class RNNBase(Module):
+class _Recurrent(Module):
+    """What the layers and the cells share: their parameters, made under PyTorch's names in
+    PyTorch's order, and PyTorch's init (every parameter ~ U(-1/sqrt(hidden_size),
+    1/sqrt(hidden_size)))."""
+
+    def _add_weights(
+        self, sfx: str, gate: int, fan_in: int, h_in: int, bias: bool, proj_size: int, kw: dict
+    ) -> tuple:
+        """Registers ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` and ``weight_hr``
+        (each followed by ``sfx``; the biases only with ``bias``, ``weight_hr`` only with a
+        projection) as zeros for :meth:`reset_parameters` to fill; returns the five names,
+        None for those left out. ``gate`` is the gate count times hidden_size and ``h_in``
+        the size of the hidden state fed back."""
+        shapes = {
+            "weight_ih": (gate, fan_in),
+            "weight_hh": (gate, h_in),
+            "bias_ih": (gate,) if bias else None,
+            "bias_hh": (gate,) if bias else None,
+            "weight_hr": (proj_size, self.hidden_size) if proj_size else None,
+        }
+        names = []
+        for base, shape in shapes.items():
+            if shape is None:
+                names.append(None)
+                continue
+            self.register_parameter(base + sfx, Parameter(zeros(*shape, **kw)))
+            names.append(base + sfx)
+        return tuple(names)
+
+    def reset_parameters(self) -> None:
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+
+class RNNBase(_Recurrent):
     """The common part of RNN, LSTM and GRU: parameters, checks and the loop over layers,
     directions and time. ``mode`` is "RNN_TANH", "RNN_RELU", "LSTM" or "GRU"."""
 
@@ -351,28 +395,10 @@ class RNNBase(Module):
             for d in range(directions):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 fan_in = input_size if layer == 0 else out * directions
-                shapes = {
-                    "weight_ih": (gate, fan_in),
-                    "weight_hh": (gate, out),
-                    "bias_ih": (gate,) if bias else None,
-                    "bias_hh": (gate,) if bias else None,
-                    "weight_hr": (proj_size, hidden_size) if proj_size else None,
-                }
-                names = []
-                for base, shape in shapes.items():
-                    if shape is None:
-                        names.append(None)
-                        continue
-                    self.register_parameter(base + sfx, Parameter(zeros(*shape, **kw)))
-                    self._flat_weights_names.append(base + sfx)
-                    names.append(base + sfx)
-                self._cell_names.append(tuple(names))
+                names = self._add_weights(sfx, gate, fan_in, out, bias, proj_size, kw)
+                self._flat_weights_names += [n for n in names if n is not None]
+                self._cell_names.append(names)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
-        for w in self.parameters():
-            init.uniform_(w, -stdv, stdv)
 
     def flatten_parameters(self) -> None:
         """Accepted for PyTorch compatibility (cuDNN's weight buffer); nothing to do here."""
@@ -544,10 +570,8 @@ class RNNBase(Module):
         w_ih, w_hh, b_ih, b_hh, w_hr = (
             None if n is None else getattr(self, n) for n in self._cell_names[k]
         )
-        if self.mode == "GRU" or b_ih is None:
-            return w_ih, b_ih, w_hh, b_hh, w_hr
-        # RNN and LSTM add both biases to the pre-activation: fold them into the projection.
-        return w_ih, b_ih + b_hh, w_hh, None, w_hr
+        b_x, b_h = _split_biases(self.mode, b_ih, b_hh)
+        return w_ih, b_x, w_hh, b_h, w_hr
 
     def _step(self, xp, state, w_hh, b_hh, w_hr) -> tuple:
         return _step(self.mode, xp, state, w_hh, b_hh, w_hr)
@@ -730,10 +754,12 @@ class GRU(RNNBase):
 # ---------------------------------------------------------------- cells
 
 
-class RNNCellBase(Module):
+class RNNCellBase(_Recurrent):
     """The common part of the cells: parameters ``weight_ih`` (G * hidden, input),
-    ``weight_hh`` (G * hidden, hidden), ``bias_ih``, ``bias_hh``, PyTorch's init, and the
-    input checks."""
+    ``weight_hh`` (G * hidden, hidden), ``bias_ih``, ``bias_hh``, PyTorch's init, the input
+    checks and the step; each cell names its kind (``_mode``) and its states."""
+
+    _mode = ""  # "RNN_TANH", "RNN_RELU", "LSTM" or "GRU": which step the cell runs
 
     def __init__(
         self,
@@ -752,21 +778,11 @@ class RNNCellBase(Module):
         self.hidden_size = hidden_size
         self.bias = bias
         kw = dict(device=device, dtype=dtype)
-        g = num_chunks * hidden_size
-        self.weight_ih = Parameter(zeros(g, input_size, **kw))
-        self.weight_hh = Parameter(zeros(g, hidden_size, **kw))
-        if bias:
-            self.bias_ih = Parameter(zeros(g, **kw))
-            self.bias_hh = Parameter(zeros(g, **kw))
-        else:
+        self._add_weights("", num_chunks * hidden_size, input_size, hidden_size, bias, 0, kw)
+        if not bias:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
-        for w in self.parameters():
-            init.uniform_(w, -stdv, stdv)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -801,14 +817,21 @@ class RNNCellBase(Module):
                 )
         return batched
 
-    def _zeros(self, xp: Tensor) -> Tensor:
-        return zeros(xp.shape[0], self.hidden_size, dtype=xp.dtype, device=xp.device)
-
-    def _projection(self, input: Tensor, fold: bool) -> Tensor:
-        b = self.bias_ih
-        if fold and b is not None:
-            b = b + self.bias_hh
-        return F.linear(input, self.weight_ih, b)
+    def _step_once(self, input: Tensor, states: list) -> tuple:
+        """The new states after one step from ``input`` and ``states``, a list of (what,
+        state or None: zeros), batched or not as the input is."""
+        batched = self._check(input, states)
+        hs = [s for _, s in states]
+        if not batched:
+            input = _F.unsqueeze(input, 0)
+            hs = [s if s is None else _F.unsqueeze(s, 0) for s in hs]
+        b_x, b_h = _split_biases(self._mode, self.bias_ih, self.bias_hh)
+        xp = F.linear(input, self.weight_ih, b_x)
+        if any(s is None for s in hs):
+            zero = zeros(xp.shape[0], self.hidden_size, dtype=xp.dtype, device=xp.device)
+            hs = [zero if s is None else s for s in hs]
+        _, new = _step(self._mode, xp, tuple(hs), self.weight_hh, b_h, None)
+        return new if batched else tuple(_F.squeeze(s, 0) for s in new)
 
 
 class RNNCell(RNNCellBase):
@@ -832,19 +855,15 @@ class RNNCell(RNNCellBase):
             raise ValueError(
                 f"RNNCell: unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
             )
-        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        super().__init__(input_size, hidden_size, bias, _GATES["RNN_TANH"], device, dtype)
         self.nonlinearity = nonlinearity
 
+    @property
+    def _mode(self) -> str:  # type: ignore[override]
+        return "RNN_RELU" if self.nonlinearity == "relu" else "RNN_TANH"
+
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        batched = self._check(input, [("hx", hx)])
-        if not batched:
-            input = _F.unsqueeze(input, 0)
-            hx = hx if hx is None else _F.unsqueeze(hx, 0)
-        xp = self._projection(input, True)
-        h = _rnn_step(
-            xp, self._zeros(xp) if hx is None else hx, self.weight_hh, self.nonlinearity == "relu"
-        )
-        return h if batched else _F.squeeze(h, 0)
+        return self._step_once(input, [("hx", hx)])[0]
 
 
 class LSTMCell(RNNCellBase):
@@ -857,6 +876,8 @@ class LSTMCell(RNNCellBase):
     ((3, 20), (3, 20))
     """
 
+    _mode = "LSTM"
+
     def __init__(
         self,
         input_size: int,
@@ -865,23 +886,13 @@ class LSTMCell(RNNCellBase):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+        super().__init__(input_size, hidden_size, bias, _GATES[self._mode], device, dtype)
 
     def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
         h, c = (None, None) if hx is None else hx
-        batched = self._check(input, [("h", h), ("c", c)])
-        if not batched:
-            input = _F.unsqueeze(input, 0)
-            h, c = (None, None) if hx is None else (_F.unsqueeze(h, 0), _F.unsqueeze(c, 0))
-        xp = self._projection(input, True)
-        if hx is None:
-            h = c = self._zeros(xp)
-        h, c = _lstm_step(xp, h, c, self.weight_hh, None)
-        if not batched:
-            h, c = _F.squeeze(h, 0), _F.squeeze(c, 0)
-        return h, c
+        return self._step_once(input, [("h", h), ("c", c)])
 
 
 class GRUCell(RNNCellBase):
@@ -892,6 +903,8 @@ class GRUCell(RNNCellBase):
     (3, 20)
     """
 
+    _mode = "GRU"
+
     def __init__(
         self,
         input_size: int,
@@ -900,13 +913,7 @@ class GRUCell(RNNCellBase):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+        super().__init__(input_size, hidden_size, bias, _GATES[self._mode], device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        batched = self._check(input, [("hx", hx)])
-        if not batched:
-            input = _F.unsqueeze(input, 0)
-            hx = hx if hx is None else _F.unsqueeze(hx, 0)
-        xp = self._projection(input, False)
-        h = _gru_step(xp, self._zeros(xp) if hx is None else hx, self.weight_hh, self.bias_hh)
-        return h if batched else _F.squeeze(h, 0)
+        return self._step_once(input, [("hx", hx)])[0]

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_compat_flags, check_value
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 class Adadelta(Optimizer):
@@ -34,10 +34,7 @@ class Adadelta(Optimizer):
         differentiable: bool = False,
     ) -> None:
         name = "Adadelta"
-        check_value(name, "learning rate", lr)
-        check_value(name, "rho value", rho, 0.0, 1.0)
-        check_value(name, "epsilon value", eps)
-        check_value(name, "weight_decay value", weight_decay)
+        check_hyperparameters(name, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
         check_compat_flags(name, differentiable)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=bool(maximize))
         super().__init__(params, defaults)
@@ -46,24 +43,9 @@ class Adadelta(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                attrs = dict(
-                    lr=float(group["lr"]),
-                    rho=float(group["rho"]),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {
-                            "step": 0,
-                            "square_avg": self._zeros_state(p),
-                            "acc_delta": self._zeros_state(p),
-                        }
+                attrs = self._kernel_attrs(group, "lr", "rho", "eps", "weight_decay")
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, "square_avg", "acc_delta", step=0)
                     master = self._master(p, st)
                     st["step"] += 1
                     sq, acc = st["square_avg"], st["acc_delta"]

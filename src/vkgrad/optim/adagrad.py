@@ -8,7 +8,7 @@ from typing import Any, Callable
 from ..autograd import no_grad
 from ..library.optim import update
 from ..tensor import full
-from .optimizer import Optimizer, check_compat_flags
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 class Adagrad(Optimizer):
@@ -34,18 +34,15 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if lr_decay < 0.0:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if initial_accumulator_value < 0.0:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
-            )
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_hyperparameters(
+            "Adagrad",
+            named=False,
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+        )
         check_compat_flags("Adagrad", differentiable)
         defaults = dict(
             lr=lr,
@@ -75,15 +72,8 @@ class Adagrad(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
-                attrs = dict(
-                    weight_decay=float(group["weight_decay"]),
-                    eps=float(group["eps"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
+                attrs = self._kernel_attrs(group, "weight_decay", "eps")
+                for p, g in self._grads(group):
                     st = self._init_state(p, group)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_compat_flags
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 class Adam(Optimizer):
@@ -36,17 +36,11 @@ class Adam(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        check_compat_flags(type(self).__name__, differentiable)
+        name = type(self).__name__
+        check_hyperparameters(
+            name, named=False, lr=lr, eps=eps, betas=betas, weight_decay=weight_decay
+        )
+        check_compat_flags(name, differentiable)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
@@ -63,23 +57,14 @@ class Adam(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 beta1, beta2 = (float(b) for b in group["betas"])
-                lr, eps = float(group["lr"]), float(group["eps"])
-                wd = float(group["weight_decay"])
                 amsgrad = bool(group.get("amsgrad", False))
-                maximize = int(bool(group.get("maximize", False)))
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {
-                            "step": 0,
-                            "exp_avg": self._zeros_state(p),
-                            "exp_avg_sq": self._zeros_state(p),
-                        }
-                    if amsgrad and "max_exp_avg_sq" not in st:
-                        st["max_exp_avg_sq"] = self._zeros_state(p)
+                attrs = self._kernel_attrs(
+                    group, "lr", "betas", "eps", "weight_decay", decoupled=decoupled
+                )
+                attrs["amsgrad"] = int(amsgrad)
+                moments = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, *moments, step=0)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     v = st["exp_avg_sq"]
@@ -91,16 +76,9 @@ class Adam(Optimizer):
                         v,
                         st["max_exp_avg_sq"] if amsgrad else v,  # unread without amsgrad
                         master,
-                        lr=lr,
-                        beta1=beta1,
-                        beta2=beta2,
-                        eps=eps,
-                        weight_decay=wd,
                         bias1=1.0 - beta1**t,
                         bias2=1.0 - beta2**t,
-                        decoupled=decoupled,
-                        amsgrad=int(amsgrad),
-                        maximize=maximize,
+                        **attrs,
                     )
         return loss
 

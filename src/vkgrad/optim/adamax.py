@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_betas, check_compat_flags, check_value
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 class Adamax(Optimizer):
@@ -33,10 +33,7 @@ class Adamax(Optimizer):
         capturable: bool = False,
     ) -> None:
         name = "Adamax"
-        check_value(name, "learning rate", lr)
-        check_value(name, "epsilon value", eps)
-        check_betas(name, betas)
-        check_value(name, "weight_decay value", weight_decay)
+        check_hyperparameters(name, lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         check_compat_flags(name, differentiable)
         defaults = dict(
             lr=lr,
@@ -51,26 +48,11 @@ class Adamax(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                beta1, beta2 = (float(b) for b in group["betas"])
+                beta1 = float(group["betas"][0])
                 lr = float(group["lr"])
-                attrs = dict(
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {
-                            "step": 0,
-                            "exp_avg": self._zeros_state(p),
-                            "exp_inf": self._zeros_state(p),
-                        }
+                attrs = self._kernel_attrs(group, "betas", "eps", "weight_decay")
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, "exp_avg", "exp_inf", step=0)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     clr = lr / (1.0 - beta1**t)

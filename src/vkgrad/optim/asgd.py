@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_compat_flags, check_value
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters, check_value
 
 
 class ASGD(Optimizer):
@@ -38,8 +38,7 @@ class ASGD(Optimizer):
         capturable: bool = False,
     ) -> None:
         name = "ASGD"
-        check_value(name, "learning rate", lr)
-        check_value(name, "weight_decay value", weight_decay)
+        check_hyperparameters(name, lr=lr, weight_decay=weight_decay)
         # PyTorch checks no more than these; lambd, alpha and t0 only need to be numbers.
         for what, v in (("lambd", lambd), ("alpha", alpha), ("t0", t0)):
             check_value(name, f"{what} value", v, -float("inf"))
@@ -60,23 +59,9 @@ class ASGD(Optimizer):
             for group in self.param_groups:
                 lr, lambd = float(group["lr"]), float(group["lambd"])
                 alpha, t0 = float(group["alpha"]), float(group["t0"])
-                attrs = dict(
-                    lambd=lambd,
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=int(bool(group.get("maximize", False))),
-                )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {
-                            "step": 0,
-                            "eta": lr,
-                            "mu": 1.0,
-                            "ax": self._zeros_state(p),
-                        }
+                attrs = self._kernel_attrs(group, "weight_decay", lambd=lambd)
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, "ax", step=0, eta=lr, mu=1.0)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     eta, mu = float(st["eta"]), float(st["mu"])

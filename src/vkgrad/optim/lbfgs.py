@@ -301,7 +301,7 @@ class LBFGS(Optimizer):
         history_size = int(group["history_size"])
 
         # L-BFGS's state is global; PyTorch keeps it under the first parameter.
-        state = self._param_state(self._params[0])
+        state = self._lazy_state(self._params[0])
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 

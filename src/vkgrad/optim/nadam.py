@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_betas, check_compat_flags, check_value
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 class NAdam(Optimizer):
@@ -41,11 +41,14 @@ class NAdam(Optimizer):
         differentiable: bool = False,
     ) -> None:
         name = "NAdam"
-        check_value(name, "learning rate", lr)
-        check_value(name, "epsilon value", eps)
-        check_betas(name, betas)
-        check_value(name, "weight_decay value", weight_decay)
-        check_value(name, "momentum_decay value", momentum_decay)
+        check_hyperparameters(
+            name,
+            lr=lr,
+            eps=eps,
+            betas=betas,
+            weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+        )
         check_compat_flags(name, differentiable)
         defaults = dict(
             lr=lr,
@@ -65,27 +68,12 @@ class NAdam(Optimizer):
                 beta1, beta2 = (float(b) for b in group["betas"])
                 lr = float(group["lr"])
                 psi = float(group["momentum_decay"])
-                attrs = dict(
-                    lr=lr,
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    decoupled=int(bool(group.get("decoupled_weight_decay", False))),
-                    maximize=int(bool(group.get("maximize", False))),
+                decoupled = int(bool(group.get("decoupled_weight_decay", False)))
+                attrs = self._kernel_attrs(
+                    group, "lr", "betas", "eps", "weight_decay", decoupled=decoupled
                 )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {
-                            "step": 0,
-                            "mu_product": 1.0,
-                            "exp_avg": self._zeros_state(p),
-                            "exp_avg_sq": self._zeros_state(p),
-                        }
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, "exp_avg", "exp_avg_sq", step=0, mu_product=1.0)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))

@@ -9,7 +9,7 @@ get a float32 master copy that the kernel updates and rounds back into the param
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 from .. import dtypes
@@ -66,6 +66,59 @@ def check_betas(name: str, betas: Any) -> tuple:
         check_value(name, "beta parameter at index 0", b1, 0.0, 1.0, high_open=True),
         check_value(name, "beta parameter at index 1", b2, 0.0, 1.0, high_open=True),
     )
+
+
+# How each hyper-parameter is checked, by its argument name: the words the error message
+# calls it by, its lowest allowed value, and its highest (None: unbounded) with whether that
+# end is open. Names with other rules (ASGD's, LBFGS's counts) are checked where they are used.
+_RULES: dict[str, tuple[str, float, float | None, bool]] = {
+    "lr": ("learning rate", 0.0, None, False),
+    "eps": ("epsilon value", 0.0, None, False),
+    "weight_decay": ("weight_decay value", 0.0, None, False),
+    "momentum": ("momentum value", 0.0, None, False),
+    "momentum_decay": ("momentum_decay value", 0.0, None, False),
+    "lr_decay": ("lr_decay value", 0.0, None, False),
+    "initial_accumulator_value": ("initial_accumulator_value value", 0.0, None, False),
+    "alpha": ("alpha value", 0.0, None, False),
+    "rho": ("rho value", 0.0, 1.0, False),
+    "beta0": ("beta parameter at index 0", 0.0, 1.0, True),
+    "beta1": ("beta parameter at index 1", 0.0, 1.0, True),
+}
+
+
+def check_hyperparameters(name: str, *, named: bool = True, **values: Any) -> None:
+    """Checks each ``values`` entry, in the order given, by its rule in ``_RULES``
+    (``betas`` stands for its two entries), raising ``ValueError: <name>: Invalid <what>:
+    <value>`` for the first out of range.
+
+    ``named=False`` keeps the messages and comparisons of the optimizers that follow
+    PyTorch's text exactly (Adam, AdamW, Adagrad, RMSprop, SGD): no name in the message, and
+    the raw value compared, so a NaN passes a lower bound and a non-number raises Python's
+    own ``TypeError``, as those optimizers always have.
+    """
+    for arg, value in values.items():
+        if arg == "betas":
+            if named:
+                check_betas(name, value)
+            else:
+                _check_raw("beta0", value[0])
+                _check_raw("beta1", value[1])
+            continue
+        if named:
+            what, low, high, high_open = _RULES[arg]
+            check_value(name, what, value, low, high, high_open=high_open)
+        else:
+            _check_raw(arg, value)
+
+
+def _check_raw(arg: str, value: Any) -> None:
+    what, low, high, high_open = _RULES[arg]
+    if high is None:
+        bad = value < low
+    else:
+        bad = not (low <= value < high if high_open else low <= value <= high)
+    if bad:
+        raise ValueError(f"Invalid {what}: {value}")
 
 
 class Optimizer:
@@ -140,11 +193,39 @@ class Optimizer:
 
     # ------------------------------------------------------------ state helpers
 
-    def _param_state(self, p: Tensor) -> dict:
+    def _lazy_state(self, p: Tensor, *tensors: str, **scalars: Any) -> dict:
+        """``p``'s state, made on its first step: ``scalars`` as given, then a zeroed state
+        tensor (on ``p``'s device, in its state dtype) under each name in ``tensors``. A name
+        in ``tensors`` that an existing state lacks is added then: optional buffers (amsgrad's,
+        a momentum buffer) appear on the first step that uses them."""
         st = self.state.get(p)
         if st is None:
-            st = self.state[p] = {}
+            st = self.state[p] = dict(scalars)
+        for name in tensors:
+            if name not in st:
+                st[name] = self._zeros_state(p)
         return st
+
+    @staticmethod
+    def _kernel_attrs(group: dict, *names: str, **values: Any) -> dict:
+        """An update kernel's attrs: the group's ``names`` as floats (``betas`` as ``beta1``
+        and ``beta2``), its ``maximize`` flag as 0 or 1, and ``values`` as given."""
+        attrs = {}
+        for n in names:
+            if n == "betas":
+                attrs["beta1"], attrs["beta2"] = (float(b) for b in group["betas"])
+            else:
+                attrs[n] = float(group[n])
+        attrs["maximize"] = int(bool(group.get("maximize", False)))
+        attrs.update(values)
+        return attrs
+
+    def _grads(self, group: dict) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(p, p.grad)`` for the parameters of ``group`` that have a gradient."""
+        for p in group["params"]:
+            g = p.grad
+            if g is not None:
+                yield p, g
 
     @staticmethod
     def _state_dtype(p: Tensor) -> dtypes.DType:

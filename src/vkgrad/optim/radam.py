@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_betas, check_compat_flags, check_value
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 def rectification(beta2: float, t: int) -> float | None:
@@ -48,10 +48,7 @@ class RAdam(Optimizer):
         differentiable: bool = False,
     ) -> None:
         name = "RAdam"
-        check_value(name, "learning rate", lr)
-        check_value(name, "epsilon value", eps)
-        check_betas(name, betas)
-        check_value(name, "weight_decay value", weight_decay)
+        check_hyperparameters(name, lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         check_compat_flags(name, differentiable)
         defaults = dict(
             lr=lr,
@@ -68,26 +65,12 @@ class RAdam(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 beta1, beta2 = (float(b) for b in group["betas"])
-                attrs = dict(
-                    lr=float(group["lr"]),
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    decoupled=int(bool(group.get("decoupled_weight_decay", False))),
-                    maximize=int(bool(group.get("maximize", False))),
+                decoupled = int(bool(group.get("decoupled_weight_decay", False)))
+                attrs = self._kernel_attrs(
+                    group, "lr", "betas", "eps", "weight_decay", decoupled=decoupled
                 )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {
-                            "step": 0,
-                            "exp_avg": self._zeros_state(p),
-                            "exp_avg_sq": self._zeros_state(p),
-                        }
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, "exp_avg", "exp_avg_sq", step=0)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     r = rectification(beta2, t)

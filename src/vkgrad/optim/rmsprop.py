@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_compat_flags
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 class RMSprop(Optimizer):
@@ -34,16 +34,15 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if alpha < 0.0:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_hyperparameters(
+            "RMSprop",
+            named=False,
+            lr=lr,
+            eps=eps,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            alpha=alpha,
+        )
         check_compat_flags("RMSprop", differentiable)
         defaults = dict(
             lr=lr,
@@ -62,26 +61,13 @@ class RMSprop(Optimizer):
             for group in self.param_groups:
                 momentum = float(group["momentum"])
                 centered = bool(group["centered"])
-                attrs = dict(
-                    lr=float(group["lr"]),
-                    alpha=float(group["alpha"]),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    momentum=momentum,
-                    centered=int(centered),
-                    maximize=int(bool(group.get("maximize", False))),
+                attrs = self._kernel_attrs(
+                    group, "lr", "alpha", "eps", "weight_decay", "momentum", centered=int(centered)
                 )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self.state.get(p)
-                    if st is None:
-                        st = self.state[p] = {"step": 0, "square_avg": self._zeros_state(p)}
-                    if momentum > 0 and "momentum_buffer" not in st:
-                        st["momentum_buffer"] = self._zeros_state(p)
-                    if centered and "grad_avg" not in st:
-                        st["grad_avg"] = self._zeros_state(p)
+                buffers = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ())
+                buffers += ("grad_avg",) if centered else ()
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p, *buffers, step=0)
                     master = self._master(p, st)
                     st["step"] += 1
                     sq = st["square_avg"]

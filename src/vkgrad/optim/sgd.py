@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..autograd import no_grad
 from ..library.optim import update
-from .optimizer import Optimizer, check_compat_flags
+from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
 class SGD(Optimizer):
@@ -31,12 +31,9 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters(
+            "SGD", named=False, lr=lr, momentum=momentum, weight_decay=weight_decay
+        )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         check_compat_flags("SGD", differentiable)
@@ -54,27 +51,17 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                lr = float(group["lr"])
                 momentum = float(group["momentum"])
-                attrs = dict(
-                    lr=lr,
-                    momentum=momentum,
-                    dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]),
-                    nesterov=int(bool(group["nesterov"])),
-                    maximize=int(bool(group.get("maximize", False))),
+                nesterov = int(bool(group["nesterov"]))
+                attrs = self._kernel_attrs(
+                    group, "lr", "momentum", "dampening", "weight_decay", nesterov=nesterov
                 )
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    st = self._param_state(p)
+                for p, g in self._grads(group):
+                    st = self._lazy_state(p)
                     master = self._master(p, st)
                     if momentum != 0.0:
-                        buf = st.get("momentum_buffer")
-                        first = buf is None
-                        if first:
-                            buf = st["momentum_buffer"] = self._zeros_state(p)
+                        first = "momentum_buffer" not in st
+                        buf = self._lazy_state(p, "momentum_buffer")["momentum_buffer"]
                     else:
                         # The kernel never touches the buffer without momentum; bind master.
                         buf, first = master, False
