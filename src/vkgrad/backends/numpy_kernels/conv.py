@@ -74,14 +74,18 @@ def col2im(cols, image, grid, kernel, stride, padding, dilation, **_):
 
 # ---------------------------------------------------------------- convolution
 #
-# The three conv kernels run channels-last: the padded image as (N, Hp, Wp, C), the columns
-# as one row per output pixel, (N Ho Wo, G, kh kw C/G), the kernel taps of a group side by
-# side. Copying the windows into that layout moves runs of kw*C/G contiguous values (a
-# whole window row), where the channels-first layout moves runs of one image row at a stride.
-# Each GEMM then takes its big operand as stored: measured on (64, 32, 26, 26) x (64, 32, 3, 3)
-# with 1-thread OpenBLAS, (N Ho Wo, K) @ (K, C_out) runs at ~95 GFLOP/s where the
-# (C_out, K) @ (K, N Ho Wo) product of channels-first columns runs at ~60. Only the output
-# (C_out/K times smaller than the columns) is transposed back to channels-first.
+# Two layouts of the im2col columns, each the faster one on its side of CHANNELS_LAST_FROM
+# (input channels per group). Channels-first, (N, G, C/G kh kw, Ho Wo): one GEMM per image,
+# the output lands in (N, C_out, Ho, Wo) as computed; the copy into columns moves runs of one
+# image row. Channels-last, one row per output pixel, (N Ho Wo, G, kh kw C/G): the copy moves
+# runs of a whole window row (kw C/G values) and one GEMM per group covers the batch, taking
+# its big operand as stored; only the output (C_out/K times smaller than the columns) is
+# transposed back. Measured with 1-thread OpenBLAS (SkylakeX kernels), ms for forward /
+# weight gradient: (64, 32, 26, 26) x (64, 32, 3, 3) 27.4 / 21.0 channels-first, 21.9 / 21.8
+# channels-last; (32, 64, 16, 16) x (64, 64, 3, 3) 6.9 / 7.1 against 5.5 / 6.2; but
+# (64, 1, 28, 28) x (32, 1, 3, 3) 0.57 / 0.57 against 2.8 / 2.3, where runs of kw values and
+# a (N Ho Wo, 9) @ (9, 32) product are all overhead.
+CHANNELS_LAST_FROM = 16
 
 
 def _channels_last(x, image, grid, kernel, stride, padding, dilation, **_):
@@ -122,54 +126,88 @@ def _grad_rows(g, groups):
     return np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, groups, cout // groups)
 
 
-@kernel
-def conv2d(x, w, out_channels, groups, **geo):
+def _grouped_cols(x, groups, image, grid, kernel, stride, padding, dilation, **_):
+    """The channels-first im2col columns of x per group: (N, G, C/G kh kw, Ho Wo)."""
+    win = _windows(x, image, grid, kernel, stride, padding, dilation)
+    return win.reshape(x.shape[0], groups, -1, grid[0] * grid[1])
+
+
+def _correlate(x, rows, groups, image, grid, **geo):
+    """conv2d of x (N, C, H, W) with weight rows (G, C_out/G, kh kw C/G), channels-last."""
     n = x.shape[0]
-    ho, wo = geo["grid"]
-    cols = _columns(x, groups, **geo)
-    wk = _weight_rows(w, groups)
+    ho, wo = grid
+    cols = _columns(x, groups, image=image, grid=grid, **geo)
     # (G, N Ho Wo, C_out/G); a (M, K) slice of cols is a strided matrix BLAS reads in place.
-    y = np.matmul(cols.transpose(1, 0, 2), wk.transpose(0, 2, 1))
-    out = np.empty((n, out_channels, ho, wo), y.dtype)
-    by_group = out.reshape(n, groups, out_channels // groups, ho * wo)
+    y = np.matmul(cols.transpose(1, 0, 2), rows.transpose(0, 2, 1))
+    cout = groups * rows.shape[1]
+    out = np.empty((n, cout, ho, wo), y.dtype)
+    by_group = out.reshape(n, groups, cout // groups, ho * wo)
     by_group[...] = y.reshape(groups, n, ho * wo, -1).transpose(1, 0, 3, 2)
     return out
 
 
 @kernel
-def conv2d_backward_input(
-    g, w, out_channels, groups, image, grid, kernel, stride, padding, dilation, **_
-):
-    n = g.shape[0]
-    c, h, wd = image
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, grid
-    # (G, N Ho Wo, kh kw C/G): each output pixel's gradient spread over its window.
-    cols = np.matmul(_grad_rows(g, groups).transpose(1, 0, 2), _weight_rows(w, groups))
-    cols = cols.reshape(groups, n, ho, wo, kh, kw, c // groups)
-    hp, wp = _canvas(image, grid, kernel, stride, padding, dilation)
-    canvas = np.zeros((n, hp, wp, groups, c // groups), cols.dtype)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + (ho - 1) * sh + 1, sh)
-        for j in range(kw):
-            span = slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)
-            canvas[:, rows, span] += cols[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
-    pt, pl = padding
-    out = np.empty((n, c, h, wd), cols.dtype)
-    out[...] = canvas.reshape(n, hp, wp, c)[:, pt : pt + h, pl : pl + wd].transpose(0, 3, 1, 2)
+def conv2d(x, w, out_channels, groups, **geo):
+    if x.shape[1] // groups >= CHANNELS_LAST_FROM:
+        return _correlate(x, _weight_rows(w, groups), groups, **geo)
+    n, (ho, wo) = x.shape[0], geo["grid"]
+    cols = _grouped_cols(x, groups, **geo)
+    out = np.empty((n, out_channels, ho, wo), np.result_type(x, w))
+    by_group = out.reshape(n, groups, out_channels // groups, ho * wo)
+    np.matmul(w.reshape(groups, out_channels // groups, -1), cols, out=by_group)
     return out
+
+
+def _transposed_padding(kernel, padding, dilation) -> tuple | None:
+    """The padding of the stride-1 convolution of g that gives conv2d's input gradient, or None
+    where conv2d's padding reaches past its dilated kernel (that would need a negative one)."""
+    pads = tuple(d * (k - 1) - p for k, p, d in zip(kernel, padding, dilation))
+    return pads if min(pads) >= 0 else None
+
+
+@kernel
+def conv2d_backward_input(g, w, out_channels, groups, **geo):
+    n, c = g.shape[0], geo["image"][0]
+    kh, kw = geo["kernel"]
+    cg, og = c // groups, out_channels // groups
+    pads = _transposed_padding(geo["kernel"], geo["padding"], geo["dilation"])
+    # At stride 1 the input gradient is a convolution of g with the flipped kernel, its in and
+    # out channels swapped: im2col rows of g and one GEMM per group, no scatter. Its columns
+    # hold C_out/G channels per tap, so it pays where that is no more than C/G: 5.5 ms against
+    # 9.3 for the scatter on (32, 64, 16, 16) x (64, 64, 3, 3), 31 against 26 on
+    # (64, 32, 26, 26) x (64, 32, 3, 3).
+    stride_one = tuple(geo["stride"]) == (1, 1)
+    if stride_one and pads is not None and cg >= CHANNELS_LAST_FROM and cg >= og:
+        flipped = w[:, :, ::-1, ::-1].reshape(groups, og, cg, kh, kw)
+        rows = flipped.transpose(0, 2, 3, 4, 1).reshape(groups, cg, kh * kw * og)
+        geo_t = dict(geo, image=(out_channels,) + g.shape[2:], grid=geo["image"][1:], padding=pads)
+        return _correlate(g, rows, groups, **geo_t)
+    # Otherwise a GEMM spreads each output pixel's gradient over its window (N, G, C/G kh kw,
+    # Ho Wo) and every kernel tap adds its slab into the image.
+    wt = w.reshape(groups, og, -1).transpose(0, 2, 1)
+    cols = np.matmul(wt, g.reshape(n, groups, og, -1))
+    cols = cols.reshape((n, c) + tuple(geo["kernel"]) + tuple(geo["grid"]))
+    return _fold(cols, **geo)
 
 
 @kernel
 def conv2d_backward_weight(x, g, out_channels, groups, **geo):
-    c = geo["image"][0]
+    n, c = x.shape[:2]
     kh, kw = geo["kernel"]
+    cg, og = c // groups, out_channels // groups
+    if cg < CHANNELS_LAST_FROM:
+        cols = _grouped_cols(x, groups, **geo)
+        gg = g.reshape(n, groups, og, -1)
+        # (N, G, C_out/G, C/G kh kw) per image, summed: small next to the columns.
+        gw = np.matmul(gg, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+        return gw.reshape((out_channels, cg, kh, kw))
     cols = _columns(x, groups, **geo)
     # (G, kh kw C/G, C_out/G): one GEMM per group over every pixel of the batch, the columns
     # read transposed in place.
     gw = np.matmul(cols.transpose(1, 2, 0), _grad_rows(g, groups).transpose(1, 0, 2))
-    out = np.empty((out_channels, c // groups, kh, kw), gw.dtype)
-    by_group = out.reshape(groups, out_channels // groups, c // groups, kh, kw)
-    by_group[...] = gw.reshape(groups, kh, kw, c // groups, -1).transpose(0, 4, 3, 1, 2)
+    out = np.empty((out_channels, cg, kh, kw), gw.dtype)
+    by_group = out.reshape(groups, og, cg, kh, kw)
+    by_group[...] = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)
     return out
 
 
