@@ -22,8 +22,23 @@ import platform
 import statistics
 import sys
 
-import numpy as np
-from mlp_step import Runner, _limit_blas_threads, measure
+
+def _threads_to_env(argv: list) -> None:
+    """--threads N also goes to the BLAS thread variables, read once when NumPy loads: the
+    setting that holds where threadpoolctl is not installed."""
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
+        if arg == "--threads" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value:
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[var] = value
+
+
+_threads_to_env(sys.argv[1:])
+
+import numpy as np  # noqa: E402
+from mlp_step import Runner, _limit_blas_threads, measure  # noqa: E402
 
 # (input, weight): the issue's two layers, the first conv of PyTorch's MNIST example, and a
 # CIFAR-style first layer (shown, not in the geometric mean).
@@ -133,7 +148,11 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=20, help="rows of the profile to print")
     args = ap.parse_args(argv)
 
-    import torch
+    try:
+        import torch
+    except ImportError:
+        print("conv_step: needs PyTorch, the peer it times against; not importable here")
+        return 1
 
     blas_threads = _limit_blas_threads(args.threads)
     threads = args.threads or blas_threads or os.cpu_count() or 1
