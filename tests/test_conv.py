@@ -491,13 +491,16 @@ def _conv_input_grad_ref(g, w, x_shape, stride, padding, dilation, groups):
 
 
 # Each NumPy kernel path: the flipped-kernel convolution for the input gradient (C/G >= C_out/G
-# at stride 1, groups 1 and 2), the per-tap scatter (stride 2 with dilation; one input channel;
-# padding past the kernel), odd sizes throughout. "cpu-chunks" makes every image its own chunk.
+# at stride 1, groups 1 and 2), the per-tap scatter one row at a time (stride 2 with dilation)
+# and over widened rows (stride 1: one input channel, dilation with groups, padding past the
+# kernel), odd sizes throughout. "cpu-chunks" makes every image its own chunk.
 CONV_CASES = {
     "flip": ((2, 16, 9, 7), (8, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1),
     "flip-g2": ((3, 8, 7, 9), (4, 4, 3, 2), (1, 1), (1, 0), (1, 1), 2),
     "scatter-s2d2g2": ((2, 4, 11, 10), (6, 2, 3, 3), (2, 2), (2, 2), (2, 2), 2),
     "scatter-c1": ((5, 1, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    "scatter-rows-d2g2": ((2, 4, 9, 8), (6, 2, 3, 2), (1, 1), (1, 2), (2, 1), 2),
+    "scatter-rows": ((3, 4, 7, 6), (8, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),
     "scatter-wide-pad": ((2, 4, 6, 5), (2, 4, 2, 2), (1, 1), (2, 2), (1, 1), 1),
 }
 

@@ -148,17 +148,41 @@ def conv2d_backward_input(g, w, out_channels, groups, image, grid, kernel, **geo
     dtype = np.result_type(g, w)
     wt = w.reshape(groups, og, -1).transpose(0, 2, 1)  # (G, C/G kh kw, C_out/G)
     hp, wp = _canvas(image, grid, kernel, geo["stride"], geo["padding"], geo["dilation"])
-    canvas = np.zeros((n, c, hp, wp), dtype)
-    per_image = c * kh * kw * grid[0] * grid[1]
-    parts = _chunks(n, per_image * dtype.itemsize)
-    buf = np.empty((parts[0].stop, groups, cg * kh * kw, grid[0] * grid[1]), dtype)
+    (ho, wo), (dh, dw) = grid, geo["dilation"]
+    # At stride 1, g's rows widened to the canvas width with zeros make each tap's slab one run
+    # of Ho*Wp values in the flat canvas, added with one long inner loop per channel instead of
+    # one per row: 24.7 -> 19.4 ms on (64, 32, 26, 26) x (64, 32, 3, 3). Widening copies g, so
+    # it pays where g is smaller than the columns (C kh kw >= C_out); on (64, 1, 28, 28) x
+    # (32, 1, 3, 3) it costs 0.94 -> 1.3 ms. The zero columns add zeros (NaN only with a
+    # non-finite weight, whose true gradient is not finite either); the last taps' runs go
+    # past the canvas into a spare tail.
+    flat = tuple(geo["stride"]) == (1, 1) and c * kh * kw >= out_channels
+    if flat:
+        wide = np.zeros((n, out_channels, ho, wp), dtype)
+        wide[..., :wo] = g
+        g, row = wide, wp
+        canvas = np.zeros((n, c, hp * wp + (kw - 1) * dw), dtype)
+    else:
+        row = wo
+        canvas = np.zeros((n, c, hp, wp), dtype)
+    parts = _chunks(n, c * kh * kw * ho * row * dtype.itemsize)
+    buf = np.empty((parts[0].stop, groups, cg * kh * kw, ho * row), dtype)
     for part in parts:
         m = part.stop - part.start
         np.matmul(wt, g[part].reshape(m, groups, og, -1), out=buf[:m])
-        cols = buf[:m].reshape((m, c, kh, kw) + tuple(grid))
-        _add_windows(canvas[part], cols, grid, kernel, **geo)
+        if not flat:
+            cols = buf[:m].reshape((m, c, kh, kw) + tuple(grid))
+            _add_windows(canvas[part], cols, grid, kernel, **geo)
+            continue
+        cols = buf[:m].reshape(m, c, kh, kw, ho * wp)
+        for i in range(kh):
+            for j in range(kw):
+                start = i * dh * wp + j * dw
+                canvas[part, :, start : start + ho * wp] += cols[:, :, i, j]
+    if flat:
+        canvas = canvas[:, :, : hp * wp].reshape(n, c, hp, wp)
     (pt, pl), (_, h, wd) = geo["padding"], image
-    if (hp, wp) == (h, wd):
+    if (hp, wp) == (h, wd) and canvas.base is None:
         return canvas
     return np.ascontiguousarray(canvas[:, :, pt : pt + h, pl : pl + wd])
 
