@@ -21,6 +21,7 @@ bench: setup
 	@$(PY) -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0 \
 		|| echo "bench: torch not installable here; PyTorch column skipped"
 	$(PY) benchmarks/mlp_step.py
+	@if $(PY) -c "import torch" 2>/dev/null; then $(PY) benchmarks/conv_step.py; fi
 
 precompile: setup
 	$(PY) -m vkgrad.backends.vulkan.compile --all

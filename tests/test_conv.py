@@ -469,3 +469,62 @@ def test_pools_match_torch():
         _vs_torch(
             tf.adaptive_avg_pool1d, F.adaptive_avg_pool1d, [x[:, :, 0]], dict(output_size=out[0])
         )
+
+
+def _conv_input_grad_ref(g, w, x_shape, stride, padding, dilation, groups):
+    """d/dx of sum(g * conv2d(x, w)): each tap sends g through its weights to the pixels it read."""
+    n, c, h, wd = x_shape
+    cout, cg, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    ho, wo = g.shape[2:]
+    per = cout // groups
+    canvas = np.zeros((n, c, h + 2 * ph + dh * kh + sh, wd + 2 * pw + dw * kw + sw))
+    for grp in range(groups):
+        outs, chans = slice(grp * per, (grp + 1) * per), slice(grp * cg, (grp + 1) * cg)
+        for i in range(kh):
+            for j in range(kw):
+                spread = np.einsum("nohw,oc->nchw", g[:, outs], w[outs, :, i, j])
+                rows = slice(i * dh, i * dh + (ho - 1) * sh + 1, sh)
+                cols = slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)
+                canvas[:, chans, rows, cols] += spread
+    return canvas[:, :, ph : ph + h, pw : pw + wd]
+
+
+# Each NumPy kernel path: the flipped-kernel convolution for the input gradient (C/G >= C_out/G
+# at stride 1, groups 1 and 2), the per-tap scatter one row at a time (stride 2 with dilation)
+# and over widened rows (stride 1: one input channel, dilation with groups, padding past the
+# kernel), odd sizes throughout. "cpu-chunks" makes every image its own chunk.
+CONV_CASES = {
+    "flip": ((2, 16, 9, 7), (8, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    "flip-g2": ((3, 8, 7, 9), (4, 4, 3, 2), (1, 1), (1, 0), (1, 1), 2),
+    "scatter-s2d2g2": ((2, 4, 11, 10), (6, 2, 3, 3), (2, 2), (2, 2), (2, 2), 2),
+    "scatter-c1": ((5, 1, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    "scatter-rows-d2g2": ((2, 4, 9, 8), (6, 2, 3, 2), (1, 1), (1, 2), (2, 1), 2),
+    "scatter-rows": ((3, 4, 7, 6), (8, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    "scatter-wide-pad": ((2, 4, 6, 5), (2, 4, 2, 2), (1, 1), (2, 2), (1, 1), 1),
+}
+
+
+@pytest.mark.parametrize("case", list(CONV_CASES))
+@pytest.mark.parametrize("dev", ["cpu", "cpu-chunks", vulkan_param("vulkan", id="vulkan")])
+def test_conv2d_kernel_paths(dev, case, monkeypatch):
+    from vkgrad.backends.numpy_kernels import conv as numpy_conv
+
+    if dev == "cpu-chunks":
+        monkeypatch.setattr(numpy_conv, "CHUNK_BYTES", 1)
+        dev = "cpu"
+    x_shape, w_shape, stride, padding, dilation, groups = CONV_CASES[case]
+    x, w, b = _big(x_shape, 21), _big(w_shape, 22), _big(w_shape[:1], 23)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, **kw)
+    gout = _big(ref.shape, 24).astype(np.float64)
+    out, (gx, gw, gb) = _grads(lambda *t: F.conv2d(*t, **kw), [x, w, b], gout, dev)
+    _close(out, ref, ref_conv2d(np.abs(x), np.abs(w), np.abs(b), **kw), f"{case} forward")
+    geo = (stride, padding, dilation, groups)
+    gx_ref = _conv_input_grad_ref(gout, w.astype(np.float64), x_shape, *geo)
+    gx_terms = _conv_input_grad_ref(np.abs(gout), np.abs(w), x_shape, *geo)
+    _close(gx, gx_ref, gx_terms, f"{case} grad_input")
+    gw_ref = _conv_weight_grad_ref(x.astype(np.float64), gout, w_shape, *geo)
+    gw_terms = _conv_weight_grad_ref(np.abs(x), np.abs(gout), w_shape, *geo)
+    _close(gw, gw_ref, gw_terms, f"{case} grad_weight")
+    _close(gb, gout.sum((0, 2, 3)), np.abs(gout).sum((0, 2, 3)), f"{case} grad_bias")
