@@ -8,6 +8,7 @@ f64 is computed in f64. A row's index bounds are checked here, before its kernel
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from typing import Any, Callable
@@ -49,6 +50,26 @@ class NumpyBackend(Backend):
 
     def reshape(self, array: np.ndarray, shape: tuple) -> np.ndarray:
         return array.reshape(shape)
+
+    def sole_holder(self, array: np.ndarray) -> bool:
+        # References: the tensor's _data, this call's argument and getrefcount's own.
+        if (
+            type(array) is not np.ndarray
+            or not array.flags.writeable
+            or sys.getrefcount(array) > 3
+        ):
+            return False
+        base = array.base
+        if base is None:
+            return True
+        # A reshape of a kernel's fresh result (a weight's gradient out of a batched matmul):
+        # the whole base, held by nothing but this view (its .base, this local, the argument).
+        return (
+            type(base) is np.ndarray
+            and base.base is None
+            and base.size == array.size
+            and sys.getrefcount(base) <= 3
+        )
 
     def capture_program(self, inputs: list):
         # numpy_capture builds on the engine (capturing), which imports this backend.
