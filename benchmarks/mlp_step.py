@@ -5,7 +5,8 @@
 
 Model 64 -> W -> W -> 10 (ReLU, W = ``--width``, 256 by default), batch ``--batch`` (128),
 cross entropy, Adam(lr=1e-3). A step is zero_grad + forward + loss + backward + optimizer
-step; the clock stops after ``vkgrad.synchronize()``. Reported: the median over ``--steps`` steps after ``--warmup``.
+step; the clock stops after ``vkgrad.synchronize()``. Reported: the median over ``--steps``
+steps after ``--warmup``. ``--profile`` then prints where the eager cpu step spends its time.
 
 Columns: vkgrad on each backend (cpu = NumPy; vulkan in f32 and f16 when a device exists),
 each eager and through ``vkgrad.capture`` (the step recorded once, its kernels replayed),

@@ -53,11 +53,7 @@ class NumpyBackend(Backend):
 
     def sole_holder(self, array: np.ndarray) -> bool:
         # References: the tensor's _data, this call's argument and getrefcount's own.
-        if (
-            type(array) is not np.ndarray
-            or not array.flags.writeable
-            or sys.getrefcount(array) > 3
-        ):
+        if type(array) is not np.ndarray or not array.flags.writeable or sys.getrefcount(array) > 3:
             return False
         base = array.base
         if base is None:
