@@ -306,7 +306,7 @@ def infer(op: ops.Op, in_shapes: list, in_dtypes: list, attrs: dict) -> tuple:
     """``(ops.out_shape(...), ops.out_dtype(...))``, cached per signature. Attrs that cannot
     be hashed (lists, arrays) skip the cache; errors are raised each time, never cached."""
     try:
-        key = (op, tuple(in_shapes), tuple(in_dtypes), tuple(attrs.items()) if attrs else ())
+        key = (op.name, tuple(in_shapes), tuple(in_dtypes), tuple(attrs.items()) if attrs else ())
         hit = _INFERRED.get(key)
     except TypeError:
         return ops.out_shape(op, in_shapes, attrs), ops.out_dtype(op, in_dtypes, attrs)

@@ -1,4 +1,4 @@
-"""Adam and AdamW, one fused in-place kernel per parameter."""
+"""Adam and AdamW, one fused in-place kernel per parameter, dispatched together."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 from ..autograd import no_grad
-from ..library.optim import update
+from ..library.optim import update_many
 from .optimizer import Optimizer, check_compat_flags
 
 
@@ -67,6 +67,9 @@ class Adam(Optimizer):
                 wd = float(group["weight_decay"])
                 amsgrad = bool(group.get("amsgrad", False))
                 maximize = int(bool(group.get("maximize", False)))
+                # Parameters at the same step share their attrs: one update_many per step
+                # count (mostly one per group) instead of one update per parameter.
+                by_step: dict = {}
                 for p in group["params"]:
                     g = p.grad
                     if g is None:
@@ -83,14 +86,17 @@ class Adam(Optimizer):
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     v = st["exp_avg_sq"]
-                    update(
+                    vmax = st["max_exp_avg_sq"] if amsgrad else v  # unread without amsgrad
+                    tensors = (p, g, st["exp_avg"], v, vmax, master)
+                    sets = by_step.get(t)
+                    if sets is None:
+                        by_step[t] = [tensors]
+                    else:
+                        sets.append(tensors)
+                for t, sets in by_step.items():
+                    update_many(
                         "adam_step",
-                        p,
-                        g,
-                        st["exp_avg"],
-                        v,
-                        st["max_exp_avg_sq"] if amsgrad else v,  # unread without amsgrad
-                        master,
+                        sets,
                         lr=lr,
                         beta1=beta1,
                         beta2=beta2,
