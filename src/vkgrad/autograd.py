@@ -280,10 +280,26 @@ def _edge(t) -> tuple:
     return (t._accumulate_node(), 0)
 
 
+_NO_EDGE = (None, 0)
+
+
 def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
     """Connect ``node`` to its inputs and make it the grad_fn of its outputs."""
-    node.next_functions = tuple(_edge(x) if isinstance(x, Tensor) else (None, 0) for x in inputs)
-    node._input_meta = [(x.shape, x.dtype) if isinstance(x, Tensor) else None for x in inputs]
+    edges, meta = [], []
+    for x in inputs:  # _edge, inlined: this runs for every recorded op
+        if isinstance(x, Tensor):
+            if not x.requires_grad:
+                edges.append(_NO_EDGE)
+            elif x.grad_fn is not None:
+                edges.append((x.grad_fn, x._output_nr))
+            else:
+                edges.append((x._accumulate_node(), 0))
+            meta.append((x._shape, x._dtype))
+        else:
+            edges.append(_NO_EDGE)
+            meta.append(None)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
     node.n_outputs = len(outputs)
     if _ANOMALY[0]:
         node._forward_stack = traceback.format_stack()[:-2]
@@ -763,11 +779,17 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        with no_grad():
+        ctx.needs_input_grad = needs = tuple(
+            isinstance(a, Tensor) and a.requires_grad for a in args
+        )
+        prev = is_grad_enabled()
+        _set_grad_enabled(False)  # no_grad, without a context manager object per call
+        try:
             out = cls.forward(ctx, *args, **kwargs)
-        outs = out if isinstance(out, tuple) else (out,)
-        if is_grad_enabled() and any(ctx.needs_input_grad):
+        finally:
+            _set_grad_enabled(prev)
+        if prev and True in needs:
+            outs = out if isinstance(out, tuple) else (out,)
             node = BackwardCFunction(cls, ctx)
             # A weak link back (node -> ctx -> node would be a cycle: the graph, and the
             # buffers it saved, would live until the garbage collector runs).
@@ -775,11 +797,12 @@ class Function:
             node._out_meta = [(o.shape, o.dtype, o.device) for o in outs]
             # Dirty outputs were modified in place by forward, whose in-place ops already
             # counted the change in their version; they get this node as their history.
-            record(node, args, list(outs))
-            for o in outs:
-                if id(o) in ctx._non_diff:
-                    o.requires_grad = False
-                    o.grad_fn = None
+            record(node, args, outs)
+            if ctx._non_diff:
+                for o in outs:
+                    if id(o) in ctx._non_diff:
+                        o.requires_grad = False
+                        o.grad_fn = None
             # Saved outputs keep the version they have after forward, and only their parts
             # (out -> node -> ctx -> out would be a cycle too).
             for k, s in enumerate(ctx._saved):
