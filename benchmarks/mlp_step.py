@@ -1,10 +1,12 @@
 """Time one training step of an MLP on the digits data, for vkgrad and its peers, in one run.
 
     python benchmarks/mlp_step.py [--steps 50] [--warmup 5] [--threads N] [--no-vulkan]
+                                  [--batch 128] [--width 256] [--profile]
 
-Model 64 -> 256 -> 256 -> 10 (ReLU), batch 128, cross entropy, Adam(lr=1e-3). A step is
-zero_grad + forward + loss + backward + optimizer step; the clock stops after
-``vkgrad.synchronize()``. Reported: the median over ``--steps`` steps after ``--warmup``.
+Model 64 -> W -> W -> 10 (ReLU, W = ``--width``, 256 by default), batch ``--batch`` (128),
+cross entropy, Adam(lr=1e-3). A step is zero_grad + forward + loss + backward + optimizer
+step; the clock stops after ``vkgrad.synchronize()``. Reported: the median over ``--steps``
+steps after ``--warmup``. ``--profile`` then prints where the eager cpu step spends its time.
 
 Columns: vkgrad on each backend (cpu = NumPy; vulkan in f32 and f16 when a device exists),
 each eager and through ``vkgrad.capture`` (the step recorded once, its kernels replayed),
@@ -26,15 +28,20 @@ import time
 
 import numpy as np
 
-SIZES = (64, 256, 256, 10)
 BATCH = 128
+WIDTH = 256
 LR = 1e-3
 BETAS = (0.9, 0.999)
 EPS = 1e-8
 
 
-def digits_batches(seed: int = 0) -> list:
-    """Standardized digits, shuffled once, cut into full batches of BATCH (f32, int labels)."""
+def sizes(width: int = WIDTH) -> tuple:
+    """Layer widths: the 64 digit pixels, two hidden layers of ``width``, the 10 classes."""
+    return (64, width, width, 10)
+
+
+def digits_batches(batch: int = BATCH, seed: int = 0) -> list:
+    """Standardized digits, shuffled once, cut into full batches (f32, int labels)."""
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
@@ -44,15 +51,15 @@ def digits_batches(seed: int = 0) -> list:
     x = (x - x.mean(axis=0)) / std
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order], y[order].astype(np.int32)
-    n = len(x) // BATCH
-    return [(x[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH]) for i in range(n)]
+    n = len(x) // batch
+    return [(x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch]) for i in range(n)]
 
 
-def init_weights(seed: int = 0) -> list:
+def init_weights(widths: tuple = sizes(), seed: int = 0) -> list:
     """PyTorch's default Linear init, shared by every implementation: [(W, b), ...] in f32."""
     rng = np.random.default_rng(seed)
     out = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
         k = 1 / np.sqrt(fan_in)
         w = rng.uniform(-k, k, (fan_out, fan_in)).astype(np.float32)
         b = rng.uniform(-k, k, fan_out).astype(np.float32)
@@ -264,17 +271,29 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--no-vulkan", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--batch", type=int, default=BATCH, help="samples per step")
+    ap.add_argument("--width", type=int, default=WIDTH, help="units in each hidden layer")
+    ap.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=25,
+        default=0,
+        metavar="N",
+        help="after timing, cProfile --steps eager vkgrad cpu steps; print the top N (25) "
+        "functions by own time",
+    )
     args = ap.parse_args(argv)
 
     import vkgrad
 
     blas_threads = _limit_blas_threads(args.threads)
     args.threads = args.threads or blas_threads or os.cpu_count() or 1
-    batches = digits_batches()
-    weights = init_weights()
+    batches = digits_batches(args.batch)
+    weights = init_weights(sizes(args.width))
     print(
-        f"MLP {'->'.join(map(str, SIZES))}, batch {BATCH}, Adam; median of {args.steps} steps "
-        f"after {args.warmup} warm-up, in {args.rounds} interleaved rounds"
+        f"MLP {'->'.join(map(str, sizes(args.width)))}, batch {args.batch}, Adam; median of "
+        f"{args.steps} steps after {args.warmup} warm-up, in {args.rounds} interleaved rounds"
     )
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
@@ -291,6 +310,7 @@ def main(argv=None) -> int:
             print("torch not importable: PyTorch column skipped")
     for captured in (False, True):
         runners.append(vkgrad_runner("cpu", "f32", batches, weights, captured))
+    eager_cpu = runners[-2]
     vk = [d for d in vkgrad.devices() if d["device"].startswith("vulkan")]
     if vk and not args.no_vulkan:
         print(f"vulkan device: {vk[0]['device']} {vk[0]['name']} ({vk[0]['type']})")
@@ -319,7 +339,22 @@ def main(argv=None) -> int:
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
+    if args.profile:
+        profile(eager_cpu, args.steps, args.profile)
     return 0
+
+
+def profile(runner: Runner, steps: int, top: int) -> None:
+    """cProfile ``steps`` steps of ``runner``; print the ``top`` functions by own time."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    runner.run(steps, timed=False)
+    prof.disable()
+    print(f"\ncProfile of {steps} steps of {runner.name}, by own time:")
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,8 @@ def test_training_step_times_every_kernel(device):
     # Transfers (upload, download) are checked apart from the kernels.
     transfers = {k: counts.pop(k, 0) for k in ("upload", "download")}
     if device == "vulkan":
-        assert transfers["upload"] >= 4, transfers  # the Adam attrs of each parameter
+        # The Adam attrs: one array for all parameters at the same step count.
+        assert transfers["upload"] >= 1, transfers
     assert counts == ran
     assert ran["matmul"] >= 5 and ran["adam_step"] == 4
     assert all(e.duration >= 0 for e in prof.events)

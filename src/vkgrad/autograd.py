@@ -8,6 +8,7 @@ inputs. Built-in ops take that rule from their row in ``ops.py``.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import traceback
 import weakref
@@ -279,10 +280,26 @@ def _edge(t) -> tuple:
     return (t._accumulate_node(), 0)
 
 
+_NO_EDGE = (None, 0)
+
+
 def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
     """Connect ``node`` to its inputs and make it the grad_fn of its outputs."""
-    node.next_functions = tuple(_edge(x) if isinstance(x, Tensor) else (None, 0) for x in inputs)
-    node._input_meta = [(x.shape, x.dtype) if isinstance(x, Tensor) else None for x in inputs]
+    edges, meta = [], []
+    for x in inputs:  # _edge, inlined: this runs for every recorded op
+        if isinstance(x, Tensor):
+            if not x.requires_grad:
+                edges.append(_NO_EDGE)
+            elif x.grad_fn is not None:
+                edges.append((x.grad_fn, x._output_nr))
+            else:
+                edges.append((x._accumulate_node(), 0))
+            meta.append((x._shape, x._dtype))
+        else:
+            edges.append(_NO_EDGE)
+            meta.append(None)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
     node.n_outputs = len(outputs)
     if _ANOMALY[0]:
         node._forward_stack = traceback.format_stack()[:-2]
@@ -293,6 +310,28 @@ def record(node: Node, inputs: Sequence, outputs: Sequence) -> None:
 
 
 # ---------------------------------------------------------------- applying ops
+
+
+# (op name, input shapes, input dtypes, attrs) -> (out shape, out dtype). Inference reads
+# nothing but these, and a training step asks the same questions every step.
+_INFERRED: dict = {}
+_INFERRED_MAX = 4096  # distinct signatures kept; a program making more starts afresh
+
+
+def infer(op: ops.Op, in_shapes: list, in_dtypes: list, attrs: dict) -> tuple:
+    """``(ops.out_shape(...), ops.out_dtype(...))``, cached per signature. Attrs that cannot
+    be hashed (lists, arrays) skip the cache; errors are raised each time, never cached."""
+    try:
+        key = (op.name, tuple(in_shapes), tuple(in_dtypes), tuple(attrs.items()) if attrs else ())
+        hit = _INFERRED.get(key)
+    except TypeError:
+        return ops.out_shape(op, in_shapes, attrs), ops.out_dtype(op, in_dtypes, attrs)
+    if hit is None:
+        hit = ops.out_shape(op, in_shapes, attrs), ops.out_dtype(op, in_dtypes, attrs)
+        if len(_INFERRED) >= _INFERRED_MAX:
+            _INFERRED.clear()
+        _INFERRED[key] = hit
+    return hit
 
 
 def apply(name: str, *inputs, **attrs):
@@ -315,30 +354,36 @@ def apply(name: str, *inputs, **attrs):
             in_shapes.append(x._shape)
             in_dtypes.append(x._dtype)
             args.append(x._data)
-            requires = requires or x.requires_grad
+            if x.requires_grad:
+                requires = True
         else:
             in_shapes.append(())
             in_dtypes.append(None)
             args.append(float(x))
-    explicit = attrs.pop("device", None)
-    if device is None:
-        device = Device.parse(explicit or default_device())
-    shape = ops.out_shape(op, in_shapes, attrs)
-    dtype = ops.out_dtype(op, in_dtypes, attrs)
+    if "device" in attrs:
+        explicit = attrs.pop("device")
+        if device is None:
+            device = Device.parse(explicit or default_device())
+    elif device is None:
+        device = Device.parse(default_device())
+    shape, dtype = infer(op, in_shapes, in_dtypes, attrs)
     data = device.backend.run(op, args, attrs, shape, dtype)
     out = Tensor._make(data, shape, dtype, device)
     # Integer and bool outputs are never differentiable (casts to int, floor_divide, ...).
+    # Without an input that requires grad there is nothing to record: no node at all.
     if requires and op.backward is not None and dtype.is_floating and is_grad_enabled():
+        no_grad_inputs = op.no_grad_inputs
         needs = tuple(
-            isinstance(x, Tensor) and x.requires_grad and i not in op.no_grad_inputs
+            isinstance(x, Tensor) and x.requires_grad and i not in no_grad_inputs
             for i, x in enumerate(inputs)
         )
-        if any(needs):
+        if True in needs:
             node = OpNode(op, attrs)
             node.needs_input_grad = needs
-            if "i" in op.saves:
+            saves = op.saves
+            if "i" in saves:
                 node._saved_inputs = [_Saved(x) if isinstance(x, Tensor) else x for x in inputs]
-            if "o" in op.saves:
+            if "o" in saves:
                 node._saved_out = _Saved(out, is_output=True)
             record(node, inputs, [out])
     return out
@@ -477,29 +522,38 @@ def run_backward(
     try:
         for node in order:
             node_grads = grads.pop(id(node), None)
-            if node_grads is None or all(g is None for g in node_grads):
+            if node_grads is None:
+                continue
+            n_out = node.n_outputs
+            if n_out == 1:
+                if node_grads[0] is None:
+                    continue
+            elif all(g is None for g in node_grads):
                 continue
             for hook in node._pre_hooks:
                 r = hook(node_grads)
                 if r is not None:
                     node_grads = list(r)
-            for i in range(node.n_outputs):
-                if (id(node), i) in want:
-                    captured[(id(node), i)] = node_grads[i]
+            if want:
+                for i in range(n_out):
+                    if (id(node), i) in want:
+                        captured[(id(node), i)] = node_grads[i]
             for ref in node._retained:
                 t = ref()
                 if t is not None and node_grads[t._output_nr] is not None:
                     g = node_grads[t._output_nr]
                     t.grad = g if create_graph else g.detach()
-            if isinstance(node, AccumulateGrad):
+            if type(node) is AccumulateGrad:
                 if accumulate:
-                    _accumulate(node.variable, node_grads[0], create_graph)
+                    # The list is the gradient's only holder in this frame: _accumulate may
+                    # then keep it rather than copy it (see _accumulate).
+                    g = None
+                    _accumulate(node.variable, node_grads, create_graph)
                 continue
             if node._released:
                 raise _released_error(node)
-            if node.n_outputs == 1 and node_grads[0] is None:
-                continue
             in_grads = node.apply(node_grads)
+            node_grads = None
             if not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
             if _ANOMALY[0]:
@@ -509,39 +563,53 @@ def run_backward(
                     f"{node.name()}: backward returned {len(in_grads)} gradients, expected "
                     f"{len(node.next_functions)}"
                 )
-            if not retain_graph and isinstance(node, OpNode):
-                node.release()
-            elif not retain_graph and isinstance(node, BackwardCFunction):
-                node._released = True
+            if not retain_graph:
+                if isinstance(node, OpNode):
+                    node.release()
+                elif isinstance(node, BackwardCFunction):
+                    node._released = True
             for (nxt, nr), g, meta in zip(node.next_functions, in_grads, node._input_meta):
                 if nxt is None or g is None:
                     continue
                 g = _fit(g, meta, node)
-                slot = grads.setdefault(id(nxt), [None] * nxt.n_outputs)
+                slot = grads.get(id(nxt))
+                if slot is None:
+                    slot = grads[id(nxt)] = [None] * nxt.n_outputs
                 slot[nr] = g if slot[nr] is None else F.add(slot[nr], g)
+            # Drop this frame's references, so that a leaf's gradient is held by its slot alone.
+            in_grads = g = slot = None
     finally:
         autocasting.pop()
         _set_grad_enabled(prev)
     return [captured.get((id(n), nr)) if n is not None else None for n, nr in capture_edges]
 
 
-def _accumulate(leaf, g, create_graph: bool) -> None:
+def _accumulate(leaf, slot: list, create_graph: bool) -> None:
+    """Add ``slot[0]``, a leaf's gradient, into ``leaf.grad``."""
     if leaf is None:
         return
     if capturing.ACTIVE is not None:
         capturing.note_grad(leaf)
-    for hook in leaf._hooks:
+    g = slot[0]
+    hooks = leaf._hooks
+    for hook in hooks:
         r = hook(g)
         if r is not None:
             g = r
-    if not create_graph:
-        g = g.detach()
-    if leaf.grad is None:
-        # A fresh tensor, so that later in-place accumulation never writes into a gradient
-        # that is also held elsewhere (for example the root's ones or a captured value).
-        leaf.grad = g if create_graph else g.clone()
+    if create_graph:
+        leaf.grad = g if leaf.grad is None else F.add(leaf.grad, g)
+    elif leaf.grad is None:
+        # Later accumulation writes into .grad in place, so a gradient that is also held
+        # elsewhere (the root's ones, a user's tensor, a hook's, another input's: add's rule
+        # passes one gradient to both inputs) is copied first. A fresh one nothing else
+        # holds is kept as it is. References to g: g, and getrefcount's argument.
+        slot[0] = None
+        if not hooks and sys.getrefcount(g) <= 2 and g._device.backend.sole_holder(g._data):
+            leaf.grad = g.detach()
+        else:
+            leaf.grad = g.detach().clone()
     else:
-        leaf.grad = F.add(leaf.grad, g) if create_graph else leaf.grad.add_(g)
+        leaf.grad.add_(g.detach())
     # Set only by register_post_accumulate_grad_hook: a dict lookup keeps the common case cheap.
     for hook in leaf.__dict__.get("_post_accumulate_hooks", ()):
         hook(leaf)
@@ -711,11 +779,17 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        with no_grad():
+        ctx.needs_input_grad = needs = tuple(
+            isinstance(a, Tensor) and a.requires_grad for a in args
+        )
+        prev = is_grad_enabled()
+        _set_grad_enabled(False)  # no_grad, without a context manager object per call
+        try:
             out = cls.forward(ctx, *args, **kwargs)
-        outs = out if isinstance(out, tuple) else (out,)
-        if is_grad_enabled() and any(ctx.needs_input_grad):
+        finally:
+            _set_grad_enabled(prev)
+        if prev and True in needs:
+            outs = out if isinstance(out, tuple) else (out,)
             node = BackwardCFunction(cls, ctx)
             # A weak link back (node -> ctx -> node would be a cycle: the graph, and the
             # buffers it saved, would live until the garbage collector runs).
@@ -723,11 +797,12 @@ class Function:
             node._out_meta = [(o.shape, o.dtype, o.device) for o in outs]
             # Dirty outputs were modified in place by forward, whose in-place ops already
             # counted the change in their version; they get this node as their history.
-            record(node, args, list(outs))
-            for o in outs:
-                if id(o) in ctx._non_diff:
-                    o.requires_grad = False
-                    o.grad_fn = None
+            record(node, args, outs)
+            if ctx._non_diff:
+                for o in outs:
+                    if id(o) in ctx._non_diff:
+                        o.requires_grad = False
+                        o.grad_fn = None
             # Saved outputs keep the version they have after forward, and only their parts
             # (out -> node -> ctx -> out would be a cycle too).
             for k, s in enumerate(ctx._saved):

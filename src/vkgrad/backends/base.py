@@ -51,6 +51,13 @@ class Backend(ABC):
     def reshape(self, array: Any, shape: tuple) -> Any:
         """The same storage seen with another shape of the same size (no copy)."""
 
+    def sole_holder(self, array: Any) -> bool:
+        """Whether one tensor's ``_data`` is all that holds ``array`` and its storage, so that
+        writing into it in place can surprise no one (autograd then keeps a fresh gradient
+        instead of copying it). Call it as ``backend.sole_holder(t._data)``. The default,
+        False, is always safe: the caller copies."""
+        return False
+
     def synchronize(self) -> None:
         """Wait for all work submitted so far."""
 

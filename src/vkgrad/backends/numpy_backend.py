@@ -8,6 +8,7 @@ f64 is computed in f64. A row's index bounds are checked here, before its kernel
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from typing import Any, Callable
@@ -50,6 +51,22 @@ class NumpyBackend(Backend):
     def reshape(self, array: np.ndarray, shape: tuple) -> np.ndarray:
         return array.reshape(shape)
 
+    def sole_holder(self, array: np.ndarray) -> bool:
+        # References: the tensor's _data, this call's argument and getrefcount's own.
+        if type(array) is not np.ndarray or not array.flags.writeable or sys.getrefcount(array) > 3:
+            return False
+        base = array.base
+        if base is None:
+            return True
+        # A reshape of a kernel's fresh result (a weight's gradient out of a batched matmul):
+        # the whole base, held by nothing but this view (its .base, this local, the argument).
+        return (
+            type(base) is np.ndarray
+            and base.base is None
+            and base.size == array.size
+            and sys.getrefcount(base) <= 3
+        )
+
     def capture_program(self, inputs: list):
         # numpy_capture builds on the engine (capturing), which imports this backend.
         from .numpy_capture import NumpyProgram
@@ -79,20 +96,33 @@ class NumpyBackend(Backend):
         return res
 
 
+_F16, _F64 = np.dtype(np.float16), np.dtype(np.float64)
+
+
 def kernel_call(op: Op, inputs: list, attrs: dict, dtype: DType) -> tuple:
     """The kernel of ``op`` and the arguments to call it with: f16 computed in f32, and
     Python scalars as f32 unless the op works in f64."""
-    kw = {k: v for k, v in attrs.items() if k != "dtype"} if attrs else attrs
-    f64 = False
+    if "dtype" in attrs:
+        kw = dict(attrs)
+        del kw["dtype"]
+    else:
+        kw = attrs
+    f64 = scalars = False
     args = []
     for x in inputs:
-        if isinstance(x, np.ndarray):
-            if x.dtype == np.float16:
+        if type(x) is float:
+            scalars = True
+        elif isinstance(x, np.ndarray):
+            # Native-order dtypes are singletons: identity answers for every array made here.
+            dt = x.dtype
+            if dt is _F16 or (dt is not _F64 and dt == _F16):
                 x = x.astype(np.float32)
-            elif x.dtype == np.float64:
+            elif dt is _F64 or dt == _F64:
                 f64 = True
+        elif isinstance(x, float):
+            scalars = True
         args.append(x)
-    if not f64 and dtype.is_floating:
+    if scalars and not f64 and dtype.is_floating:
         # Python scalars must not promote f32 work to f64, as in the shaders.
         args = [np.float32(x) if isinstance(x, float) else x for x in args]
     return KERNELS[op.name], args, kw
@@ -101,22 +131,31 @@ def kernel_call(op: Op, inputs: list, attrs: dict, dtype: DType) -> tuple:
 def finish(result, inputs: list, shape: tuple, dtype: DType, out: Any = None) -> Any:
     """A kernel's result as the backend's array: ``out`` filled, or ``result`` itself when it
     is already a fresh contiguous array of ``shape`` and ``dtype``, else a copy that is."""
-    result = np.asarray(result)
+    if type(result) is not np.ndarray:
+        result = np.asarray(result)
     if result.shape != shape:
         result = np.broadcast_to(result, shape)
     if out is not None:
         out[...] = result
         return out
+    want = dtype.np
     if (
-        result.dtype != dtype.np
+        (result.dtype is not want and result.dtype != want)
         or result.base is not None
         or not result.flags.c_contiguous
-        or any(result is x for x in inputs)
+        or _is_one_of(result, inputs)
     ):
         # Views (transpose, broadcast, slices of an input) and other dtypes get a fresh,
         # contiguous array of their own.
-        return np.array(result, dtype=dtype.np, order="C")
+        return np.array(result, dtype=want, order="C")
     return result
+
+
+def _is_one_of(result, inputs: list) -> bool:
+    for x in inputs:
+        if result is x:
+            return True
+    return False
 
 
 from . import numpy_kernels  # noqa: E402,F401  (registers every kernel, by family)

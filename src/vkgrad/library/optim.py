@@ -60,34 +60,52 @@ def update(name: str, *tensors, **attrs) -> None:
     (``vkgrad.capture``) replays with the new learning rate and bias corrections.
     No graph is recorded; every tensor's version goes up, as for any in-place op.
     """
+    update_many(name, [tensors], **attrs)
+
+
+def update_many(name: str, tensor_sets: list, **attrs) -> None:
+    """``update(name, *tensors, **attrs)`` for each tuple in ``tensor_sets`` (one per
+    parameter), all with the same attrs: the checks of the attrs and their array are paid
+    once, so an optimizer step costs one kernel per parameter and little else. For a
+    captured step this is one update (one attrs array that a replay rewrites)."""
     op = ops.OPS[name]
     if capturing.ACTIVE is not None and capturing.refresh_update(name, attrs, op.attrs):
         return  # a replay's host pass: the new values went into the recorded array
     if op.kind != "update":
         raise ValueError(f"update: {name} is not an update op")
-    if len(tensors) != op.nin:
-        raise TypeError(f"{name}: expected {op.nin} tensors, got {len(tensors)}")
-    dev = tensors[0].device
-    for t in tensors:
-        if t.device != dev:
-            raise RuntimeError(f"{name}: expected all tensors on {dev}, got one on {t.device}")
-        if t.numel() != tensors[0].numel():
-            raise ValueError(
-                f"{name}: expected tensors of {tensors[0].numel()} elements, got shape "
-                f"{tuple(t.shape)}"
+    try:
+        values = [float(attrs[a]) for a in op.attrs]
+    except KeyError:
+        missing = [a for a in op.attrs if a not in attrs]
+        raise TypeError(f"{name}: missing attributes {missing}") from None
+    hyper = hyper_dev = None
+    for tensors in tensor_sets:
+        if len(tensors) != op.nin:
+            raise TypeError(f"{name}: expected {op.nin} tensors, got {len(tensors)}")
+        first = tensors[0]
+        dev, shape = first._device, first._shape
+        for t in tensors:
+            # Identity first: an optimizer's tensors share one device object and, mostly,
+            # one shape tuple, and this runs for every parameter of every step.
+            if t._device is not dev and t._device != dev:
+                raise RuntimeError(f"{name}: expected all tensors on {dev}, got one on {t.device}")
+            if t._shape is not shape and t._shape != shape and t.numel() != first.numel():
+                raise ValueError(
+                    f"{name}: expected tensors of {first.numel()} elements, got shape "
+                    f"{tuple(t.shape)}"
+                )
+        if hyper is None or hyper_dev is not dev:
+            hyper_dev = dev
+            hyper = dev.backend.from_numpy(
+                np.array(values, dtype=np.float64), _HYPER_DTYPE[dev.type]
             )
-    missing = [a for a in op.attrs if a not in attrs]
-    if missing:
-        raise TypeError(f"{name}: missing attributes {missing}")
-    values = np.array([float(attrs[a]) for a in op.attrs], dtype=np.float64)
-    hyper = dev.backend.from_numpy(values, _HYPER_DTYPE[dev.type])
-    capturing.note_update(name, hyper)
-    dev.backend.run(op, [t._data for t in tensors] + [hyper], attrs, (), tensors[0].dtype)
-    seen = set()
-    for t in tensors:
-        if id(t._version) not in seen:
-            seen.add(id(t._version))
-            t._version[0] += 1
+            capturing.note_update(name, hyper)
+        dev.backend.run(op, [t._data for t in tensors] + [hyper], attrs, (), first._dtype)
+        seen = set()
+        for t in tensors:
+            if id(t._version) not in seen:  # views share a counter: count each storage once
+                seen.add(id(t._version))
+                t._version[0] += 1
 
 
 # The cpu computes updates in the parameter's precision (f64 included); shaders read f32.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import autocasting
 from ..autograd import Function, apply, is_grad_enabled
 from ..library.shape import view
+from ..ops import OPS
 from ..shapes import numel
 from ..tensor import Tensor, full
 
@@ -185,7 +186,13 @@ class _Linear(Function):
         ctx.rows = rows
         y = apply("matmul", _view(x, (1, rows, in_f)), _view(w, (1, out_f, in_f)), ta=0, tb=1)
         if b is not None:
-            y.add_(b)  # grad mode is off inside forward: an in-place kernel, no node
+            if b._device is y._device and b._dtype is y._dtype:
+                # y is fresh and seen by no one yet: the add kernel writes into it directly,
+                # without add_'s checks and version count (grad mode is off: no node).
+                attrs = {"dtype": y._dtype}
+                y._device.backend.run(_ADD, [y._data, b._data], attrs, y._shape, y._dtype, y._data)
+            else:
+                y.add_(b)
         return _view(y, lead + (out_f,))
 
     @staticmethod
@@ -206,6 +213,9 @@ class _Linear(Function):
             ones = full((1, 1, rows), 1.0, dtype=g.dtype, device=g.device)
             gb = _view(apply("matmul", ones, g3, ta=0, tb=0), (out_f,))
         return gx, gw, gb
+
+
+_ADD = OPS["add"]
 
 
 def _view(t: Tensor, shape: tuple) -> Tensor:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 from ..autograd import no_grad
-from ..library.optim import update
+from ..library.optim import update_many
 from .optimizer import Optimizer, check_compat_flags, check_hyperparameters
 
 
@@ -63,19 +63,20 @@ class Adam(Optimizer):
                 )
                 attrs["amsgrad"] = int(amsgrad)
                 moments = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+                # Parameters at the same step share their attrs: one update_many per step
+                # count (mostly one per group) instead of one update per parameter.
+                by_step: dict = {}
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, *moments, step=0)
                     master = self._master(p, st)
                     t = st["step"] = st["step"] + 1
                     v = st["exp_avg_sq"]
-                    update(
+                    vmax = st["max_exp_avg_sq"] if amsgrad else v  # unread without amsgrad
+                    by_step.setdefault(t, []).append((p, g, st["exp_avg"], v, vmax, master))
+                for t, sets in by_step.items():
+                    update_many(
                         "adam_step",
-                        p,
-                        g,
-                        st["exp_avg"],
-                        v,
-                        st["max_exp_avg_sq"] if amsgrad else v,  # unread without amsgrad
-                        master,
+                        sets,
                         bias1=1.0 - beta1**t,
                         bias2=1.0 - beta2**t,
                         **attrs,

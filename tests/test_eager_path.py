@@ -1,0 +1,237 @@
+"""The eager path's shortcuts change nothing but speed: no graph where no gradient flows,
+shape/dtype inference cached per signature, a leaf keeping a fresh gradient instead of a
+copy (and copying every gradient that something else holds), and optimizer updates sharing
+one attrs array."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import vkgrad
+import vkgrad.nn.functional as NF
+from vkgrad import autograd, ops
+from vkgrad.library.optim import update, update_many
+
+
+def _counting_runs(device: str):
+    """A Counter of op names run on ``device`` while the returned context is active."""
+    backend = vkgrad.Device.parse(device).backend
+    ran: Counter = Counter()
+
+    class _Counting:
+        def __enter__(self):
+            def counting(op, *args, **kw):
+                ran[op.name] += 1
+                return type(backend).run(backend, op, *args, **kw)
+
+            backend.run = counting
+            return ran
+
+        def __exit__(self, *exc):
+            del backend.run
+
+    return _Counting()
+
+
+# ---------------------------------------------------------------- no node without a gradient
+
+
+def test_no_node_when_no_input_requires_grad(device):
+    a = vkgrad.tensor([1.0, 2.0], device=device)
+    b = vkgrad.tensor([3.0, 4.0], device=device)
+    out = a * b + 1.0
+    assert out.grad_fn is None and not out.requires_grad
+    np.testing.assert_allclose(out.numpy(), [4.0, 9.0])
+
+
+def test_no_node_under_no_grad(device):
+    w = vkgrad.tensor([1.0, -2.0], requires_grad=True, device=device)
+    with vkgrad.no_grad():
+        out = NF.relu(w * 3.0)
+    assert out.grad_fn is None and not out.requires_grad
+    np.testing.assert_allclose(out.numpy(), [3.0, 0.0])
+
+
+def test_node_only_for_inputs_that_need_grad(device):
+    w = vkgrad.tensor([2.0, 3.0], requires_grad=True, device=device)
+    c = vkgrad.tensor([5.0, 7.0], device=device)
+    out = w * c
+    assert out.grad_fn is not None
+    assert out.grad_fn.needs_input_grad == (True, False)
+
+
+# ---------------------------------------------------------------- inference cache
+
+
+def _uncached(name, in_shapes, in_dtypes, attrs):
+    op = ops.OPS[name]
+    return ops.out_shape(op, in_shapes, attrs), ops.out_dtype(op, in_dtypes, attrs)
+
+
+@pytest.mark.parametrize(
+    "name, in_shapes, in_dtypes, attrs",
+    [
+        ("add", [(3, 1), (1, 4)], [vkgrad.float32, vkgrad.float32], {}),
+        ("add", [(3, 1), (1, 4)], [vkgrad.float32, vkgrad.float64], {}),
+        ("add", [(3, 4), ()], [vkgrad.float16, None], {}),
+        ("matmul", [(2, 3, 4), (2, 5, 4)], [vkgrad.float32] * 2, {"ta": 0, "tb": 1}),
+        ("matmul", [(2, 3, 4), (2, 3, 5)], [vkgrad.float32] * 2, {"ta": 1, "tb": 0}),
+    ],
+)
+def test_cached_inference_matches_uncached(name, in_shapes, in_dtypes, attrs):
+    autograd._INFERRED.clear()
+    want = _uncached(name, in_shapes, in_dtypes, attrs)
+    op = ops.OPS[name]
+    assert autograd.infer(op, in_shapes, in_dtypes, attrs) == want  # computed
+    assert autograd.infer(op, in_shapes, in_dtypes, attrs) == want  # from the cache
+
+
+def test_inference_cache_is_keyed_by_attrs_and_dtypes():
+    autograd._INFERRED.clear()
+    mm = ops.OPS["matmul"]
+    f32 = [vkgrad.float32] * 2
+    # Same shapes, other attrs: (3, 4) x (4, 3) gives (3, 3) plainly, (4, 4) with both
+    # transposed.
+    plain = autograd.infer(mm, [(1, 3, 4), (1, 4, 3)], f32, {"ta": 0, "tb": 0})
+    both = autograd.infer(mm, [(1, 3, 4), (1, 4, 3)], f32, {"ta": 1, "tb": 1})
+    assert plain[0] == (1, 3, 3) and both[0] == (1, 4, 4)
+    add = ops.OPS["add"]
+    assert autograd.infer(add, [(2,), (2,)], f32, {})[1] is vkgrad.float32
+    f64 = autograd.infer(add, [(2,), (2,)], [vkgrad.float32, vkgrad.float64], {})
+    assert f64[1] is vkgrad.float64
+
+
+def test_inference_errors_are_raised_every_time():
+    autograd._INFERRED.clear()
+    add = ops.OPS["add"]
+    for _ in range(2):
+        with pytest.raises(ValueError, match="add: shapes"):
+            autograd.infer(add, [(3,), (4,)], [vkgrad.float32] * 2, {})
+
+
+def test_unhashable_attrs_skip_the_cache():
+    autograd._INFERRED.clear()
+    x = vkgrad.tensor(np.arange(6.0).reshape(2, 3))
+    # A list attr cannot be a key: inferred without the cache, with the same result.
+    np.testing.assert_allclose(x.sum(dim=[1]).numpy(), [3.0, 12.0])
+
+
+# ---------------------------------------------------------------- owned gradients
+
+
+def test_fresh_weight_gradient_is_kept_not_copied():
+    w64 = np.random.default_rng(0).standard_normal((3, 4))
+    x64 = np.random.default_rng(1).standard_normal((5, 4))
+    w = vkgrad.tensor(w64, requires_grad=True)
+    x = vkgrad.tensor(x64)
+    with _counting_runs("cpu") as ran:
+        NF.linear(x, w).sum().backward()
+    assert ran["copy"] == 0, ran
+    # d sum(x W^T) / dW = ones(5, 3)^T x
+    want = np.ones((5, 3)).T @ x64
+    np.testing.assert_allclose(w.grad.numpy(), want.astype(np.float32), rtol=1e-5)
+    # Accumulating into the kept gradient: twice the reference.
+    NF.linear(x, w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * want, rtol=1e-5)
+
+
+def test_gradient_passed_to_two_leaves_is_not_shared(device):
+    a = vkgrad.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    b = vkgrad.tensor([4.0, 5.0, 6.0], requires_grad=True, device=device)
+    (a + b).sum().backward()  # add's rule hands one gradient to both inputs
+    with vkgrad.no_grad():
+        a.grad.mul_(10.0)
+    np.testing.assert_allclose(a.grad.numpy(), [10.0, 10.0, 10.0])
+    np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0, 1.0])
+
+
+def test_user_gradient_is_not_aliased(device):
+    x = vkgrad.tensor([1.0, 2.0], requires_grad=True, device=device)
+    g = vkgrad.tensor([0.5, -1.0], device=device)
+    (x * 1.0).backward(g)  # mul by a scalar passes g on as it is
+    with vkgrad.no_grad():
+        x.grad.add_(1.0)
+    np.testing.assert_allclose(g.numpy(), [0.5, -1.0])
+    np.testing.assert_allclose(x.grad.numpy(), [1.5, 0.0])
+
+
+def test_retained_gradient_of_a_view_is_not_aliased(device):
+    x = vkgrad.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, device=device)
+    y = x.reshape(6)
+    y.retain_grad()
+    (y * vkgrad.tensor(np.arange(6.0), device=device)).sum().backward()
+    with vkgrad.no_grad():
+        x.grad.zero_()
+    np.testing.assert_allclose(y.grad.numpy(), np.arange(6.0))
+    np.testing.assert_allclose(x.grad.numpy(), np.zeros((2, 3)))
+
+
+def test_hook_that_keeps_the_gradient_sees_it_unchanged(device):
+    x = vkgrad.tensor([1.0, 2.0], requires_grad=True, device=device)
+    kept = []
+    x.register_hook(lambda g: kept.append(g))
+    (x * 3.0).sum().backward()
+    (x * 3.0).sum().backward()  # accumulates in place into x.grad
+    np.testing.assert_allclose(kept[0].numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_numpy_sole_holder():
+    # Each answer is taken outside `assert`: pytest's assertion rewriting keeps references to
+    # the values inside one, which would count as holders.
+    be = vkgrad.Device.parse("cpu").backend
+    t = vkgrad.tensor(np.zeros((4, 4), np.float32))
+    alone = be.sole_holder(t._data)
+    view = t._data.reshape(16)  # a second holder of the storage
+    shared = be.sole_holder(t._data)
+    del view
+    whole = vkgrad.tensor(np.zeros((2, 8), np.float32)).reshape(16)  # view of a dead base
+    whole_view = be.sole_holder(whole._data)
+    part = np.zeros(8, np.float32)[2:6]  # the rest of its base is not the view's to write
+    part_view = be.sole_holder(part)
+    read_only = be.sole_holder(np.broadcast_to(np.zeros(1, np.float32), (4,)))
+    assert (alone, shared, whole_view, part_view, read_only) == (True, False, True, False, False)
+
+
+# ---------------------------------------------------------------- one attrs array per step
+
+
+def test_update_many_equals_one_update_per_parameter(device):
+    rng = np.random.default_rng(2)
+    shapes = [(3, 2), (5,)]
+    start = [(rng.standard_normal(s), rng.standard_normal(s)) for s in shapes]
+    attrs = dict(lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0, bias1=0.1, bias2=0.01)
+    attrs.update(decoupled=0, amsgrad=0, maximize=0)
+
+    def tensors(p, g):
+        p = vkgrad.tensor(p, dtype="f32", device=device)
+        m = vkgrad.zeros(p.shape, device=device)
+        v = vkgrad.zeros(p.shape, device=device)
+        return (p, vkgrad.tensor(g, dtype="f32", device=device), m, v, v, p)
+
+    one = [tensors(p, g) for p, g in start]
+    for ts in one:
+        update("adam_step", *ts, **attrs)
+    many = [tensors(p, g) for p, g in start]
+    update_many("adam_step", many, **attrs)
+    for a, b, (p0, g0) in zip(one, many, start):
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+        # First Adam step from zero state: m = 0.1 g, v = 0.01 g^2, so the step is
+        # lr * (m / bias1) / (sqrt(v / bias2) + eps) = lr * g / (|g| + eps).
+        want = p0 - 0.1 * g0 / (np.abs(g0) + 1e-8)
+        np.testing.assert_allclose(b[0].numpy(), want, rtol=1e-5, atol=1e-6)
+        assert b[0]._version[0] == a[0]._version[0] == 1
+
+
+def test_update_many_checks_each_set():
+    p = vkgrad.zeros(3)
+    bad = (p, vkgrad.zeros(4), vkgrad.zeros(3), vkgrad.zeros(3), vkgrad.zeros(3), p)
+    attrs = dict(lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0, bias1=0.1)
+    attrs.update(bias2=0.01, decoupled=0, amsgrad=0, maximize=0)
+    with pytest.raises(ValueError, match="adam_step: expected tensors of 3 elements"):
+        update_many("adam_step", [bad], **attrs)
+    with pytest.raises(TypeError, match=r"adam_step: missing attributes \['maximize'\]"):
+        update_many("adam_step", [bad], **{k: v for k, v in attrs.items() if k != "maximize"})
