@@ -323,6 +323,40 @@ class Tensor:
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
+    # ------------------------------------------------------------ new_* (this dtype and device)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype and device
+        unless given: ``h0 = weight.new_full((layers, batch, hidden), 0.5)``."""
+        return full(
+            _shape_arg((size,)),
+            fill_value,
+            dtype or self._dtype,
+            device or self._device,
+            requires_grad,
+        )
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """Zeros of ``size`` (a tuple or separate ints), this tensor's dtype and device unless
+        given: ``weight.new_zeros(layers, batch, hidden)``."""
+        return self.new_full(
+            _shape_arg(size), 0.0, dtype=dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self.new_full(
+            _shape_arg(size), 1.0, dtype=dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """As ``vkgrad.empty``: zero-filled."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given (as in PyTorch,
+        integer data given to a float tensor's ``new_tensor`` becomes float)."""
+        return tensor(data, dtype or self._dtype, device or self._device, requires_grad)
+
     # ------------------------------------------------------------ operators
 
     def __add__(self, o):
