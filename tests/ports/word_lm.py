@@ -185,7 +185,9 @@ def main(argv=None):
             if args.log_interval and batch % args.log_interval == 0:
                 print(f"| epoch {epoch} | batch {batch} | loss {loss.item():5.2f}")
         val_loss = evaluate(model, criterion, val_data, eval_batch_size, args.bptt)
-        print(f"| end of epoch {epoch} | valid loss {val_loss:5.2f} | ppl {math.exp(val_loss):8.2f}")
+        print(
+            f"| end of epoch {epoch} | valid loss {val_loss:5.2f} | ppl {math.exp(val_loss):8.2f}"
+        )
     return losses
 
 
