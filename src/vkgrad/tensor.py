@@ -138,6 +138,16 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        """A one-element integer tensor indexes Python sequences (``words[idx]``), as in
+        PyTorch; float tensors are refused rather than truncated."""
+        if self._dtype.is_floating or self.numel() != 1:
+            raise TypeError(
+                f"__index__: only integer tensors of a single element can be converted to an "
+                f"index, got {self._dtype.name} of shape {self._shape}"
+            )
+        return int(self.item())
+
     def __bool__(self) -> bool:
         if self.numel() != 1:
             raise RuntimeError(
@@ -322,6 +332,14 @@ class Tensor:
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
+
+    def type(self, dtype=None):
+        """The dtype's name without an argument (PyTorch gives ``"torch.FloatTensor"``);
+        with one, the tensor converted to it: ``x.type(vkgrad.float)``."""
+        return self._dtype.name if dtype is None else self.to(dtypes.get(dtype))
+
+    def nelement(self) -> int:
+        return self.numel()
 
     # ------------------------------------------------------------ new_* (this dtype and device)
 

@@ -147,9 +147,11 @@ def main(argv=None):
     parser.add_argument("--bptt", type=int, default=12)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--tied", action="store_true")
+    parser.add_argument("--words", type=int, default=20, help="words to sample after training")
+    parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--sentences", type=int, default=600)
     parser.add_argument("--seed", type=int, default=1111)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--log-interval", type=int, default=20)
     args = parser.parse_args(argv)
 
@@ -188,7 +190,27 @@ def main(argv=None):
         print(
             f"| end of epoch {epoch} | valid loss {val_loss:5.2f} | ppl {math.exp(val_loss):8.2f}"
         )
+
+    generate(model, corpus, args.words, args.temperature, device)
     return losses
+
+
+def generate(model, corpus, n_words, temperature, device):
+    """Sample a text from the trained model, one word at a time."""
+    model.eval()
+    ntokens = len(corpus.dictionary)
+    hidden = model.init_hidden(1)
+    input = torch.randint(ntokens, (1, 1), dtype=torch.long).to(device)
+    words = []
+    with torch.no_grad():
+        for _ in range(n_words):
+            output, hidden = model(input, hidden)
+            word_weights = output.squeeze().div(temperature).exp().cpu()
+            word_idx = torch.multinomial(word_weights, 1)[0]
+            input.fill_(word_idx)
+            words.append(corpus.dictionary.idx2word[word_idx])
+    print("sample:", " ".join(words))
+    return words
 
 
 if __name__ == "__main__":
