@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,24 +51,38 @@ def assert_falls(losses, k: int, fraction: float) -> None:
     )
 
 
+# Flags of the short runs (the CNN's test adds --save-model).
+SHORT_RUNS = {
+    "mnist_cnn": ["--epochs", "2", "--seed", "1", "--log-interval", "0"],
+    "word_lm": ["--epochs", "2", "--log-interval", "0"],
+    "vae": ["--epochs", "3"],
+    "dcgan": ["--epochs", "1", "--log-interval", "0"],
+    "regression": ["--steps", "150"],
+}
+
+
+def check_mnist_cnn(losses):
+    # 2 epochs of 23 batches: chance level is ln(10) = 2.3; the run ends near 0.7.
+    assert_falls(losses, k=5, fraction=0.5)
+
+
+def check_word_lm(losses):
+    # The grammar's words follow each other predictably: from ln(vocabulary) = 3.6 the loss
+    # drops to about 1.2 in two epochs; 0.6 x leaves room for seeds and backends.
+    assert_falls(losses, k=5, fraction=0.6)
+
+
+def check_vae(losses):
+    # Per-image BCE + KLD: about 44 at the start, under 30 after three epochs.
+    assert_falls(losses, k=5, fraction=0.8)
+
+
 @needs_digits
 def test_mnist_cnn_learns(device, tmp_path):
     path = tmp_path / "cnn.pt"
-    losses = run_port(
-        "mnist_cnn",
-        "--device",
-        device,
-        "--epochs",
-        "2",
-        "--seed",
-        "1",
-        "--log-interval",
-        "0",
-        "--save-model",
-        str(path),
-    )
-    # 2 epochs of 23 batches: chance level is ln(10) = 2.3; the run ends near 0.7.
-    assert_falls(losses, k=5, fraction=0.5)
+    flags = ["--device", device, *SHORT_RUNS["mnist_cnn"], "--save-model", str(path)]
+    losses = run_port("mnist_cnn", *flags)
+    check_mnist_cnn(losses)
     state = vkgrad.load(str(path))
     assert sorted(state) == sorted(
         f"{layer}.{p}" for layer in ("conv1", "conv2", "fc1", "fc2") for p in ("weight", "bias")
@@ -78,22 +93,20 @@ def test_mnist_cnn_learns(device, tmp_path):
 @pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
 def test_word_lm_learns(device, tied):
     flags = ["--device", device, "--epochs", "2", "--log-interval", "0"]
-    losses = run_port("word_lm", *flags, *(["--tied"] if tied else []))
-    # The grammar's words follow each other predictably: from ln(vocabulary) = 3.6 the loss
-    # drops to about 1.2 in two epochs; 0.6 x leaves room for seeds and backends.
-    assert_falls(losses, k=5, fraction=0.6)
+    check_word_lm(run_port("word_lm", *flags, *(["--tied"] if tied else [])))
 
 
 @needs_digits
 def test_vae_learns(device):
-    losses = run_port("vae", "--device", device, "--epochs", "3")
-    # Per-image BCE + KLD: about 44 at the start, under 30 after three epochs.
-    assert_falls(losses, k=5, fraction=0.8)
+    check_vae(run_port("vae", "--device", device, *SHORT_RUNS["vae"]))
 
 
 @needs_digits
 def test_dcgan_trains(device):
-    losses = run_port("dcgan", "--device", device, "--epochs", "1", "--log-interval", "0")
+    check_dcgan(run_port("dcgan", "--device", device, *SHORT_RUNS["dcgan"]))
+
+
+def check_dcgan(losses):
     d_loss = np.array([d for d, _ in losses])
     g_loss = np.array([g for _, g in losses])
     # A GAN's losses do not fall together: G's loss rises as D gets better and the pair then
@@ -106,7 +119,10 @@ def test_dcgan_trains(device):
 
 
 def test_regression_learns(device):
-    losses = run_port("regression", "--device", device, "--steps", "150")
+    check_regression(run_port("regression", "--device", device, *SHORT_RUNS["regression"]))
+
+
+def check_regression(losses):
     # The target is a cubic with noise of std 0.1 (mean squared error floor 0.01); the first
     # batches, from a random linear layer, have a loss of order 1 and more.
     assert_falls(losses, k=10, fraction=0.05)
@@ -114,6 +130,28 @@ def test_regression_learns(device):
 
 
 # ------------------------------------------------------------------ the scripts are PyTorch
+
+
+def torch_source(name: str) -> str:
+    """The port with its imports turned back into PyTorch's."""
+    text = (HERE / f"{name}.py").read_text()
+    text = re.sub(r"^import vkgrad as torch$", "import torch", text, flags=re.M)
+    text = re.sub(r"^(import|from) vkgrad\.", r"\1 torch.", text, flags=re.M)
+    assert "vkgrad" not in text.split('"""', 2)[2], f"{name}: vkgrad left after the imports"
+    return text
+
+
+@pytest.mark.parametrize("name", PORTS)
+def test_the_same_script_trains_under_pytorch(name):
+    """Proof that the ports are PyTorch programs: switched back to torch's imports they run
+    and meet the same checks (skipped where PyTorch is not installed)."""
+    pytest.importorskip("torch")
+    if name in ("mnist_cnn", "vae", "dcgan"):
+        pytest.importorskip("sklearn")
+    namespace = {"__name__": f"torch_port_{name}"}
+    exec(compile(torch_source(name), f"torch:{name}.py", "exec"), namespace)
+    losses = namespace["main"](["--device", "cpu", *SHORT_RUNS[name]])
+    CHECKS[name](losses)
 
 
 def _vkgrad_lines(tree: ast.Module) -> list:
@@ -164,6 +202,15 @@ def test_only_the_imports_are_vkgrad(name):
                 "the name PyTorch's import would"
             )
     assert _vkgrad_lines(tree) == [], f"{name}: vkgrad-specific code: {_vkgrad_lines(tree)}"
+
+
+CHECKS = {
+    "mnist_cnn": check_mnist_cnn,
+    "word_lm": check_word_lm,
+    "vae": check_vae,
+    "dcgan": check_dcgan,
+    "regression": check_regression,
+}
 
 
 def test_every_port_is_tested():
