@@ -151,3 +151,98 @@ def test_detect_anomaly_passes_finite_gradients_and_works_as_decorator():
         assert vkgrad.autograd.is_anomaly_enabled()
     finally:
         vkgrad.autograd.set_detect_anomaly(False)
+
+
+# ---------------------------------------------------------------- idioms of training scripts
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_new_creation_methods_take_this_tensors_dtype_and_device(device, dtype):
+    base = vkgrad.ones(2, device=device, dtype=dtype)
+    for made, value in (
+        (base.new_zeros(2, 3), 0.0),
+        (base.new_zeros((2, 3)), 0.0),
+        (base.new_ones([2, 3]), 1.0),
+        (base.new_full((2, 3), 2.5), 2.5),
+        (base.new_empty(2, 3), 0.0),
+    ):
+        assert (made.shape, made.dtype, made.device) == ((2, 3), base.dtype, base.device)
+        np.testing.assert_array_equal(made.numpy(), np.full((2, 3), value, np.float64))
+        assert not made.requires_grad
+    # Integer data follows the tensor's float dtype, as PyTorch's new_tensor does.
+    t = base.new_tensor([[1, 2], [3, 4]])
+    assert (t.dtype, t.device) == (base.dtype, base.device)
+    np.testing.assert_array_equal(t.numpy(), [[1, 2], [3, 4]])
+    # Arguments win over the tensor's own.
+    i = base.new_zeros(3, dtype=vkgrad.int32, device="cpu", requires_grad=False)
+    assert (i.dtype, str(i.device)) == (vkgrad.int32, "cpu")
+    g = base.new_ones(2, dtype="f32", requires_grad=True)
+    assert g.requires_grad and g.is_leaf
+
+
+def test_one_element_integer_tensors_index_python_sequences(device):
+    words = ["a", "b", "c", "d"]
+    assert words[vkgrad.tensor(2, device=device)] == "c"
+    assert words[vkgrad.tensor([3], device=device)] == "d"
+    assert [10, 20, 30][vkgrad.multinomial(vkgrad.tensor([0.0, 0.0, 1.0]), 1)[0]] == 30
+    with pytest.raises(TypeError, match=r"__index__: only integer tensors .* float32"):
+        words[vkgrad.tensor(1.0, device=device, dtype="f32")]
+    with pytest.raises(TypeError, match=r"single element.*\(2,\)"):
+        words[vkgrad.tensor([1, 2], device=device)]
+
+
+def test_type_and_nelement(device):
+    x = vkgrad.ones(2, 3, device=device, dtype="f32")
+    assert x.type() == "float32"
+    assert x.type(vkgrad.float16).dtype is vkgrad.float16
+    assert x.type("f32") is x  # no conversion needed: the tensor itself, as .to() returns
+    assert x.nelement() == 6 == x.numel()
+
+
+def test_randint_takes_high_and_size_by_position(device):
+    vkgrad.manual_seed(3)
+    a = vkgrad.randint(10, (4, 5), device=device)
+    vkgrad.manual_seed(3)
+    b = vkgrad.randint(0, 10, (4, 5), device=device)
+    assert a.shape == (4, 5) and a.dtype is vkgrad.int32
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert vkgrad.randint(7, [3], dtype=vkgrad.long, device=device).shape == (3,)
+    assert 0 <= a.numpy().min() and a.numpy().max() < 10
+
+
+def test_cuda_names_mean_vulkan_gpus(monkeypatch):
+    import sys
+
+    device_mod = sys.modules["vkgrad.device"]
+    # A CPU Vulkan device (lavapipe) at index 0 and two GPUs after it.
+    fake = [
+        {"index": 0, "device_type": "cpu", "name": "llvmpipe"},
+        {"index": 1, "device_type": "integrated", "name": "igpu"},
+        {"index": 2, "device_type": "discrete", "name": "dgpu"},
+    ]
+    for module in (device_mod, vkgrad.cuda):
+        monkeypatch.setattr(module, "_vulkan_devices", lambda: fake)
+    assert vkgrad.cuda.is_available() and vkgrad.cuda.device_count() == 2
+    # "cuda" is the best GPU (as "gpu"); "cuda:N" counts GPUs only, in device order.
+    assert vkgrad.Device.parse("cuda") == vkgrad.Device("vulkan", 2)
+    assert vkgrad.Device.parse("cuda:0") == vkgrad.Device("vulkan", 1)
+    assert vkgrad.Device.parse("CUDA:1") == vkgrad.Device("vulkan", 2)
+    with pytest.raises(RuntimeError, match=r"'cuda:2' does not exist \(2 Vulkan GPU"):
+        vkgrad.Device.parse("cuda:2")
+    with pytest.raises(ValueError, match="unknown device 'cuda:x'"):
+        vkgrad.Device.parse("cuda:x")
+
+    monkeypatch.setattr(device_mod, "_vulkan_devices", lambda: fake[:1])
+    monkeypatch.setattr(vkgrad.cuda, "_vulkan_devices", lambda: fake[:1])
+    assert not vkgrad.cuda.is_available() and vkgrad.cuda.device_count() == 0
+    with pytest.raises(RuntimeError, match="no Vulkan GPU was found"):
+        vkgrad.Device.parse("cuda")
+    vkgrad.cuda.manual_seed(1)  # nothing to seed without a GPU, as in PyTorch without CUDA
+    vkgrad.cuda.manual_seed_all(1)
+    vkgrad.cuda.synchronize()
+
+
+def test_cuda_is_available_matches_the_devices_here():
+    gpus = [d for d in vkgrad.devices() if d["type"] not in ("cpu",)]
+    assert vkgrad.cuda.is_available() == bool(gpus)
+    assert vkgrad.cuda.device_count() == len(gpus)

@@ -219,4 +219,4 @@ def synchronize() -> None:
         b.synchronize()
 
 
-from . import amp, data, distributed, linalg, nn, optim, profiler, utils  # noqa: E402  (after Tensor: all build on it)
+from . import amp, cuda, data, distributed, linalg, nn, optim, profiler, utils  # noqa: E402  (after Tensor: all build on it)

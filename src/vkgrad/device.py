@@ -39,7 +39,8 @@ class Device:
 
     @staticmethod
     def parse(spec: Any) -> Device:
-        """Resolve ``"cpu"``, ``"vulkan"``, ``"vulkan:1"``, ``"gpu"`` or a Device."""
+        """Resolve ``"cpu"``, ``"vulkan"``, ``"vulkan:1"``, ``"gpu"`` or a Device; ``"cuda"``
+        is ``"gpu"`` and ``"cuda:N"`` the N-th Vulkan GPU, so PyTorch's names port."""
         if isinstance(spec, Device):
             return spec
         if isinstance(spec, _Setting) and isinstance(spec.value, Device):
@@ -49,6 +50,8 @@ class Device:
         s = spec.strip().lower()
         if s == "cpu":
             return CPU
+        if s.startswith("cuda"):
+            return _parse_cuda(spec, s)
         if s == "gpu":
             gpus = [d for d in _vulkan_devices() if d["device_type"] != "cpu"]
             if not gpus:
@@ -133,6 +136,27 @@ class Device:
 
 
 CPU = Device("cpu")
+
+
+def _parse_cuda(spec: str, s: str) -> Device:
+    """PyTorch's ``"cuda"`` (the best GPU, as ``"gpu"``) and ``"cuda:N"`` (the N-th Vulkan
+    GPU in device order, CPU Vulkan devices such as lavapipe left out as CUDA would)."""
+    if s == "cuda":
+        return Device.parse("gpu")
+    prefix, _, number = s.partition(":")
+    if prefix != "cuda" or not number.isdigit():
+        raise ValueError(
+            f"device: unknown device {spec!r}; expected 'cpu', 'gpu', 'vulkan', 'vulkan:N', "
+            "'cuda' or 'cuda:N'"
+        )
+    gpus = sorted(d["index"] for d in _vulkan_devices() if d["device_type"] != "cpu")
+    idx = int(number)
+    if idx >= len(gpus):
+        raise RuntimeError(
+            f"device: {spec!r} does not exist ({len(gpus)} Vulkan GPU(s) found; 'cuda:N' counts "
+            "GPUs only)"
+        )
+    return Device("vulkan", gpus[idx])
 
 
 def _rank(d: dict) -> tuple:

@@ -138,6 +138,16 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        """A one-element integer tensor indexes Python sequences (``words[idx]``), as in
+        PyTorch; float tensors are refused rather than truncated."""
+        if self._dtype.is_floating or self.numel() != 1:
+            raise TypeError(
+                f"__index__: only integer tensors of a single element can be converted to an "
+                f"index, got {self._dtype.name} of shape {self._shape}"
+            )
+        return int(self.item())
+
     def __bool__(self) -> bool:
         if self.numel() != 1:
             raise RuntimeError(
@@ -322,6 +332,48 @@ class Tensor:
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
+
+    def type(self, dtype=None):
+        """The dtype's name without an argument (PyTorch gives ``"torch.FloatTensor"``);
+        with one, the tensor converted to it: ``x.type(vkgrad.float)``."""
+        return self._dtype.name if dtype is None else self.to(dtypes.get(dtype))
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    # ------------------------------------------------------------ new_* (this dtype and device)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype and device
+        unless given: ``h0 = weight.new_full((layers, batch, hidden), 0.5)``."""
+        return full(
+            _shape_arg((size,)),
+            fill_value,
+            dtype or self._dtype,
+            device or self._device,
+            requires_grad,
+        )
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """Zeros of ``size`` (a tuple or separate ints), this tensor's dtype and device unless
+        given: ``weight.new_zeros(layers, batch, hidden)``."""
+        return self.new_full(
+            _shape_arg(size), 0.0, dtype=dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self.new_full(
+            _shape_arg(size), 1.0, dtype=dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """As ``vkgrad.empty``: zero-filled."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given (as in PyTorch,
+        integer data given to a float tensor's ``new_tensor`` becomes float)."""
+        return tensor(data, dtype or self._dtype, device or self._device, requires_grad)
 
     # ------------------------------------------------------------ operators
 

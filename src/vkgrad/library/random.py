@@ -247,6 +247,9 @@ def randint(
     """
     if high is None:
         low, high = 0, low
+    elif isinstance(high, (tuple, list)) and size == ():
+        # randint(high, size): PyTorch's overload without low, size given by position.
+        low, high, size = 0, low, high
     for name, v in (("low", low), ("high", high)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"randint: {name} must be an int, got {v!r}")
