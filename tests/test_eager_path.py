@@ -235,3 +235,38 @@ def test_update_many_checks_each_set():
         update_many("adam_step", [bad], **attrs)
     with pytest.raises(TypeError, match=r"adam_step: missing attributes \['maximize'\]"):
         update_many("adam_step", [bad], **{k: v for k, v in attrs.items() if k != "maximize"})
+
+
+def test_a_captured_adam_step_over_layers_built_apart_replays(device):
+    # Each layer given device="..." holds its own (equal, not identical) Device object; the
+    # grouped update must still note one attrs array per call, or the replay's host pass
+    # refreshes fewer arrays than the capture recorded.
+    def make():
+        vkgrad.manual_seed(0)
+        return vkgrad.nn.Sequential(
+            vkgrad.nn.Linear(6, 8, device=device), vkgrad.nn.Linear(8, 3, device=device)
+        )
+
+    eager, captured = make(), make()
+    runs = []
+    for model, wrap in ((eager, lambda f: f), (captured, vkgrad.capture)):
+        opt = vkgrad.optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(x, y, model=model, opt=opt):
+            opt.zero_grad()
+            loss = NF.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = wrap(step)
+        rng = np.random.default_rng(3)
+        losses = []
+        for _ in range(4):  # captured: eager, recorded, then two replays
+            x = vkgrad.tensor(rng.standard_normal((5, 6)).astype(np.float32), device=device)
+            y = vkgrad.tensor(rng.integers(0, 3, 5).astype(np.int32), device=device)
+            losses.append(float(step(x, y).item()))
+        runs.append(losses)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-6, atol=1e-6)
+    for a, b in zip(eager.parameters(), captured.parameters()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-6)

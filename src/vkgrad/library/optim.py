@@ -94,7 +94,9 @@ def update_many(name: str, tensor_sets: list, **attrs) -> None:
                     f"{name}: expected tensors of {first.numel()} elements, got shape "
                     f"{tuple(t.shape)}"
                 )
-        if hyper is None or hyper_dev is not dev:
+        # Equal devices share one array even when their objects differ (a model built with
+        # device="vulkan" per layer): a captured step's replay refreshes one array per call.
+        if hyper is None or (hyper_dev is not dev and hyper_dev != dev):
             hyper_dev = dev
             hyper = dev.backend.from_numpy(
                 np.array(values, dtype=np.float64), _HYPER_DTYPE[dev.type]
