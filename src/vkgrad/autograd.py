@@ -154,7 +154,7 @@ def _check_anomaly(node, in_grads) -> None:
 # ---------------------------------------------------------------- saved tensors
 
 
-class _Saved:
+class SavedTensor:
     """A tensor saved for backward, with the version it had; unpacking checks the version."""
 
     __slots__ = ("data", "shape", "dtype", "device", "version", "expected", "grad_fn", "tensor")
@@ -212,6 +212,10 @@ class Node:
     def register_hook(self, fn: Callable) -> None:
         self._pre_hooks.append(fn)
 
+    def release(self) -> None:
+        """Free what backward needed, once it ran without retain_graph. Nodes that keep
+        nothing (views, splits) have nothing to free and may run again."""
+
 
 class AccumulateGrad(Node):
     """The node of a leaf tensor that requires grad: accumulates into ``.grad``."""
@@ -236,7 +240,7 @@ class OpNode(Node):
         self.op = op
         self.attrs = attrs
         self._saved_inputs: list | None = None
-        self._saved_out: _Saved | None = None
+        self._saved_out: SavedTensor | None = None
         self.needs_input_grad: tuple = ()
 
     def name(self) -> str:
@@ -245,13 +249,13 @@ class OpNode(Node):
     @property
     def inputs(self) -> list:
         if self._released:
-            raise _released_error(self)
-        return [s.unpack(self) if isinstance(s, _Saved) else s for s in self._saved_inputs]
+            raise released_error(self)
+        return [s.unpack(self) if isinstance(s, SavedTensor) else s for s in self._saved_inputs]
 
     @property
     def out(self):
         if self._released:
-            raise _released_error(self)
+            raise released_error(self)
         return self._saved_out.unpack(self)
 
     def apply(self, grads: list) -> Sequence:
@@ -263,7 +267,7 @@ class OpNode(Node):
         self._released = True
 
 
-def _released_error(node: Node) -> RuntimeError:
+def released_error(node: Node) -> RuntimeError:
     return RuntimeError(
         f"{node.name()}: trying to backward through the graph a second time (or to use saved "
         "tensors after they were freed). Pass retain_graph=True to the first backward() or "
@@ -382,9 +386,11 @@ def apply(name: str, *inputs, **attrs):
             node.needs_input_grad = needs
             saves = op.saves
             if "i" in saves:
-                node._saved_inputs = [_Saved(x) if isinstance(x, Tensor) else x for x in inputs]
+                node._saved_inputs = [
+                    SavedTensor(x) if isinstance(x, Tensor) else x for x in inputs
+                ]
             if "o" in saves:
-                node._saved_out = _Saved(out, is_output=True)
+                node._saved_out = SavedTensor(out, is_output=True)
             record(node, inputs, [out])
     return out
 
@@ -551,7 +557,7 @@ def run_backward(
                     _accumulate(node.variable, node_grads, create_graph)
                 continue
             if node._released:
-                raise _released_error(node)
+                raise released_error(node)
             in_grads = node.apply(node_grads)
             node_grads = None
             if not isinstance(in_grads, (tuple, list)):
@@ -564,10 +570,7 @@ def run_backward(
                     f"{len(node.next_functions)}"
                 )
             if not retain_graph:
-                if isinstance(node, OpNode):
-                    node.release()
-                elif isinstance(node, BackwardCFunction):
-                    node._released = True
+                node.release()
             for (nxt, nr), g, meta in zip(node.next_functions, in_grads, node._input_meta):
                 if nxt is None or g is None:
                     continue
@@ -708,13 +711,13 @@ class FunctionCtx:
         self._node: Node | None = None
 
     def save_for_backward(self, *tensors) -> None:
-        self._saved = [_Saved(t) if t is not None else None for t in tensors]
+        self._saved = [SavedTensor(t) if t is not None else None for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
         node = self._node() if self._node is not None else None
         if node is not None and node._released:
-            raise _released_error(node)
+            raise released_error(node)
         return tuple(s.unpack(node) if s is not None else None for s in self._saved)
 
     def mark_dirty(self, *tensors) -> None:
@@ -734,8 +737,8 @@ class BackwardCFunction(Node):
         return f"{self._cls.__name__}Backward"
 
     def release(self) -> None:
-        super().release()
         self.ctx._saved = []
+        self._released = True
 
     def apply(self, grads: list) -> Sequence:
         grads = [
@@ -808,7 +811,7 @@ class Function:
             for k, s in enumerate(ctx._saved):
                 if s is not None:
                     if any(s.tensor is o and o.grad_fn is node for o in outs):
-                        ctx._saved[k] = s = _Saved(s.tensor, is_output=True)
+                        ctx._saved[k] = s = SavedTensor(s.tensor, is_output=True)
                     s.expected = s.version[0]
         return out
 

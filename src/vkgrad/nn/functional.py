@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import autocasting
-from ..autograd import Function, apply, is_grad_enabled
+from .. import autocasting, autograd
+from ..autograd import apply, is_grad_enabled, no_grad
 from ..library.shape import view
 from ..ops import OPS
 from ..shapes import numel
@@ -170,51 +170,103 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(
             f"linear: bias shape {tuple(bias.shape)} does not match out_features {out_f}"
         )
-    return _Linear.apply(input, weight, bias)
-
-
-class _Linear(Function):
-    """y = x W^T + b over the last axis of x, as one node (forward: 1 matmul + 1 add;
-    backward: one matmul per needed gradient). Written with ops, so double backward works."""
-
-    @staticmethod
-    def forward(ctx, x, w, b):
-        out_f, in_f = w.shape
-        lead = tuple(x.shape[:-1])
-        rows = x.numel() // in_f if in_f else numel(lead)
-        ctx.save_for_backward(x, w)
-        ctx.rows = rows
-        y = apply("matmul", _view(x, (1, rows, in_f)), _view(w, (1, out_f, in_f)), ta=0, tb=1)
-        if b is not None:
-            if b._device is y._device and b._dtype is y._dtype:
+    rows = input.numel() // in_f if in_f else numel(input.shape[:-1])
+    dev = weight._device
+    if input._device != dev or (bias is not None and bias._device != dev):
+        other = input.device if input._device != dev else bias.device
+        raise RuntimeError(f"linear: expected all tensors on one device, got {dev} and {other}")
+    needs = (input.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+    record = True in needs and is_grad_enabled()
+    with no_grad():
+        y = _matmul(input, (1, rows, in_f), weight, (1, out_f, in_f), 0, 1, (rows, out_f))
+        if bias is not None:
+            if _plain(y, bias):
                 # y is fresh and seen by no one yet: the add kernel writes into it directly,
-                # without add_'s checks and version count (grad mode is off: no node).
-                attrs = {"dtype": y._dtype}
-                y._device.backend.run(_ADD, [y._data, b._data], attrs, y._shape, y._dtype, y._data)
+                # without add_'s checks and version count.
+                be = dev.backend
+                be.run(
+                    _ADD, [y._data, bias._data], {"dtype": y._dtype}, y._shape, y._dtype, y._data
+                )
             else:
-                y.add_(b)
-        return _view(y, lead + (out_f,))
+                y = y + bias  # mixed dtypes promote, as matmul's did
+    y = _view(y, tuple(input.shape[:-1]) + (out_f,))
+    if record:
+        node = _LinearNode(input, weight, rows, needs)
+        autograd.record(node, (input, weight, bias), [y])
+    return y
 
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
+
+class _LinearNode(autograd.Node):
+    """The graph node of ``linear``: one node for the layer, whose backward runs one matmul
+    per needed gradient (the bias's: a row of ones times g, which sums over rows without the
+    transpose that a reduction over the leading axis needs). Without create_graph the
+    matmuls run straight on the backend; with it, as ops, so that double backward works."""
+
+    def __init__(self, x: Tensor, w: Tensor, rows: int, needs: tuple) -> None:
+        super().__init__()
+        self._x, self._w = autograd.SavedTensor(x), autograd.SavedTensor(w)
+        self.rows = rows
+        self.needs_input_grad = needs
+
+    def name(self) -> str:
+        return "AddmmBackward0"  # PyTorch's name for the node of a linear layer
+
+    def release(self) -> None:
+        self._x = self._w = None
+        self._released = True
+
+    def apply(self, grads: list) -> tuple:
+        if self._released:
+            raise autograd.released_error(self)
+        x, w = self._x.unpack(self), self._w.unpack(self)
+        g, rows = grads[0], self.rows
         out_f, in_f = w.shape
-        rows = ctx.rows
-        g3 = _view(g, (1, rows, out_f))
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w, need_b = self.needs_input_grad
         gx = gw = gb = None
         if need_x:
-            gx = _view(apply("matmul", g3, _view(w, (1, out_f, in_f)), ta=0, tb=0), x.shape)
+            gx = _matmul(g, (1, rows, out_f), w, (1, out_f, in_f), 0, 0, x.shape)
         if need_w:
-            gw = _view(apply("matmul", g3, _view(x, (1, rows, in_f)), ta=1, tb=0), w.shape)
+            gw = _matmul(g, (1, rows, out_f), x, (1, rows, in_f), 1, 0, w.shape)
         if need_b:
-            # A row of ones times g sums over rows without the transpose that a reduction over
-            # the leading axis needs.
-            ones = full((1, 1, rows), 1.0, dtype=g.dtype, device=g.device)
-            gb = _view(apply("matmul", ones, g3, ta=0, tb=0), (out_f,))
+            ones = _ones(rows, g.dtype, g.device)
+            gb = _matmul(ones, (1, 1, rows), g, (1, rows, out_f), 0, 0, (out_f,))
         return gx, gw, gb
 
 
+def _matmul(a: Tensor, a3: tuple, b: Tensor, b3: tuple, ta: int, tb: int, shape: tuple):
+    """The product of a and b seen as the (1, rows, cols) stacks a3 and b3 (transposed by ta,
+    tb), viewed as ``shape``. With one floating dtype and no graph to record, the kernel
+    runs straight on the backend: no tensors for the views, no inference; else as ops."""
+    dt = a._dtype
+    if b._dtype is dt and dt.is_floating and not is_grad_enabled():
+        be = a._device.backend
+        out3 = (1, a3[2] if ta else a3[1], b3[1] if tb else b3[2])
+        args = [be.reshape(a._data, a3), be.reshape(b._data, b3)]
+        data = be.run(_MATMUL, args, {"ta": ta, "tb": tb}, out3, dt)
+        return Tensor._make(be.reshape(data, shape), shape, dt, a._device)
+    return _view(apply("matmul", _view(a, a3), _view(b, b3), ta=ta, tb=tb), shape)
+
+
+def _plain(a: Tensor, b: Tensor) -> bool:
+    return a._device is b._device and a._dtype is b._dtype
+
+
+# (rows, dtype, device) -> a row of ones, the left factor of every bias gradient of that
+# many rows. Kept: a training step asks for the same few every step.
+_ONES: dict = {}
+
+
+def _ones(rows: int, dtype, device) -> Tensor:
+    key = (rows, dtype, device)
+    t = _ONES.get(key)
+    if t is None:
+        if len(_ONES) >= 16:
+            _ONES.clear()
+        t = _ONES[key] = full((1, 1, rows), 1.0, dtype=dtype, device=device)
+    return t
+
+
+_MATMUL = OPS["matmul"]
 _ADD = OPS["add"]
 
 
