@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import vulkan_param
 
 import vkgrad
 import vkgrad.nn.functional as NF
@@ -270,3 +271,83 @@ def test_a_captured_adam_step_over_layers_built_apart_replays(device):
     np.testing.assert_allclose(runs[1], runs[0], rtol=1e-6, atol=1e-6)
     for a, b in zip(eager.parameters(), captured.parameters()):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------- linear's own node
+
+
+def test_linear_records_one_node_and_runs_no_view_ops(device):
+    x = vkgrad.randn(8, 5, device=device, requires_grad=True)
+    w = vkgrad.randn(3, 5, device=device, requires_grad=True)
+    b = vkgrad.randn(3, device=device, requires_grad=True)
+    g = vkgrad.ones(8, 3, device=device)
+    with _counting_runs(device) as ran:
+        y = NF.linear(x, w, b)
+        y.backward(g)
+    assert y.grad_fn.name() == "AddmmBackward0"
+    assert [n for n, _ in y.grad_fn.next_functions] == [
+        x._accumulate_node(),
+        w._accumulate_node(),
+        b._accumulate_node(),
+    ]
+    # forward: the product and the bias add; backward: three products and the ones fill
+    # at most (the row of ones is kept for the next step of the same batch size).
+    assert ran["matmul"] == 4 and ran["add"] == 1 and ran["fill"] <= 1
+    assert sum(ran.values()) <= 6
+
+
+def test_linear_double_backward_matches_float64(device):
+    rng = np.random.default_rng(1)
+    xv, wv = rng.standard_normal((4, 3)), rng.standard_normal((2, 3))
+    x = vkgrad.tensor(xv, device=device, dtype="f32", requires_grad=True)
+    w = vkgrad.tensor(wv, device=device, dtype="f32", requires_grad=True)
+    y = NF.linear(x, w, vkgrad.zeros(2, device=device, requires_grad=True))
+    (gx,) = autograd.grad((y * y).sum(), x, create_graph=True)
+    # d/dx sum(y^2) = 2 y W with y = x W^T
+    np.testing.assert_allclose(gx.numpy(), 2 * (xv @ wv.T) @ wv, rtol=1e-5, atol=1e-5)
+    (gw,) = autograd.grad(gx.sum(), w)
+    s = xv.sum(axis=0)  # 1^T x
+    ones = np.ones(3)
+    # f(W) = 2 s^T W^T W 1 = 2 (W s) . (W 1): gradient 2 (W 1) s^T + 2 (W s) 1^T
+    want = 2 * np.outer(wv @ ones, s) + 2 * np.outer(wv @ s, ones)
+    np.testing.assert_allclose(gw.numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_linear_node_checks_saved_versions_and_frees_them(device):
+    x = vkgrad.randn(4, 3, device=device, requires_grad=True)
+    w = vkgrad.randn(2, 3, device=device, requires_grad=True)
+    h = x * 1.0
+    y = NF.linear(h, w)
+    with vkgrad.no_grad():
+        h.mul_(2.0)
+    with pytest.raises(RuntimeError, match="AddmmBackward0: one of the tensors saved"):
+        y.sum().backward()
+    y = NF.linear(x, w)
+    g = vkgrad.ones(4, 2, device=device)
+    y.backward(g)
+    with pytest.raises(RuntimeError, match="AddmmBackward0: trying to backward"):
+        y.backward(g)
+
+
+def test_linear_with_mixed_dtypes_promotes_and_differentiates():
+    x = vkgrad.randn(4, 3, requires_grad=True)
+    w = vkgrad.randn(2, 3, dtype="f16", requires_grad=True)
+    b = vkgrad.randn(2, dtype="f16", requires_grad=True)
+    y = NF.linear(x, w, b)
+    assert y.dtype == vkgrad.float32
+    want = x.numpy() @ w.numpy().astype(np.float32).T + b.numpy().astype(np.float32)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5, atol=1e-5)
+    y.sum().backward()
+    assert w.grad.dtype == vkgrad.float16 and b.grad.dtype == vkgrad.float16
+    np.testing.assert_allclose(b.grad.numpy(), [4.0, 4.0])
+    np.testing.assert_allclose(
+        x.grad.numpy(), np.tile(w.numpy().astype(np.float32).sum(0), (4, 1)), rtol=1e-3
+    )
+
+
+@pytest.mark.parametrize("device", [vulkan_param("vulkan", id="vulkan")])
+def test_linear_refuses_tensors_on_two_devices(device):
+    x = vkgrad.randn(4, 3)
+    w = vkgrad.randn(2, 3, device=device)
+    with pytest.raises(RuntimeError, match="linear: expected all tensors on one device"):
+        NF.linear(x, w)
