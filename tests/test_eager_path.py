@@ -293,7 +293,8 @@ def test_linear_records_one_node_and_runs_no_view_ops(device):
     # forward: the product and the bias add; backward: three products and the ones fill
     # at most (the row of ones is kept for the next step of the same batch size).
     assert ran["matmul"] == 4 and ran["add"] == 1 and ran["fill"] <= 1
-    assert sum(ran.values()) <= 6
+    # Vulkan copies each leaf's fresh gradient (its recorder holds the buffer): nothing else.
+    assert set(ran) <= {"matmul", "add", "fill", "copy"}
 
 
 def test_linear_double_backward_matches_float64(device):
