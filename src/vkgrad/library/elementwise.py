@@ -33,12 +33,14 @@ def _add(ctx, g):
 
 
 def _sub(ctx, g):
-    return g, F.neg(g)
+    return g, F.neg(g) if ctx.needs_input_grad[1] else None
 
 
 def _mul(ctx, g):
+    # A product with a constant (a mask, a loss weighting) needs one gradient, not two.
     a, b = ctx.inputs
-    return F.mul(g, b), F.mul(g, a)
+    need_a, need_b = ctx.needs_input_grad
+    return F.mul(g, b) if need_a else None, F.mul(g, a) if need_b else None
 
 
 def _div(ctx, g):

@@ -577,9 +577,27 @@ def sum(x, dim=None, keepdim: bool = False, dtype=None):
         x = F.to_dtype(x, dtype)
     elif not x.dtype.is_floating:
         # int32 (PyTorch: int64), summed in f32: exact up to 2^24.
-        out = _over_dims("sum", "sum", F.to_dtype(x, dtypes.float32), dim, keepdim)
+        out = _sum_dims(F.to_dtype(x, dtypes.float32), dim, keepdim)
         return F.to_dtype(out, dtypes.int32)
-    return _over_dims("sum", "sum", x, dim, keepdim)
+    return _sum_dims(x, dim, keepdim)
+
+
+def _sum_dims(x, dim, keepdim: bool):
+    """The sum over ``dim``. When the reduced dims end with a trailing block and others come
+    before it, the block is summed first, where it lies in memory: a sum over (N, H, W) of an
+    (N, C, H, W) tensor (a conv bias gradient) then permutes an (N, C) array, not the whole
+    tensor."""
+    dims = _reduce_dims("sum", x, dim)
+    t = x.ndim
+    while t - 1 in dims:
+        t -= 1
+    if t == x.ndim or len(dims) == x.ndim - t:
+        return _over_dims("sum", "sum", x, dims, keepdim)
+    inner = _over_dims("sum", "sum", x, list(range(t, x.ndim)), False)
+    out = _over_dims("sum", "sum", inner, [d for d in dims if d < t], False)
+    if keepdim:
+        return F.reshape(out, tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
+    return out
 
 
 @autocasting.policy
