@@ -352,3 +352,55 @@ def test_linear_refuses_tensors_on_two_devices(device):
     w = vkgrad.randn(2, 3, device=device)
     with pytest.raises(RuntimeError, match="linear: expected all tensors on one device"):
         NF.linear(x, w)
+
+
+# ---------------------------------------------------------------- fewer kernels per gradient
+
+
+@pytest.mark.parametrize("dims", [(0, 2, 3), (1, 3), (0, 1, 2, 3), (0, 3), (2, 3)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_over_a_trailing_block_and_more_matches_float64(device, dims, keepdim):
+    rng = np.random.default_rng(2)
+    xv = rng.standard_normal((3, 4, 5, 6))
+    x = vkgrad.tensor(xv, device=device, dtype="f32", requires_grad=True)
+    y = x.sum(dims, keepdim=keepdim)
+    want = xv.sum(axis=dims, keepdims=keepdim)
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5, atol=1e-5)
+    gv = rng.standard_normal(want.shape)
+    y.backward(vkgrad.tensor(gv, device=device, dtype="f32"))
+    gx = np.broadcast_to(gv if keepdim else np.expand_dims(gv, dims), xv.shape)
+    np.testing.assert_allclose(x.grad.numpy(), gx, rtol=1e-6, atol=1e-6)
+
+
+def test_a_channel_sum_permutes_no_full_size_array(device):
+    x = vkgrad.randn(4, 8, 16, 16, device=device)
+    permuted: list = []
+    backend = vkgrad.Device.parse(device).backend
+
+    def spying(op, inputs, attrs, shape, dtype, out=None):
+        if op.name == "permute":
+            permuted.append(shape)
+        return type(backend).run(backend, op, inputs, attrs, shape, dtype, out)
+
+    backend.run = spying
+    try:
+        y = x.sum((0, 2, 3))
+    finally:
+        del backend.run
+    np.testing.assert_allclose(y.numpy(), x.numpy().sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4)
+    assert permuted == [(8, 4)]  # the (N, C) partial sums, not the (N, C, H, W) tensor
+
+
+def test_a_product_with_a_constant_runs_one_gradient_product(device):
+    x = vkgrad.randn(5, 3, device=device, requires_grad=True)
+    c = vkgrad.randn(5, 3, device=device)
+    y = x * c
+    g = vkgrad.ones(5, 3, device=device)
+    with _counting_runs(device) as ran:
+        y.backward(g)
+    assert ran["mul"] == 1
+    np.testing.assert_allclose(x.grad.numpy(), c.numpy(), rtol=1e-6)
+    z = vkgrad.randn(5, 3, device=device, requires_grad=True)
+    (c - z).backward(g)  # the subtrahend's negation, and nothing for the constant
+    np.testing.assert_allclose(z.grad.numpy(), -np.ones((5, 3)))
