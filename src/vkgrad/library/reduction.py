@@ -271,13 +271,18 @@ def _over_dims(op: str, kernel: str, x, dim, keepdim: bool, **attrs):
         out = F.call(kernel, F.reshape(x, (1, 1)), **attrs)
         return F.reshape(out, ())
     keep = [d for d in range(x.ndim) if d not in dims]
-    xp = F.permute(x, keep + dims)
     kept_shape = tuple(x.shape[d] for d in keep)
     k = numel(tuple(x.shape[d] for d in dims))
-    out = F.call(kernel, F.reshape(xp, (numel(kept_shape), k)), **attrs)
+    if kernel == "sum" and dims[0] == len(keep):
+        # The sum row reduces the last axis of any shape, and its rule expands back over any:
+        # trailing dims need no permute, and a single one no reshape either (a loss's mean).
+        out = F.call(kernel, x if len(dims) == 1 else F.reshape(x, kept_shape + (k,)), **attrs)
+    else:
+        xp = F.permute(x, keep + dims)
+        out = F.reshape(F.call(kernel, F.reshape(xp, (numel(kept_shape), k)), **attrs), kept_shape)
     if keepdim:
         return F.reshape(out, tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
-    return F.reshape(out, kept_shape)
+    return out
 
 
 def _nonempty(op: str, x, dim) -> None:

@@ -177,19 +177,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"linear: expected all tensors on one device, got {dev} and {other}")
     needs = (input.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
     record = True in needs and is_grad_enabled()
-    with no_grad():
-        y = _matmul(input, (1, rows, in_f), weight, (1, out_f, in_f), 0, 1, (rows, out_f))
-        if bias is not None:
-            if _plain(y, bias):
-                # y is fresh and seen by no one yet: the add kernel writes into it directly,
-                # without add_'s checks and version count.
-                be = dev.backend
-                be.run(
-                    _ADD, [y._data, bias._data], {"dtype": y._dtype}, y._shape, y._dtype, y._data
-                )
-            else:
+    y = _matmul(input, (1, rows, in_f), weight, (1, out_f, in_f), 0, 1, (rows, out_f), False)
+    if bias is not None:
+        if _plain(y, bias):
+            # y is fresh and seen by no one yet: the add kernel writes into it directly,
+            # without add_'s checks and version count.
+            attrs = {"dtype": y._dtype}
+            dev.backend.run(_ADD, [y._data, bias._data], attrs, y._shape, y._dtype, y._data)
+        else:
+            with no_grad():
                 y = y + bias  # mixed dtypes promote, as matmul's did
-    y = _view(y, tuple(input.shape[:-1]) + (out_f,))
+    if input.ndim != 2:
+        y = view(y, tuple(input.shape[:-1]) + (out_f,))
     if record:
         node = _LinearNode(input, weight, rows, needs)
         autograd.record(node, (input, weight, bias), [y])
@@ -223,28 +222,35 @@ class _LinearNode(autograd.Node):
         out_f, in_f = w.shape
         need_x, need_w, need_b = self.needs_input_grad
         gx = gw = gb = None
+        graph = is_grad_enabled()
         if need_x:
-            gx = _matmul(g, (1, rows, out_f), w, (1, out_f, in_f), 0, 0, x.shape)
+            gx = _matmul(g, (1, rows, out_f), w, (1, out_f, in_f), 0, 0, x.shape, graph)
         if need_w:
-            gw = _matmul(g, (1, rows, out_f), x, (1, rows, in_f), 1, 0, w.shape)
+            gw = _matmul(g, (1, rows, out_f), x, (1, rows, in_f), 1, 0, w.shape, graph)
         if need_b:
             ones = _ones(rows, g.dtype, g.device)
-            gb = _matmul(ones, (1, 1, rows), g, (1, rows, out_f), 0, 0, (out_f,))
+            gb = _matmul(ones, (1, 1, rows), g, (1, rows, out_f), 0, 0, (out_f,), graph)
         return gx, gw, gb
 
 
-def _matmul(a: Tensor, a3: tuple, b: Tensor, b3: tuple, ta: int, tb: int, shape: tuple):
+def _matmul(
+    a: Tensor, a3: tuple, b: Tensor, b3: tuple, ta: int, tb: int, shape: tuple, graph: bool
+):
     """The product of a and b seen as the (1, rows, cols) stacks a3 and b3 (transposed by ta,
-    tb), viewed as ``shape``. With one floating dtype and no graph to record, the kernel
-    runs straight on the backend: no tensors for the views, no inference; else as ops."""
+    tb), viewed as ``shape``; recorded as ops with ``graph`` (a create_graph backward). Else,
+    with one floating dtype, the kernel runs straight on the backend: no tensors for the
+    views, no inference."""
     dt = a._dtype
-    if b._dtype is dt and dt.is_floating and not is_grad_enabled():
+    if not graph and b._dtype is dt and dt.is_floating:
         be = a._device.backend
         out3 = (1, a3[2] if ta else a3[1], b3[1] if tb else b3[2])
         args = [be.reshape(a._data, a3), be.reshape(b._data, b3)]
         data = be.run(_MATMUL, args, {"ta": ta, "tb": tb}, out3, dt)
         return Tensor._make(be.reshape(data, shape), shape, dt, a._device)
-    return _view(apply("matmul", _view(a, a3), _view(b, b3), ta=ta, tb=tb), shape)
+    if graph:
+        return _view(apply("matmul", _view(a, a3), _view(b, b3), ta=ta, tb=tb), shape)
+    with no_grad():
+        return view(apply("matmul", view(a, a3), view(b, b3), ta=ta, tb=tb), shape)
 
 
 def _plain(a: Tensor, b: Tensor) -> bool:
