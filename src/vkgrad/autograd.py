@@ -560,7 +560,7 @@ def run_backward(
                 raise released_error(node)
             in_grads = node.apply(node_grads)
             node_grads = None
-            if not isinstance(in_grads, (tuple, list)):
+            if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
             if _ANOMALY[0]:
                 _check_anomaly(node, in_grads)
@@ -574,7 +574,8 @@ def run_backward(
             for (nxt, nr), g, meta in zip(node.next_functions, in_grads, node._input_meta):
                 if nxt is None or g is None:
                     continue
-                g = _fit(g, meta, node)
+                if g._shape != meta[0] or g._dtype is not meta[1]:
+                    g = _fit(g, meta, node)
                 slot = grads.get(id(nxt))
                 if slot is None:
                     slot = grads[id(nxt)] = [None] * nxt.n_outputs
