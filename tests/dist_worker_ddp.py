@@ -262,4 +262,14 @@ else:
     assert N == 1, "DDP over different models did not raise"
 ok("different models")
 
+# ---------------------------------------------------------------- leaving the group
+
+# Every DDP instance made above, the refused one included, holds a duplicated communicator;
+# leaving the group frees them all, on every rank at the same point.
+comm = DDP(mlp())._comm
+assert comm != MPI.COMM_NULL
+dist.destroy_process_group()
+assert comm == MPI.COMM_NULL, "destroy_process_group left a DDP communicator allocated"
+ok("communicators freed")
+
 print(f"done {RANK}", flush=True)

@@ -8,6 +8,8 @@ bit-identical; on Vulkan too (same shaders, same buffers), checked with a tight 
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 import pytest
 
@@ -518,3 +520,64 @@ def test_zero_grad_after_the_step_still_replays_every_update(device):
     assert captured.replays == 3
     for p, q in zip(m1.parameters(), m2.parameters()):
         _same(p.numpy(), q.numpy(), device, "parameters after 5 steps")
+
+
+# ---------------------------------------------------------------- batches in containers
+
+Batch = namedtuple("Batch", "x y")
+_PACKS = {
+    "list": lambda x, y: ([x, y],),  # a DataLoader's batch
+    "tuple": lambda x, y: ((x, y),),
+    "dict": lambda x, y: ({"x": x, "y": y},),
+    "namedtuple": lambda x, y: (Batch(x, y),),
+    "nested": lambda x, y: (((x,), {"y": [y]}),),
+}
+_UNPACK = {
+    "list": lambda b: (b[0], b[1]),
+    "tuple": lambda b: (b[0], b[1]),
+    "dict": lambda b: (b["x"], b["y"]),
+    "namedtuple": lambda b: (b.x, b.y),
+    "nested": lambda b: (b[0][0], b[1]["y"][0]),
+}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("pack", sorted(_PACKS))
+def test_a_batch_in_a_container_is_recorded_once_and_replayed(device, pack):
+    _skip_no_vulkan(device)
+    m1, m2 = _mlp(device, "f32"), _mlp(device, "f32")
+    o1, o2 = optim.Adam(m1.parameters()), optim.Adam(m2.parameters())
+    eager = _step_fn(m1, o1)
+    inner = _step_fn(m2, o2)
+    unpack = _UNPACK[pack]
+
+    @vkgrad.capture
+    def captured(batch):
+        if pack == "namedtuple":
+            assert type(batch) is Batch  # rebuilt as its own type around the private copies
+        return inner(*unpack(batch))
+
+    for i, (x, y) in enumerate(_batches(device, "f32", n=6)):
+        # A new container around new tensors every call, as a loader gives.
+        l2 = captured(*_PACKS[pack](x, y))
+        _same(eager(x, y).numpy(), l2.numpy(), device, f"step {i}: loss")
+        _compare(m1, o1, m2, o2, device, f"step {i}")
+    assert len(captured.graphs) == 1 and captured.replays == 4
+
+
+def test_a_container_of_other_length_or_keys_is_recorded_anew():
+    model = _mlp("cpu", "f32")
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = _step_fn(model, opt)
+
+    @vkgrad.capture
+    def captured(batch):
+        return step(batch["x"], batch["y"])
+
+    (x, y), (x2, y2) = _batches("cpu", "f32", n=2)
+    for b in ({"x": x, "y": y}, {"x": x, "y": y}, {"x": x2, "y": y2}):
+        captured(b)
+    assert len(captured.graphs) == 1
+    captured({"x": x, "y": y, "extra": 1})
+    captured({"x": x, "y": y, "extra": 1})
+    assert len(captured.graphs) == 2

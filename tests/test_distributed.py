@@ -177,6 +177,7 @@ DDP_CHECKS = [
     "SyncBatchNorm",
     "capture refuses DDP",
     "different models",
+    "communicators freed",
 ]
 
 

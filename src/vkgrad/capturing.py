@@ -137,23 +137,35 @@ class CaptureError(RuntimeError):
 
 
 def _signature(fn, args: tuple, kwargs: dict) -> tuple:
+    """(key, tensors, device) of a call: the key holds each argument's shape and dtype, or its
+    value, and the structure of the tuples, lists and dicts around them (a DataLoader's
+    ``[x, y]`` batch); ``tensors`` lists the tensor arguments in the order the key meets them."""
     name = getattr(fn, "__qualname__", "function")
-    key, tensors, device = [], [], None
-    for where, a in [(i, a) for i, a in enumerate(args)] + sorted(kwargs.items()):
+    key, tensors, devices = [], [], []
+
+    def walk(where, a) -> None:
         if isinstance(a, autograd.Tensor):
             if a.requires_grad:
                 raise CaptureError(
                     f"capture({name}): tensor argument {where!r} requires grad; pass "
                     "parameters through the model (closure), not as arguments"
                 )
-            device = device or a.device
-            if a.device != device:
+            if devices and a.device != devices[0]:
                 raise CaptureError(
-                    f"capture({name}): tensor arguments on {device} and {a.device}; a captured "
-                    "function runs on one device"
+                    f"capture({name}): tensor arguments on {devices[0]} and {a.device}; a "
+                    "captured function runs on one device"
                 )
+            devices.append(a.device)
             key.append((where, "tensor", tuple(a.shape), a.dtype.name))
             tensors.append(a)
+        elif isinstance(a, (tuple, list)) and _holds_tensors(a):
+            key.append((where, type(a), len(a)))
+            for i, x in enumerate(a):
+                walk((*where, i) if isinstance(where, tuple) else (where, i), x)
+        elif type(a) is dict and _holds_tensors(a.values()):
+            key.append((where, dict, tuple(a)))
+            for k, x in a.items():
+                walk((*where, k) if isinstance(where, tuple) else (where, k), x)
         else:
             try:
                 hash(a)
@@ -163,8 +175,38 @@ def _signature(fn, args: tuple, kwargs: dict) -> tuple:
                     "a tensor nor hashable; it would be baked into the recording"
                 ) from None
             key.append((where, "value", a))
-    device = device or Device.parse(default_device())
+
+    for where, a in [(i, a) for i, a in enumerate(args)] + sorted(kwargs.items()):
+        walk(where, a)
+    device = devices[0] if devices else Device.parse(default_device())
     return (str(device), tuple(key)), tensors, device
+
+
+def _holds_tensors(items) -> bool:
+    """Whether a container holds a tensor, at any depth."""
+    for x in items:
+        if isinstance(x, autograd.Tensor):
+            return True
+        if isinstance(x, (tuple, list)) and _holds_tensors(x):
+            return True
+        if type(x) is dict and _holds_tensors(x.values()):
+            return True
+    return False
+
+
+def _replaced(a, private: dict):
+    """``a`` with each tensor that ``private`` names (by id) swapped for its private copy, the
+    tuples, lists and dicts around them rebuilt (a named tuple as its own type)."""
+    if isinstance(a, autograd.Tensor):
+        return private.get(id(a), a)
+    if isinstance(a, (tuple, list)) and _holds_tensors(a):
+        items = [_replaced(x, private) for x in a]
+        if isinstance(a, list):
+            return type(a)(items)
+        return type(a)._make(items) if hasattr(type(a), "_fields") else type(a)(items)
+    if type(a) is dict and _holds_tensors(a.values()):
+        return {k: _replaced(x, private) for k, x in a.items()}
+    return a
 
 
 @contextlib.contextmanager
@@ -256,8 +298,8 @@ class _Graph:
         # The function sees private copies of its tensor arguments: the recording reads
         # from (and on Vulkan, replays copy into) storage that no caller holds.
         private = {id(t): t.detach().clone() for t in tensors}
-        args = [private.get(id(a), a) for a in args]
-        kwargs = {k: private.get(id(v), v) for k, v in kwargs.items()}
+        args = [_replaced(a, private) for a in args]
+        kwargs = {k: _replaced(v, private) for k, v in kwargs.items()}
         inputs = [private[id(t)]._data for t in tensors]
         created: list = []
         global ACTIVE

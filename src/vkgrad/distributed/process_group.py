@@ -29,6 +29,15 @@ class _Group:
         self.exit_comm = exit_comm  # only the exit check's barrier ever runs on it
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
+        self.dups: list = []  # communicators duplicated for DDP instances, freed with the group
+
+    def dup(self):
+        """A communicator of its own over the group (for a DDP instance), freed by
+        ``destroy_process_group``: freeing is collective, so it happens where every rank
+        calls it, not whenever each rank's garbage collector drops the instance."""
+        comm = self.comm.Dup()
+        self.dups.append(comm)
+        return comm
 
 
 GROUP: _Group | None = None
@@ -154,6 +163,8 @@ def destroy_process_group(group: Any = None) -> None:
         raise RuntimeError("destroy_process_group: the default process group is not initialized")
     g, GROUP = GROUP, None
     _remove_excepthook()
+    for comm in g.dups:
+        comm.Free()
     g.comm.Free()
     g.exit_comm.Free()
 

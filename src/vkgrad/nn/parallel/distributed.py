@@ -138,7 +138,7 @@ class DistributedDataParallel(Module):
         # Own communicators: bucket reductions in flight never interleave with collectives
         # the user (or SyncBatchNorm) runs on the default group meanwhile.
         self._group = g
-        self._comm = g.comm.Dup()
+        self._comm = g.dup()
         # Seconds spent copying gradients to and from the host (on Vulkan, a copy waits for
         # the kernels queued before it), waiting for reductions still in flight after
         # backward, and broadcasting buffers; bucket reductions started.
