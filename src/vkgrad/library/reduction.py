@@ -591,12 +591,12 @@ def _sum_dims(x, dim, keepdim: bool):
     """The sum over ``dim``. When the reduced dims end with a trailing block and others come
     before it, the block is summed first, where it lies in memory: a sum over (N, H, W) of an
     (N, C, H, W) tensor (a conv bias gradient) then permutes an (N, C) array, not the whole
-    tensor."""
+    tensor. f16 sums stay in one pass: its partial sums would be rounded to f16."""
     dims = _reduce_dims("sum", x, dim)
     t = x.ndim
     while t - 1 in dims:
         t -= 1
-    if t == x.ndim or len(dims) == x.ndim - t:
+    if t == x.ndim or len(dims) == x.ndim - t or x.dtype is dtypes.float16:
         return _over_dims("sum", "sum", x, dims, keepdim)
     inner = _over_dims("sum", "sum", x, list(range(t, x.ndim)), False)
     out = _over_dims("sum", "sum", inner, [d for d in dims if d < t], False)
