@@ -96,7 +96,7 @@ class NumpyBackend(Backend):
         return res
 
 
-_F16, _F64 = np.dtype(np.float16), np.dtype(np.float64)
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 
 def kernel_call(op: Op, inputs: list, attrs: dict, dtype: DType) -> tuple:
@@ -115,7 +115,9 @@ def kernel_call(op: Op, inputs: list, attrs: dict, dtype: DType) -> tuple:
         elif isinstance(x, np.ndarray):
             # Native-order dtypes are singletons: identity answers for every array made here.
             dt = x.dtype
-            if dt is _F16 or (dt is not _F64 and dt == _F16):
+            if dt is _F32:
+                pass  # the usual case, settled by identity
+            elif dt is _F16 or (dt is not _F64 and dt == _F16):
                 x = x.astype(np.float32)
             elif dt is _F64 or dt == _F64:
                 f64 = True
