@@ -560,7 +560,7 @@ def run_backward(
                 raise released_error(node)
             in_grads = node.apply(node_grads)
             node_grads = None
-            if type(in_grads) is not tuple and not isinstance(in_grads, (tuple, list)):
+            if not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
             if _ANOMALY[0]:
                 _check_anomaly(node, in_grads)

@@ -56,11 +56,11 @@ class Adam(Optimizer):
         decoupled = int(self._decoupled)
         with no_grad():
             for group in self.param_groups:
-                beta1, beta2 = (float(b) for b in group["betas"])
                 amsgrad = bool(group.get("amsgrad", False))
                 attrs = self._kernel_attrs(
                     group, "lr", "betas", "eps", "weight_decay", decoupled=decoupled
                 )
+                beta1, beta2 = attrs["beta1"], attrs["beta2"]
                 attrs["amsgrad"] = int(amsgrad)
                 moments = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
                 # Parameters at the same step share their attrs: one update_many per step

@@ -48,9 +48,9 @@ class Adamax(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                beta1 = float(group["betas"][0])
                 lr = float(group["lr"])
                 attrs = self._kernel_attrs(group, "betas", "eps", "weight_decay")
+                beta1 = attrs["beta1"]
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, "exp_avg", "exp_inf", step=0)
                     master = self._master(p, st)

@@ -64,11 +64,11 @@ class RAdam(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                beta1, beta2 = (float(b) for b in group["betas"])
                 decoupled = int(bool(group.get("decoupled_weight_decay", False)))
                 attrs = self._kernel_attrs(
                     group, "lr", "betas", "eps", "weight_decay", decoupled=decoupled
                 )
+                beta1, beta2 = attrs["beta1"], attrs["beta2"]
                 for p, g in self._grads(group):
                     st = self._lazy_state(p, "exp_avg", "exp_avg_sq", step=0)
                     master = self._master(p, st)
